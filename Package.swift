@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "wasm-sandbox",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WasmSandbox", targets: ["WasmSandbox"]),
+        .library(name: "Wasmtime", targets: ["Wasmtime"]),
+        .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
+        .systemLibrary(name: "CWasmtime", pkgConfig: "wasmtime"),
+        .target(name: "Wasmtime", dependencies: ["CWasmtime"]),
+        .target(
+            name: "WasmSandbox",
+            dependencies: [
+                "Wasmtime",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "WasmSandboxCLI",
+            dependencies: [
+                "WasmSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WasmtimeTests", dependencies: ["Wasmtime", "CWasmtime"]),
+        .testTarget(
+            name: "WasmSandboxTests",
+            dependencies: [
+                "WasmSandbox",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,32 @@
+import CWasmtime
+
+/// The view a host function has of the instance that called it. Valid only during the call.
+public struct Caller {
+    let raw: OpaquePointer
+
+    init(raw: OpaquePointer) { self.raw = raw }
+
+    /// The object given as `data` when the calling store was created.
+    public var storeData: AnyObject? {
+        wasmtime_context_get_data(wasmtime_caller_context(raw)).map {
+            Unmanaged<AnyObject>.fromOpaque($0).takeUnretainedValue()
+        }
+    }
+
+    /// Runs `body` over the caller's exported linear memory.
+    ///
+    /// - Throws: when the caller exports no memory of that name.
+    public func withMemory<R>(
+        named name: String = "memory",
+        _ body: (UnsafeMutableRawBufferPointer) throws -> R
+    ) throws -> R {
+        var item = wasmtime_extern_t()
+        guard wasmtime_caller_export_get(raw, name, name.utf8.count, &item),
+            item.kind == WASMTIME_EXTERN_MEMORY
+        else { throw WasmtimeError(message: "the caller exports no memory named '\(name)'") }
+        let context = wasmtime_caller_context(raw)
+        let base = wasmtime_memory_data(context, &item.of.memory)
+        let size = wasmtime_memory_data_size(context, &item.of.memory)
+        return try body(UnsafeMutableRawBufferPointer(start: base, count: size))
+    }
+}

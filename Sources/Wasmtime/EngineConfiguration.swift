@@ -1,0 +1,79 @@
+/// How an ``Engine`` compiles and runs code. A value type: build it, then hand it to the engine.
+///
+/// Wasmtime aborts the process on some invalid configurations instead of reporting them, so
+/// ``validate()`` checks those combinations first and ``Engine/init(_:)`` calls it.
+public struct EngineConfiguration: Sendable, Hashable {
+    /// Counts instructions against a per-store fuel budget.
+    public var consumeFuel = false
+    /// Lets a store be interrupted when the engine's epoch passes its deadline.
+    public var epochInterruption = false
+    /// The most native stack Wasm may use before it traps with a stack overflow.
+    public var maxWasmStack = 512 * 1024
+    /// Virtual address space reserved per linear memory (Wasmtime's default: 4 GiB).
+    public var memoryReservation: UInt64? = nil
+    /// Guard region after each linear memory (Wasmtime's default: 32 MiB).
+    public var memoryGuardSize: UInt64? = nil
+    /// Extra reservation for memories that grow past their reservation.
+    public var memoryReservationForGrowth: UInt64? = nil
+    /// Cranelift's optimisation level.
+    public var optimization = Optimization.speed
+    /// Compiles functions of a module on several threads.
+    public var parallelCompilation = true
+    /// Preallocated slots for instances and memories; `nil` allocates on demand.
+    public var pooling: PoolingConfiguration? = nil
+
+    public enum Optimization: UInt8, Sendable, Hashable {
+        case none = 0
+        case speed = 1
+        case speedAndSize = 2
+    }
+
+    public init() {}
+
+    /// Wasmtime's default memory reservation on 64-bit hosts.
+    public static let defaultMemoryReservation: UInt64 = 4 << 30
+
+    /// Throws for combinations that would make Wasmtime abort the process.
+    public func validate() throws(WasmtimeError) {
+        guard maxWasmStack >= 64 * 1024 else {
+            throw WasmtimeError(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
+        }
+        if let pooling {
+            let reservation = memoryReservation ?? Self.defaultMemoryReservation
+            guard UInt64(pooling.maxMemorySize) <= reservation else {
+                throw WasmtimeError(
+                    message:
+                        "pooling max memory size (\(pooling.maxMemorySize) bytes) exceeds the memory reservation (\(reservation) bytes)"
+                )
+            }
+            guard pooling.totalInstances > 0 else {
+                throw WasmtimeError(message: "pooling allocator needs at least one instance slot")
+            }
+            guard pooling.maxMemorySize % 65536 == 0 else {
+                throw WasmtimeError(message: "pooling max memory size must be a multiple of 64 KiB")
+            }
+        }
+    }
+}
+
+/// Sizes of the pooling instance allocator: every slot is reserved up front, so an
+/// instantiation only hands out a slot instead of mapping memory.
+public struct PoolingConfiguration: Sendable, Hashable {
+    /// Instances (and memories, tables, GC heaps) that may be alive at once.
+    public var totalInstances: UInt32
+    /// The largest linear memory a slot holds.
+    public var maxMemorySize: Int
+    /// The largest instance metadata (VM context) a module may need.
+    public var maxCoreInstanceSize = 8 << 20
+    /// The most elements a table may hold.
+    public var tableElements = 100_000
+    /// Freed slots kept warm (mapped) for reuse.
+    public var maxUnusedWarmSlots: UInt32 = 100
+    /// Bytes of each linear memory kept resident between uses instead of being released.
+    public var linearMemoryKeepResident = 64 * 1024
+
+    public init(totalInstances: UInt32, maxMemorySize: Int) {
+        self.totalInstances = totalInstances
+        self.maxMemorySize = maxMemorySize
+    }
+}

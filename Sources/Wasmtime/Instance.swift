@@ -1,0 +1,35 @@
+import CWasmtime
+
+/// An instantiated module, living in one store.
+public struct Instance {
+    /// The store the instance lives in.
+    public let store: Store
+    var raw: wasmtime_instance_t
+
+    /// Calls an exported function that takes and returns nothing, such as WASI's `_start`.
+    ///
+    /// - Throws: the trap, the error of a host function, or WASI's exit (see
+    ///   ``WasmtimeError/exitStatus``).
+    public func call(_ name: String) throws(WasmtimeError) {
+        var item = wasmtime_extern_t()
+        guard export(name, into: &item), item.kind == WASMTIME_EXTERN_FUNC else {
+            throw WasmtimeError(message: "the module exports no function named '\(name)'")
+        }
+        var trap: OpaquePointer?
+        let error = wasmtime_func_call(store.context, &item.of.func, nil, 0, nil, 0, &trap)
+        try WasmtimeError.check(error, trap: trap)
+    }
+
+    /// The current byte size of an exported memory, or `nil` when there is none. Memories
+    /// never shrink, so after a run this is also their peak.
+    public func memorySize(_ name: String = "memory") -> Int? {
+        var item = wasmtime_extern_t()
+        guard export(name, into: &item), item.kind == WASMTIME_EXTERN_MEMORY else { return nil }
+        return wasmtime_memory_data_size(store.context, &item.of.memory)
+    }
+
+    private func export(_ name: String, into item: inout wasmtime_extern_t) -> Bool {
+        var instance = raw
+        return wasmtime_instance_export_get(store.context, &instance, name, name.utf8.count, &item)
+    }
+}
