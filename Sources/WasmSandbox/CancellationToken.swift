@@ -1,0 +1,24 @@
+import Synchronization
+
+/// Links a caller's cancellation to a run that may not have started yet: a cancel that
+/// comes first stops the run as soon as it starts.
+final class CancellationToken: Sendable {
+    private let state = Mutex<(control: RunControl?, cancelled: Bool)>((nil, false))
+
+    /// Called when the run starts.
+    func attach(_ control: RunControl) {
+        let cancelled = state.withLock { state in
+            state.control = control
+            return state.cancelled
+        }
+        if cancelled { control.stop(.cancelled) }
+    }
+
+    func cancel() {
+        let control = state.withLock { state in
+            state.cancelled = true
+            return state.control
+        }
+        control?.stop(.cancelled)
+    }
+}

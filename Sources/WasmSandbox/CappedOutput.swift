@@ -1,0 +1,39 @@
+import Synchronization
+import Wasmtime
+
+/// Collects what the guest writes to one stream, up to a cap. Past the cap it keeps nothing
+/// more and asks the run to stop.
+final class CappedOutput: WASIOutputSink {
+    private struct State {
+        var bytes: [UInt8] = []
+        var truncated = false
+    }
+
+    private let cap: Int
+    private let control: RunControl
+    private let state = Mutex(State())
+
+    init(cap: Int, control: RunControl) {
+        self.cap = cap
+        self.control = control
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        let overflowed = state.withLock { state -> Bool in
+            let room = cap - state.bytes.count
+            if bytes.count <= room {
+                state.bytes.append(contentsOf: bytes)
+                return false
+            }
+            state.bytes.append(contentsOf: bytes.prefix(max(room, 0)))
+            state.truncated = true
+            return true
+        }
+        if overflowed { control.stop(.outputLimit) }
+    }
+
+    /// What was kept, and whether anything was dropped.
+    var contents: (bytes: [UInt8], truncated: Bool) {
+        state.withLock { ($0.bytes, $0.truncated) }
+    }
+}

@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Compiled modules serialized to a private directory, so a new process skips compilation.
+///
+/// Deserialized bytes become native code, so a file is used only when its header names this
+/// engine, its key matches, and the SHA-256 of its payload checks out. Anything else (a
+/// truncated, corrupt or foreign file) is deleted and the module recompiled. The directory is
+/// the trust boundary: it must belong to this user and be closed to everyone else.
+struct DiskModuleCache: Sendable {
+    let directory: URL
+    /// Identifies the engine build and configuration the serialized code is valid for.
+    let engineFingerprint: [UInt8]
+
+    private static let magic = Array("WSBXMOD1".utf8)
+    private static let headerSize = magic.count + 32 + 32 + 32 + 8
+
+    /// Opens (creating if needed) a private cache directory; fails when it is not private.
+    init(directory: URL, engineFingerprint: [UInt8]) throws {
+        let path = directory.path
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw SandboxError("module cache '\(path)' is not a directory")
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw SandboxError("module cache '\(path)' must belong to this user and have mode 0700")
+        }
+        self.directory = directory
+        self.engineFingerprint = engineFingerprint
+    }
+
+    private func file(for key: [UInt8]) -> URL {
+        directory.appendingPathComponent(key.hexString + ".cwasm")
+    }
+
+    /// The serialized module stored under `key`, if a trustworthy one exists.
+    func load(key: [UInt8]) -> [UInt8]? {
+        let url = file(for: key)
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        let bytes = [UInt8](data)
+        guard let payload = Self.verify(bytes, key: key, engine: engineFingerprint) else {
+            try? FileManager.default.removeItem(at: url)
+            return nil
+        }
+        return payload
+    }
+
+    /// Removes an entry whose bytes the engine refused.
+    func discard(key: [UInt8]) {
+        try? FileManager.default.removeItem(at: file(for: key))
+    }
+
+    /// Stores a serialized module atomically: readers see the old file or the whole new one.
+    func store(key: [UInt8], serialized: [UInt8]) {
+        var bytes = Self.magic + engineFingerprint + key + Array(SHA256.hash(data: serialized))
+        withUnsafeBytes(of: UInt64(serialized.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes += serialized
+        let target = file(for: key)
+        let temporary = directory.appendingPathComponent(".\(key.hexString).\(UUID().uuidString).tmp")
+        do {
+            try Data(bytes).write(to: temporary, options: [.withoutOverwriting])
+            chmod(temporary.path, 0o600)
+            guard rename(temporary.path, target.path) == 0 else { throw SandboxError("rename failed") }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+        }
+    }
+
+    /// The payload of a cache file when its header and checksum are right.
+    static func verify(_ bytes: [UInt8], key: [UInt8], engine: [UInt8]) -> [UInt8]? {
+        guard bytes.count >= headerSize, bytes.starts(with: magic) else { return nil }
+        var offset = magic.count
+        func take(_ count: Int) -> ArraySlice<UInt8> {
+            defer { offset += count }
+            return bytes[offset..<offset + count]
+        }
+        guard take(32).elementsEqual(engine), take(32).elementsEqual(key) else { return nil }
+        let digest = take(32)
+        let length = take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard length == UInt64(bytes.count - headerSize) else { return nil }
+        let payload = Array(bytes[headerSize...])
+        guard digest.elementsEqual(SHA256.hash(data: payload)) else { return nil }
+        return payload
+    }
+}
+
+extension Sequence<UInt8> {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,106 @@
+import Wasmtime
+
+/// One run of a prepared module in a fresh store, on the calling thread (a sandbox thread).
+struct Execution {
+    let engine: Engine
+    let module: PreparedModule
+    let request: ExecutionRequest
+    let limits: ExecutionLimits
+    let control: RunControl
+
+    /// The largest fuel budget Wasmtime accepts; "no budget" uses it.
+    static let unlimitedFuel = UInt64(Int64.max)
+
+    func run() -> ExecutionResult {
+        let stdout = CappedOutput(cap: limits.stdoutBytes, control: control)
+        let stderr = CappedOutput(cap: limits.stderrBytes, control: control)
+        let store = Store(engine: engine, data: control)
+        store.limit(memorySize: limits.memoryBytes)
+        let fuel = limits.fuel.map { min($0, Self.unlimitedFuel) } ?? Self.unlimitedFuel
+        var instance: Instance?
+        var failure: WasmtimeError?
+        do {
+            try store.setFuel(fuel)
+            // Trap-free deadline handling: every tick the sandbox decides whether to go on.
+            store.setEpochDeadline(ticks: 1)
+            store.onEpochDeadline { [control] in
+                control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
+            }
+            var wasi = WASIConfiguration()
+            wasi.arguments = [request.programName] + request.arguments
+            wasi.environment = request.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            wasi.stdin = request.stdin
+            wasi.stdout = stdout
+            wasi.stderr = stderr
+            wasi.directories = request.mounts.map {
+                PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
+            }
+            try store.setWASI(wasi)
+            instance = try module.instancePre.instantiate(in: store)
+            try instance!.call("_start")
+        } catch {
+            failure = error
+        }
+
+        var result = ExecutionResult(status: .ok)
+        (result.stdout, result.stdoutTruncated) = stdout.contents
+        (result.stderr, result.stderrTruncated) = stderr.contents
+        result.memoryPeakBytes = instance?.memorySize() ?? 0
+        result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel)
+        classify(&result, failure: failure, instance: instance)
+        return result
+    }
+
+    /// Turns how the run ended into a status, the sandbox's own stops first.
+    private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+        switch control.stopReason {
+        case .timeout:
+            result.status = .timedOut
+            result.message = "the run exceeded its \(limits.timeout) timeout"
+            return
+        case .cancelled:
+            result.status = .cancelled
+            result.message = "the run was cancelled"
+            return
+        case .outputLimit:
+            result.status = .outputLimit
+            result.message = "the run wrote more than its output cap"
+            return
+        case .none:
+            break
+        }
+        if result.stdoutTruncated || result.stderrTruncated {
+            result.status = .outputLimit
+            result.message = "the run wrote more than its output cap"
+            return
+        }
+        guard let failure else {
+            result.exitCode = 0
+            return
+        }
+        if let code = failure.exitStatus {
+            result.exitCode = code
+            result.status = code == 0 ? .ok : .exited
+            return
+        }
+        result.trap = failure.trapCode?.name
+        result.message = failure.message
+        if instance == nil && !failure.isTrap {
+            // Linking was checked up front, so this is the module asking for more than the
+            // limits allow (such as a larger initial memory).
+            result.status = .invalidInput
+            result.message = "cannot instantiate the module: \(failure.message)"
+            return
+        }
+        if failure.trapCode == .outOfFuel {
+            result.status = .outOfFuel
+        } else if result.memoryPeakBytes * 2 > limits.memoryBytes {
+            // Wasmtime refuses growth past the limit without telling the host, so a failure
+            // after the memory came within one doubling of the limit is blamed on the limit.
+            result.status = .memoryLimit
+            result.message = "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run failed: \(failure.message)"
+        } else {
+            result.status = .trapped
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// How an execution ended and what it produced.
+public struct ExecutionResult: Sendable {
+    /// Why the run ended.
+    public enum Status: String, Sendable, CaseIterable, Codable {
+        /// The guest finished with exit code 0.
+        case ok
+        /// The guest exited with a non-zero code.
+        case exited
+        /// The guest trapped (see ``ExecutionResult/trap``).
+        case trapped
+        /// The wall-clock timeout passed.
+        case timedOut = "timed_out"
+        /// The fuel budget ran out.
+        case outOfFuel = "out_of_fuel"
+        /// The guest failed after its memory growth was refused at the limit.
+        case memoryLimit = "memory_limit"
+        /// The guest wrote more than the stdout or stderr cap.
+        case outputLimit = "output_limit"
+        /// The module or request was rejected before running (see ``ExecutionResult/message``).
+        case invalidInput = "invalid_input"
+        /// Every thread was running and the wait queue was full.
+        case busy
+        /// The caller cancelled the run.
+        case cancelled
+        /// The sandbox itself failed.
+        case internalError = "internal_error"
+    }
+
+    public var status: Status
+    /// The guest's exit code, when it finished or exited.
+    public var exitCode: Int32? = nil
+    /// The trap's kind (such as `stack_overflow`), when it trapped.
+    public var trap: String? = nil
+    /// A human-readable explanation for anything but a clean exit.
+    public var message: String? = nil
+    public var stdout: [UInt8] = []
+    public var stderr: [UInt8] = []
+    public var stdoutTruncated = false
+    public var stderrTruncated = false
+    /// Wall time of the run itself (instantiation and execution).
+    public var duration: Duration = .zero
+    /// Fuel burnt by the guest.
+    public var fuelConsumed: UInt64 = 0
+    /// The largest size the guest's linear memory reached.
+    public var memoryPeakBytes = 0
+    /// True when the compiled module came from a cache (memory or disk).
+    public var cacheHit = false
+
+    public init(status: Status, message: String? = nil) {
+        self.status = status
+        self.message = message
+    }
+
+    /// stdout decoded as UTF-8, invalid sequences replaced.
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    /// stderr decoded as UTF-8, invalid sequences replaced.
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+extension ExecutionResult: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case status, trap, message, stdout, stderr
+        case exitCode = "exit_code"
+        case stdoutTruncated = "stdout_truncated"
+        case stderrTruncated = "stderr_truncated"
+        case durationMs = "duration_ms"
+        case fuelConsumed = "fuel_consumed"
+        case memoryPeakBytes = "memory_peak_bytes"
+        case cacheHit = "cache_hit"
+    }
+
+    /// The JSON shape shared by the CLI and the server: snake_case keys, text output.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(status, forKey: .status)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(trap, forKey: .trap)
+        try container.encode(message, forKey: .message)
+        try container.encode(stdoutText, forKey: .stdout)
+        try container.encode(stderrText, forKey: .stderr)
+        try container.encode(stdoutTruncated, forKey: .stdoutTruncated)
+        try container.encode(stderrTruncated, forKey: .stderrTruncated)
+        try container.encode(Double(duration.nanoseconds) / 1e6, forKey: .durationMs)
+        try container.encode(fuelConsumed, forKey: .fuelConsumed)
+        try container.encode(memoryPeakBytes, forKey: .memoryPeakBytes)
+        try container.encode(cacheHit, forKey: .cacheHit)
+    }
+}

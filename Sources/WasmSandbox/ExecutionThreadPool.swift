@@ -1,0 +1,81 @@
+import Foundation
+
+/// Threads the sandbox owns for running Wasm, with a bounded wait queue.
+///
+/// Wasm runs block their thread for as long as the guest computes, so they never run on
+/// Swift's cooperative pool. Each thread gets a stack larger than the Wasm stack limit.
+final class ExecutionThreadPool: @unchecked Sendable {
+    typealias Job = @Sendable () -> Void
+
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var head = 0
+    private var running = 0
+    private let queueCapacity: Int
+    private var stopping = false
+
+    init(threads: Int, queueCapacity: Int, stackSize: Int) {
+        self.queueCapacity = queueCapacity
+        for index in 0..<threads {
+            let thread = Thread { self.work() }
+            thread.name = "wasm-sandbox-\(index)"
+            thread.stackSize = stackSize
+            thread.start()
+        }
+    }
+
+    /// Jobs waiting for a thread.
+    var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count - head
+    }
+
+    /// Jobs running now.
+    var active: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return running
+    }
+
+    /// Queues a job; returns false, without queuing it, when the queue is full.
+    func submit(_ job: @escaping Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping, queue.count - head < queueCapacity else { return false }
+        queue.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Lets the threads finish the queued jobs and exit.
+    func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while head == queue.count && !stopping { condition.wait() }
+            if head == queue.count {
+                condition.unlock()
+                return
+            }
+            let job = queue[head]
+            head += 1
+            if head == queue.count || head > 1024 {
+                queue.removeFirst(head)
+                head = 0
+            }
+            running += 1
+            condition.unlock()
+            job()
+            condition.lock()
+            running -= 1
+            condition.unlock()
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import Wasmtime
+
+/// A module ready to instantiate, with what the sandbox checked about it.
+struct PreparedModule: Sendable {
+    let instancePre: InstancePre
+}
+
+/// Compiled modules keyed by the SHA-256 of their bytes: a bounded in-memory LRU in front
+/// of an optional on-disk cache. Concurrent requests for the same new module compile it once.
+final class ModuleCache: @unchecked Sendable {
+    /// What a lookup cost.
+    enum Source: Sendable {
+        case memory, disk, compiled(Duration)
+    }
+
+    private let engine: Engine
+    private let linker: Linker
+    private let disk: DiskModuleCache?
+    private let capacity: Int
+    private let condition = NSCondition()
+    private var entries: [[UInt8]: (module: PreparedModule, lastUse: UInt64)] = [:]
+    private var compiling: Set<[UInt8]> = []
+    private var useCounter: UInt64 = 0
+
+    init(engine: Engine, linker: Linker, capacity: Int, disk: DiskModuleCache?) {
+        self.engine = engine
+        self.linker = linker
+        self.capacity = max(capacity, 1)
+        self.disk = disk
+    }
+
+    /// The prepared module for `wasm`, compiling (or loading from disk) on a miss.
+    func module(for wasm: [UInt8]) throws(SandboxError) -> (PreparedModule, Source) {
+        let key = Array(SHA256.hash(data: wasm))
+        condition.lock()
+        while true {
+            if let hit = entries[key] {
+                useCounter += 1
+                entries[key]!.lastUse = useCounter
+                condition.unlock()
+                return (hit.module, .memory)
+            }
+            if !compiling.contains(key) { break }
+            condition.wait()
+        }
+        compiling.insert(key)
+        condition.unlock()
+
+        let result: Result<(PreparedModule, Source), SandboxError>
+        do { result = .success(try load(wasm, key: key)) } catch { result = .failure(error) }
+
+        condition.lock()
+        compiling.remove(key)
+        if case .success(let (module, _)) = result {
+            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                entries.removeValue(forKey: oldest.key)
+            }
+            useCounter += 1
+            entries[key] = (module, useCounter)
+        }
+        condition.broadcast()
+        condition.unlock()
+        return try result.get()
+    }
+
+    private func load(_ wasm: [UInt8], key: [UInt8]) throws(SandboxError) -> (PreparedModule, Source) {
+        if let disk, let serialized = disk.load(key: key) {
+            if let module = try? Module(engine: engine, trustedSerialized: serialized) {
+                return (try prepare(module), .disk)
+            }
+            disk.discard(key: key)
+        }
+        let start = MonotonicClock.now()
+        let module: Module
+        do {
+            module = try Module(engine: engine, wasm: wasm)
+        } catch {
+            throw SandboxError("invalid WebAssembly module: \(error.message)")
+        }
+        let prepared = try prepare(module)
+        let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
+        if let disk, let serialized = try? module.serialize() {
+            disk.store(key: key, serialized: serialized)
+        }
+        return (prepared, .compiled(elapsed))
+    }
+
+    private func prepare(_ module: Module) throws(SandboxError) -> PreparedModule {
+        guard module.exports.contains(where: { $0.name == "_start" && $0.kind == .function }) else {
+            throw SandboxError("the module exports no '_start' function: it must be a WASI command")
+        }
+        do {
+            return PreparedModule(instancePre: try linker.instantiatePre(module))
+        } catch {
+            throw SandboxError("cannot link the module: \(error.message)")
+        }
+    }
+}

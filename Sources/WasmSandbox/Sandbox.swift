@@ -1,0 +1,159 @@
+import Crypto
+import Foundation
+import Wasmtime
+
+/// Runs untrusted WebAssembly with hard limits.
+///
+/// One sandbox holds one Wasmtime engine, a cache of compiled modules and a fixed set of
+/// threads. Every execution gets a fresh store, so nothing leaks between runs and one run's
+/// trap or limit never touches another. Thread-safe; share one per process.
+///
+/// ```swift
+/// let sandbox = try Sandbox()
+/// let result = await sandbox.execute(ExecutionRequest(.wat(source)))
+/// print(result.status, result.stdoutText)
+/// ```
+public final class Sandbox: Sendable {
+    /// The configuration the sandbox was built with.
+    public let configuration: SandboxConfiguration
+    let engine: Engine
+    private let cache: ModuleCache
+    private let pool: ExecutionThreadPool
+    private let ticker: EpochTicker
+    private let metrics = SandboxMetrics()
+
+    /// Builds the engine, the thread pool and the module cache.
+    ///
+    /// - Throws: ``SandboxError`` for an impossible configuration.
+    public init(configuration: SandboxConfiguration = SandboxConfiguration()) throws {
+        guard configuration.maxConcurrentExecutions > 0, configuration.maxQueuedExecutions >= 0 else {
+            throw SandboxError("the sandbox needs at least one execution thread and a non-negative queue")
+        }
+        guard configuration.maxMemoryBytes >= 65536, configuration.maxMemoryBytes % 65536 == 0 else {
+            throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")
+        }
+        self.configuration = configuration
+        let engineConfiguration = Self.engineConfiguration(for: configuration)
+        do {
+            engine = try Engine(engineConfiguration)
+            let linker = Linker(engine: engine)
+            try linker.defineWASI()
+            try InterruptiblePoll.define(on: linker)
+            let disk = configuration.diskCacheDirectory.flatMap {
+                try? DiskModuleCache(directory: $0, engineFingerprint: Self.fingerprint(engineConfiguration))
+            }
+            cache = ModuleCache(
+                engine: engine, linker: linker, capacity: configuration.moduleCacheCapacity, disk: disk)
+        } catch {
+            throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
+        }
+        pool = ExecutionThreadPool(
+            threads: configuration.maxConcurrentExecutions,
+            queueCapacity: configuration.maxQueuedExecutions,
+            // Host calls and Wasmtime's own frames need room beyond the Wasm stack limit.
+            stackSize: 2 * configuration.maxWasmStackBytes + (8 << 20))
+        ticker = EpochTicker(engine: engine, interval: configuration.checkInterval)
+    }
+
+    deinit {
+        pool.shutdown()
+        ticker.shutdown()
+    }
+
+    static func engineConfiguration(for configuration: SandboxConfiguration) -> EngineConfiguration {
+        var engine = EngineConfiguration()
+        engine.consumeFuel = true
+        engine.epochInterruption = true
+        engine.maxWasmStack = configuration.maxWasmStackBytes
+        var pooling = PoolingConfiguration(
+            // One slot per thread, plus one for modules instantiated outside executions.
+            totalInstances: UInt32(configuration.maxConcurrentExecutions + 1),
+            maxMemorySize: configuration.maxMemoryBytes)
+        pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions + 1)
+        engine.pooling = pooling
+        return engine
+    }
+
+    private static func fingerprint(_ configuration: EngineConfiguration) -> [UInt8] {
+        let identity = "wasmtime-c-api-50|\(configuration)"
+        return Array(SHA256.hash(data: Array(identity.utf8)))
+    }
+
+    /// Runs a request to completion on a sandbox thread; never blocks the caller's thread.
+    ///
+    /// Cancelling the calling task stops the run (status ``ExecutionResult/Status/cancelled``).
+    public func execute(_ request: ExecutionRequest) async -> ExecutionResult {
+        let token = CancellationToken()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let accepted = pool.submit { [self] in
+                    continuation.resume(returning: runNow(request, onStart: token.attach))
+                }
+                if !accepted {
+                    let busy = ExecutionResult(status: .busy, message: "all execution slots and the wait queue are full")
+                    metrics.record(busy)
+                    continuation.resume(returning: busy)
+                }
+                metrics.queueDepth.record(pool.queued)
+            }
+        } onCancel: {
+            token.cancel()
+        }
+    }
+
+    /// Runs a request on the calling thread, blocking it. For callers that own their threads.
+    public func executeBlocking(_ request: ExecutionRequest) -> ExecutionResult {
+        runNow(request, onStart: { _ in })
+    }
+
+    private func runNow(_ request: ExecutionRequest, onStart: (RunControl) -> Void) -> ExecutionResult {
+        metrics.inFlight.record(pool.active)
+        let limits = request.limits ?? configuration.defaultLimits
+        var result: ExecutionResult
+        do {
+            try check(limits)
+            let (module, source) = try cache.module(for: try bytes(of: request.input))
+            metrics.record(source)
+            let control = RunControl(timeout: limits.timeout)
+            onStart(control)
+            let execution = Execution(
+                engine: engine, module: module, request: request, limits: limits, control: control)
+            let start = MonotonicClock.now()
+            result = ticker.whileActive { execution.run() }
+            result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))
+            if case .compiled = source {} else { result.cacheHit = true }
+        } catch {
+            result = ExecutionResult(status: .invalidInput, message: error.message)
+        }
+        metrics.record(result)
+        return result
+    }
+
+    private func check(_ limits: ExecutionLimits) throws(SandboxError) {
+        guard limits.memoryBytes > 0, limits.memoryBytes <= configuration.maxMemoryBytes else {
+            throw SandboxError(
+                "memory limit \(limits.memoryBytes) bytes is outside 1...\(configuration.maxMemoryBytes) bytes")
+        }
+        guard limits.timeout > .zero else { throw SandboxError("timeout must be positive") }
+        guard limits.stdoutBytes >= 0, limits.stderrBytes >= 0 else {
+            throw SandboxError("output caps must not be negative")
+        }
+    }
+
+    private func bytes(of input: ExecutionInput) throws(SandboxError) -> [UInt8] {
+        switch input {
+        case .wasm(let bytes):
+            guard !bytes.isEmpty else { throw SandboxError("empty module: the input has no bytes") }
+            guard bytes.count <= configuration.maxModuleBytes else {
+                throw SandboxError("module of \(bytes.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
+            }
+            return bytes
+        case .wat(let text):
+            guard !text.allSatisfy(\.isWhitespace) else { throw SandboxError("empty module: the WAT text is empty") }
+            guard text.utf8.count <= configuration.maxModuleBytes else {
+                throw SandboxError("WAT text of \(text.utf8.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
+            }
+            do { return try wat2wasm(text) } catch { throw SandboxError("invalid WAT: \(error.message)") }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// How a ``Sandbox`` is sized. Fixed for the sandbox's lifetime.
+public struct SandboxConfiguration: Sendable {
+    /// Executions running at once, each on a thread the sandbox owns (default 20).
+    public var maxConcurrentExecutions = 20
+    /// Executions that may wait for a thread; past this, requests get `busy` (default 1000).
+    public var maxQueuedExecutions = 1000
+    /// Limits applied to requests that bring none.
+    public var defaultLimits = ExecutionLimits()
+    /// The largest memory limit a request may ask for; sizes the pooling allocator's slots
+    /// (default 1 GiB).
+    public var maxMemoryBytes = 1 << 30
+    /// Native stack Wasm may use before trapping with a stack overflow (default 512 KiB).
+    public var maxWasmStackBytes = 512 * 1024
+    /// The largest module or WAT text accepted (default 64 MiB).
+    public var maxModuleBytes = 64 << 20
+    /// Compiled modules kept in memory (default 64).
+    public var moduleCacheCapacity = 64
+    /// Where compiled modules are kept across processes; `nil` turns the disk cache off.
+    /// Default: `$XDG_CACHE_HOME/wasm-sandbox` or `~/.cache/wasm-sandbox`.
+    public var diskCacheDirectory: URL? = SandboxConfiguration.defaultDiskCacheDirectory
+    /// How often deadlines and stop requests are checked inside running Wasm (default 1 ms).
+    public var checkInterval: Duration = .milliseconds(1)
+
+    public init() {}
+
+    /// The per-user default location of the compiled-module cache.
+    public static var defaultDiskCacheDirectory: URL {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("wasm-sandbox")
+        }
+        return FileManager.default.homeDirectoryForCurrentUser
+            .appendingPathComponent(".cache/wasm-sandbox")
+    }
+}

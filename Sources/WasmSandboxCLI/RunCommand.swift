@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import WasmSandbox
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a WASI command module (.wasm or .wat) in the sandbox.",
+        discussion: """
+            Without --json the guest's stdout and stderr pass through and the exit status is the \
+            guest's; sandbox stops exit with 124 (timed out), 137 (memory limit), 134 (trapped), \
+            152 (out of fuel), 153 (output limit), 65 (invalid input), 75 (busy), 70 (internal error).
+            """
+    )
+
+    @Argument(help: "The module to run: a .wasm binary or .wat text.")
+    var file: String
+
+    @Option(name: .customLong("timeout-ms"), help: "Wall-clock limit in milliseconds (default 5000).")
+    var timeoutMs: Int?
+
+    @Option(name: .customLong("memory-mb"), help: "Linear memory limit in MiB (default 256).")
+    var memoryMb: Int?
+
+    @Option(help: "Fuel budget, about one unit per Wasm instruction (default: none).")
+    var fuel: UInt64?
+
+    @Option(name: .customLong("max-output-kb"), help: "Cap on stdout and on stderr, each, in KiB (default 1024).")
+    var maxOutputKb: Int?
+
+    @Option(help: "A file whose bytes the guest reads on stdin (default: empty).")
+    var stdin: String?
+
+    @Option(name: .customLong("env"), help: "An environment variable K=V for the guest; repeatable.")
+    var environment: [String] = []
+
+    @Option(name: .customLong("dir"), help: "Mount HOST[::GUEST][:ro] into the guest; repeatable.")
+    var directories: [String] = []
+
+    @Flag(help: "Print one JSON object describing the run instead of passing output through.")
+    var json = false
+
+    @Option(name: .customLong("cache-dir"), help: "Directory of the compiled-module cache.")
+    var cacheDirectory: String?
+
+    @Flag(name: .customLong("no-cache"), help: "Do not read or write the on-disk module cache.")
+    var noCache = false
+
+    @Argument(parsing: .postTerminator, help: "Arguments passed to the guest after --.")
+    var arguments: [String] = []
+
+    func validate() throws {
+        if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be positive") }
+        if let memoryMb, memoryMb <= 0 { throw ValidationError("--memory-mb must be positive") }
+        if let maxOutputKb, maxOutputKb < 0 { throw ValidationError("--max-output-kb must not be negative") }
+    }
+
+    func run() async throws {
+        let request = try makeRequest()
+        var configuration = SandboxConfiguration()
+        configuration.maxConcurrentExecutions = 1
+        if let memoryMb { configuration.maxMemoryBytes = max(configuration.maxMemoryBytes, memoryMb << 20) }
+        if noCache {
+            configuration.diskCacheDirectory = nil
+        } else if let cacheDirectory {
+            configuration.diskCacheDirectory = URL(fileURLWithPath: cacheDirectory)
+        }
+        let sandbox = try Sandbox(configuration: configuration)
+        let result = await sandbox.execute(request)
+        if json {
+            print(try result.jsonString())
+        } else {
+            FileHandle.standardOutput.write(Data(result.stdout))
+            FileHandle.standardError.write(Data(result.stderr))
+            if result.status != .ok && result.status != .exited {
+                let why = result.message.map { ": \($0)" } ?? ""
+                FileHandle.standardError.write(Data("wasm-sandbox: \(result.status.rawValue)\(why)\n".utf8))
+            }
+        }
+        throw ExitCode(ExitStatus.code(for: result))
+    }
+
+    private func makeRequest() throws -> ExecutionRequest {
+        let url = URL(fileURLWithPath: file)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ValidationError("cannot read '\(file)': \(error.localizedDescription)")
+        }
+        let input: ExecutionInput
+        switch url.pathExtension.lowercased() {
+        case "wasm": input = .wasm([UInt8](data))
+        case "wat", "wast":
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw ValidationError("'\(file)' is not UTF-8 text")
+            }
+            input = .wat(text)
+        default:
+            throw ValidationError("'\(file)': unknown file type; expected .wasm or .wat")
+        }
+        var request = ExecutionRequest(input)
+        request.programName = url.lastPathComponent
+        request.arguments = arguments
+        var limits = ExecutionLimits()
+        if let timeoutMs { limits.timeout = .milliseconds(timeoutMs) }
+        if let memoryMb { limits.memoryBytes = memoryMb << 20 }
+        limits.fuel = fuel
+        if let maxOutputKb {
+            limits.stdoutBytes = maxOutputKb << 10
+            limits.stderrBytes = maxOutputKb << 10
+        }
+        request.limits = limits
+        if let stdin {
+            do { request.stdin = [UInt8](try Data(contentsOf: URL(fileURLWithPath: stdin))) } catch {
+                throw ValidationError("cannot read stdin file '\(stdin)': \(error.localizedDescription)")
+            }
+        }
+        for pair in environment {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--env '\(pair)' must look like NAME=VALUE")
+            }
+            request.environment[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        request.mounts = try directories.map(Self.parseMount)
+        return request
+    }
+
+    /// Parses HOST[::GUEST][:ro]; the guest path defaults to the host path.
+    static func parseMount(_ spec: String) throws -> Mount {
+        var rest = spec
+        var writable = true
+        if rest.hasSuffix(":ro") {
+            writable = false
+            rest.removeLast(3)
+        }
+        let parts = rest.components(separatedBy: "::")
+        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+            throw ValidationError("--dir '\(spec)' must look like HOST[::GUEST][:ro]")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parts[0], isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--dir '\(spec)': '\(parts[0])' is not a directory")
+        }
+        return Mount(hostPath: parts[0], guestPath: parts.count == 2 ? parts[1] : parts[0], writable: writable)
+    }
+}
