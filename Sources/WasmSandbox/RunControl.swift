@@ -18,7 +18,7 @@ final class RunControl: Sendable {
     /// When the run's WASI context was made: the zero of the guest's monotonic clock.
     let started: UInt64
     private let reason = Atomic<UInt8>(StopReason.none.rawValue)
-    private let wakeUp = Mutex<NSCondition>(NSCondition())
+    private let wakeUp = NSCondition()
 
     init(timeout: Duration) {
         started = MonotonicClock.now()
@@ -32,11 +32,9 @@ final class RunControl: Sendable {
     /// Asks the run to stop; the first reason wins. Wakes a guest sleeping in a host call.
     func stop(_ why: StopReason) {
         _ = reason.compareExchange(expected: StopReason.none.rawValue, desired: why.rawValue, ordering: .acquiringAndReleasing)
-        wakeUp.withLock { condition in
-            condition.lock()
-            condition.broadcast()
-            condition.unlock()
-        }
+        wakeUp.lock()
+        wakeUp.broadcast()
+        wakeUp.unlock()
     }
 
     /// Whether the run must stop now; records a timeout when the deadline has passed.
@@ -52,15 +50,15 @@ final class RunControl: Sendable {
     /// Sleeps until `wake` (monotonic nanoseconds), the deadline or a stop request, whichever
     /// comes first. Returns false when the run must stop.
     func sleep(until wake: UInt64) -> Bool {
-        let condition = wakeUp.withLock { $0 }
-        condition.lock()
-        defer { condition.unlock() }
-        while !shouldStop() {
+        let target = min(wake, deadline)
+        wakeUp.lock()
+        // stop() takes the same lock to wake us, so only read the reason while holding it.
+        while stopReason == .none {
             let now = MonotonicClock.now()
-            let target = min(wake, deadline)
-            if now >= target { return !shouldStop() }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(target - now) / 1e9))
+            if now >= target { break }
+            _ = wakeUp.wait(until: Date(timeIntervalSinceNow: Double(target - now) / 1e9))
         }
-        return false
+        wakeUp.unlock()
+        return !shouldStop()
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Crypto
 import Foundation
 import Wasmtime
@@ -20,7 +21,7 @@ public final class Sandbox: Sendable {
     private let cache: ModuleCache
     private let pool: ExecutionThreadPool
     private let ticker: EpochTicker
-    private let metrics = SandboxMetrics()
+    private let metrics: SandboxMetrics
 
     /// Builds the engine, the thread pool and the module cache.
     ///
@@ -33,6 +34,7 @@ public final class Sandbox: Sendable {
             throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")
         }
         self.configuration = configuration
+        metrics = SandboxMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         let engineConfiguration = Self.engineConfiguration(for: configuration)
         do {
             engine = try Engine(engineConfiguration)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 
 /// How a ``Sandbox`` is sized. Fixed for the sandbox's lifetime.
@@ -22,6 +23,8 @@ public struct SandboxConfiguration: Sendable {
     public var diskCacheDirectory: URL? = SandboxConfiguration.defaultDiskCacheDirectory
     /// How often deadlines and stop requests are checked inside running Wasm (default 1 ms).
     public var checkInterval: Duration = .milliseconds(1)
+    /// Where metrics go; `nil` uses the process-wide `MetricsSystem.factory`.
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     public init() {}
 

@@ -11,17 +11,20 @@ struct SandboxMetrics: Sendable {
     private let cacheMisses: Counter
     private let compileTime: Timer
 
-    init() {
+    init(factory: any MetricsFactory) {
         runs = Dictionary(
             uniqueKeysWithValues: ExecutionResult.Status.allCases.map {
-                ($0, Counter(label: "wasm_sandbox_executions_total", dimensions: [("status", $0.rawValue)]))
+                let dimensions = [("status", $0.rawValue)]
+                return ($0, Counter(label: "wasm_sandbox_executions_total", dimensions: dimensions, factory: factory))
             })
-        latency = Timer(label: "wasm_sandbox_execution_duration_seconds", preferredDisplayUnit: .seconds)
-        inFlight = Gauge(label: "wasm_sandbox_executions_in_flight")
-        queueDepth = Gauge(label: "wasm_sandbox_queue_depth")
-        cacheHits = Counter(label: "wasm_sandbox_module_cache_hits_total")
-        cacheMisses = Counter(label: "wasm_sandbox_module_cache_misses_total")
-        compileTime = Timer(label: "wasm_sandbox_module_compile_duration_seconds", preferredDisplayUnit: .seconds)
+        latency = Timer(
+            label: "wasm_sandbox_execution_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        inFlight = Gauge(label: "wasm_sandbox_executions_in_flight", factory: factory)
+        queueDepth = Gauge(label: "wasm_sandbox_queue_depth", factory: factory)
+        cacheHits = Counter(label: "wasm_sandbox_module_cache_hits_total", factory: factory)
+        cacheMisses = Counter(label: "wasm_sandbox_module_cache_misses_total", factory: factory)
+        compileTime = Timer(
+            label: "wasm_sandbox_module_compile_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
     }
 
     func record(_ result: ExecutionResult) {

@@ -1,0 +1,68 @@
+import Testing
+import WasmSandbox
+
+@Suite("Bad input gets a clear error")
+struct InputTests {
+    func expectInvalid(_ input: ExecutionInput, mentioning phrase: String) async {
+        let result = await sharedSandbox.execute(ExecutionRequest(input))
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains(phrase) == true, "message was: \(result.message ?? "nil")")
+    }
+
+    @Test func invalidWasmBytes() async {
+        await expectInvalid(.wasm(Array("definitely not wasm".utf8)), mentioning: "invalid WebAssembly module")
+    }
+
+    @Test func truncatedModule() async {
+        await expectInvalid(.wasm([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00]), mentioning: "invalid WebAssembly module")
+    }
+
+    @Test func invalidWat() async {
+        await expectInvalid(.wat("(module (func (export \"_start\") (i32.bogus)))"), mentioning: "invalid WAT")
+    }
+
+    @Test func unknownImport() async {
+        let wat = """
+            (module (import "env" "launch_missiles" (func)) (func (export "_start")))
+            """
+        await expectInvalid(.wat(wat), mentioning: "launch_missiles")
+    }
+
+    @Test func missingStart() async {
+        await expectInvalid(.wat("(module (func (export \"main\")))"), mentioning: "_start")
+    }
+
+    @Test func emptyInput() async {
+        await expectInvalid(.wasm([]), mentioning: "empty module")
+        await expectInvalid(.wat("  \n"), mentioning: "empty module")
+    }
+
+    @Test func memoryLimitAboveTheSandboxMaximum() async {
+        var given = ExecutionRequest(.wat(Guests.hello))
+        given.limits = ExecutionLimits(memoryBytes: sharedSandbox.configuration.maxMemoryBytes + 65536)
+        let result = await sharedSandbox.execute(given)
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("memory limit") == true)
+    }
+
+    @Test func initialMemoryLargerThanTheLimit() async {
+        var given = ExecutionRequest(.wat("(module (memory (export \"memory\") 1000) (func (export \"_start\")))"))
+        given.limits = ExecutionLimits(memoryBytes: 1 << 20)
+        let result = await sharedSandbox.execute(given)
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("cannot instantiate") == true, "\(result.message ?? "")")
+    }
+
+    @Test func argumentWithNulByte() async {
+        var given = ExecutionRequest(.wat(Guests.hello))
+        given.arguments = ["a\u{0}b"]
+        let result = await sharedSandbox.execute(given)
+        #expect(result.status != .ok)
+        #expect(result.message?.contains("NUL") == true, "\(result.message ?? "")")
+    }
+
+    @Test func serviceKeepsWorkingAfterBadInput() async {
+        _ = await sharedSandbox.execute(ExecutionRequest(.wasm([1, 2, 3])))
+        #expect(await run(Guests.hello).stdoutText == "hello\n")
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import WasmSandbox
+
+/// One sandbox for the tests that need no special configuration, as a server would share one.
+let sharedSandbox: Sandbox = {
+    var configuration = SandboxConfiguration()
+    configuration.diskCacheDirectory = nil
+    return try! Sandbox(configuration: configuration)
+}()
+
+func request(
+    _ wat: String,
+    arguments: [String] = [],
+    stdin: [UInt8] = [],
+    limits: ExecutionLimits? = nil
+) -> ExecutionRequest {
+    var request = ExecutionRequest(.wat(wat))
+    request.arguments = arguments
+    request.stdin = stdin
+    request.limits = limits
+    return request
+}
+
+func run(_ wat: String, arguments: [String] = [], limits: ExecutionLimits? = nil) async -> ExecutionResult {
+    await sharedSandbox.execute(request(wat, arguments: arguments, limits: limits))
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
+
+/// A fresh temporary directory, removed by the caller.
+func makeTemporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("wasm-sandbox-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// This process's resident memory in bytes, from /proc.
+func residentMemory() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
