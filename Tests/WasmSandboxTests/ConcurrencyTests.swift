@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+@Suite("Many runs at once")
+struct ConcurrencyTests {
+    @Test func hundredExecutionsAtOnceAllSucceed() async {
+        let results = await withTaskGroup(of: ExecutionResult.self) { group in
+            for _ in 0..<100 { group.addTask { await run(Guests.hello) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 100)
+        #expect(results.allSatisfy { $0.status == .ok && $0.stdoutText == "hello\n" })
+    }
+
+    @Test func oneRunsLimitNeverAffectsAnother() async {
+        let short = ExecutionLimits(timeout: .milliseconds(400), memoryBytes: 16 << 20, stdoutBytes: 4096)
+        let attacks = [Guests.spin, Guests.memoryBomb, Guests.recursion, Guests.stdoutFlood, Guests.divideByZero]
+        let jobs =
+            attacks.flatMap { attack in Array(repeating: ("attack", attack, short), count: 3) }
+            + Array(repeating: ("hello", Guests.hello, ExecutionLimits()), count: 40)
+        let results = await withTaskGroup(of: (String, ExecutionResult).self) { group in
+            for (label, guest, limits) in jobs {
+                group.addTask { (label, await run(guest, limits: limits)) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let hellos = results.filter { $0.0 == "hello" }.map(\.1)
+        #expect(hellos.count == 40)
+        #expect(hellos.allSatisfy { $0.status == .ok && $0.stdoutText == "hello\n" })
+        let attackStatuses = Set(results.filter { $0.0 == "attack" }.map(\.1.status))
+        #expect(attackStatuses == [.timedOut, .memoryLimit, .trapped, .outputLimit])
+    }
+
+    @Test func fullQueueAnswersBusy() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.maxConcurrentExecutions = 1
+        configuration.maxQueuedExecutions = 1
+        configuration.diskCacheDirectory = nil
+        let sandbox = try Sandbox(configuration: configuration)
+        let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(500)))
+        let first = Task { await sandbox.execute(slow) }
+        try await Task.sleep(for: .milliseconds(150))  // let it take the only thread
+        var results = await withTaskGroup(of: ExecutionResult.self) { group in
+            for _ in 0..<3 { group.addTask { await sandbox.execute(slow) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        results.append(await first.value)
+        let busy = results.filter { $0.status == .busy }
+        #expect(busy.count == 2)
+        #expect(busy.allSatisfy { $0.message?.contains("full") == true })
+        #expect(results.filter { $0.status == .timedOut }.count == 2)
+        // Once the queue drains the sandbox serves again.
+        #expect(await sandbox.execute(ExecutionRequest(.wat(Guests.hello))).status == .ok)
+    }
+
+    @Test func tenThousandExecutionsDoNotGrowResidentMemory() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        let sandbox = try Sandbox(configuration: configuration)
+        let hello = ExecutionRequest(.wat(Guests.hello))
+        func runBatch(_ count: Int) async -> Int {
+            await withTaskGroup(of: Int.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        var ok = 0
+                        for _ in stride(from: worker, to: count, by: 8) where await sandbox.execute(hello).status == .ok {
+                            ok += 1
+                        }
+                        return ok
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        #expect(await runBatch(2000) == 2000)
+        let before = residentMemory()
+        #expect(await runBatch(8000) == 8000)
+        let growth = residentMemory() - before
+        // A leaked store, WASI context or output buffer per run would add tens of MiB here.
+        #expect(growth < 16 << 20, "resident memory grew by \(growth >> 10) KiB over 8000 runs")
+    }
+}
