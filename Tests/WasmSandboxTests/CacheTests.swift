@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+@Suite("Compiled-module cache")
+struct CacheTests {
+    func sandbox(cacheAt directory: URL?) throws -> Sandbox {
+        var configuration = SandboxConfiguration()
+        configuration.maxConcurrentExecutions = 2
+        configuration.diskCacheDirectory = directory
+        return try Sandbox(configuration: configuration)
+    }
+
+    /// A module no other test uses, so its first run must compile.
+    func uniqueHello() -> ExecutionRequest {
+        ExecutionRequest(.wat(Guests.hello.replacingOccurrences(of: "(module", with: "(module $m\(UUID().uuidString.prefix(8))")))
+    }
+
+    func cacheFiles(_ directory: URL) throws -> [URL] {
+        try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "cwasm" }
+    }
+
+    @Test func secondRunHitsTheMemoryCache() async throws {
+        let sandbox = try sandbox(cacheAt: nil)
+        let hello = uniqueHello()
+        #expect(await sandbox.execute(hello).cacheHit == false)
+        #expect(await sandbox.execute(hello).cacheHit == true)
+    }
+
+    @Test func newProcessLoadsFromDisk() async throws {
+        let directory = try makeTemporaryDirectory().appendingPathComponent("cache")
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let hello = uniqueHello()
+        let first = await (try sandbox(cacheAt: directory)).execute(hello)
+        #expect(first.cacheHit == false)
+        #expect(try cacheFiles(directory).count == 1)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o700)
+        // A second sandbox has an empty memory cache, as a new process would.
+        let second = await (try sandbox(cacheAt: directory)).execute(hello)
+        #expect(second.status == .ok)
+        #expect(second.cacheHit == true)
+    }
+
+    @Test(arguments: ["corrupt", "truncated", "foreign"])
+    func damagedCacheFileIsRecompiled(damage: String) async throws {
+        let directory = try makeTemporaryDirectory().appendingPathComponent("cache")
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let hello = uniqueHello()
+        _ = await (try sandbox(cacheAt: directory)).execute(hello)
+        let file = try #require(try cacheFiles(directory).first)
+        var bytes = [UInt8](try Data(contentsOf: file))
+        switch damage {
+        case "corrupt": bytes[bytes.count / 2] ^= 0xFF
+        case "truncated": bytes.removeLast(bytes.count / 3)
+        default: bytes = Array("not a module from this cache".utf8)
+        }
+        try Data(bytes).write(to: file)
+        let result = await (try sandbox(cacheAt: directory)).execute(hello)
+        #expect(result.status == .ok)
+        #expect(result.stdoutText == "hello\n")
+        #expect(result.cacheHit == false)
+        // The bad file was replaced by a good one.
+        #expect(await (try sandbox(cacheAt: directory)).execute(hello).cacheHit == true)
+    }
+
+    @Test func cacheDirectoryOpenToOthersIsNotUsed() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        chmod(directory.path, 0o777)
+        let result = await (try sandbox(cacheAt: directory)).execute(uniqueHello())
+        #expect(result.status == .ok)
+        #expect(try cacheFiles(directory).isEmpty)
+    }
+}

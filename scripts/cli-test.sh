@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Checks the built `wasm-sandbox` CLI end to end: exit statuses, JSON output, passthrough.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=.build/debug/wasm-sandbox
+passed=0 failed=0
+check() {  # check NAME EXPECTED_STATUS EXPECTED_OUTPUT_SUBSTRING -- COMMAND...
+  local name=$1 want_status=$2 want_text=$3; shift 4
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" = "$want_status" ] && [[ "$out" == *"$want_text"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL $name: status $status (want $want_status), output: ${out:0:300}"
+  fi
+}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+printf 'not wasm' >"$tmp/bad.wasm"; : >"$tmp/empty.wasm"; echo "data" >"$tmp/in.txt"
+check hello 0 "Hello from the sandbox!" -- $bin run examples/hello.wat
+check hello-json 0 '"status":"ok"' -- $bin run examples/hello.wat --json
+check timeout 124 '"status":"timed_out"' -- $bin run examples/spin.wat --timeout-ms 200 --json
+check timeout-text 124 "wasm-sandbox: timed_out" -- $bin run examples/spin.wat --timeout-ms 200
+check exit-code 7 "" -- $bin run examples/exit.wat -- 7
+check memory 137 '"status":"memory_limit"' -- $bin run examples/memory-bomb.wat --memory-mb 16 --json
+check fuel 152 '"status":"out_of_fuel"' -- $bin run examples/spin-counting.wat --fuel 100000 --json
+check bad-wasm 65 "invalid WebAssembly module" -- $bin run "$tmp/bad.wasm"
+check empty 65 "empty module" -- $bin run "$tmp/empty.wasm" --json
+check unknown-type 64 "unknown file type" -- $bin run "$tmp/in.txt"
+check bad-dir 64 "is not a directory" -- $bin run examples/hello.wat --dir /nonexistent
+check bad-env 64 "NAME=VALUE" -- $bin run examples/hello.wat --env nope
+check health 0 '"healthy":true' -- $bin health
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets everything up, builds the release CLI and runs the bundled examples through it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+./scripts/setup.sh
+swift build -c release --product wasm-sandbox
+bin=.build/release/wasm-sandbox
+show() {  # show DESCRIPTION COMMAND...: runs one example and prints its JSON result
+  echo "== $1"
+  echo "\$ wasm-sandbox ${*:2}"
+  "$bin" "${@:2}" || true
+  echo
+}
+show "a greeting, output passed through" run examples/hello.wat
+show "the same run as JSON" run examples/hello.wat --json
+show "an endless loop stopped at its 500 ms deadline" run examples/spin.wat --timeout-ms 500 --json
+show "a loop stopped by its fuel budget" run examples/spin-counting.wat --fuel 1000000 --json
+show "a memory bomb stopped at 32 MiB" run examples/memory-bomb.wat --memory-mb 32 --json
+show "a guest exit code" run examples/exit.wat --json -- 3
+show "the health check" health
