@@ -30,6 +30,7 @@ let package = Package(
             name: "WasmSandboxCLI",
             dependencies: [
                 "WasmSandbox",
+                "Wasmtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

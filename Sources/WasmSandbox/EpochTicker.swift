@@ -1,15 +1,19 @@
 import Foundation
 import Wasmtime
 
-/// Advances the engine's epoch at a fixed interval while any run is active, so running Wasm
-/// reaches its epoch deadline and the sandbox can check timeouts and stop requests. Idle
-/// when nothing runs.
+/// Advances the engine's epoch at a fixed interval while runs are active, so running Wasm
+/// reaches its epoch deadline and the sandbox can check timeouts and stop requests.
+///
+/// After the last run ends it keeps ticking for a short grace period before parking, so
+/// back-to-back runs do not each pay for waking the thread.
 final class EpochTicker: @unchecked Sendable {
     private let engine: Engine
     private let interval: UInt32
     private let condition = NSCondition()
     private var activeRuns = 0
+    private var parked = false
     private var stopping = false
+    private static let idleTicksBeforeParking = 100
 
     init(engine: Engine, interval: Duration) {
         self.engine = engine
@@ -23,7 +27,7 @@ final class EpochTicker: @unchecked Sendable {
     func whileActive<R>(_ body: () throws -> R) rethrows -> R {
         condition.lock()
         activeRuns += 1
-        if activeRuns == 1 { condition.signal() }
+        if parked { condition.signal() }
         condition.unlock()
         defer {
             condition.lock()
@@ -42,10 +46,17 @@ final class EpochTicker: @unchecked Sendable {
     }
 
     private func tick() {
+        var idleTicks = 0
         while true {
             condition.lock()
-            while activeRuns == 0 && !stopping { condition.wait() }
-            let done = stopping && activeRuns == 0
+            idleTicks = activeRuns > 0 ? 0 : idleTicks + 1
+            while activeRuns == 0 && !stopping && idleTicks > Self.idleTicksBeforeParking {
+                parked = true
+                condition.wait()
+                parked = false
+                if activeRuns > 0 { idleTicks = 0 }
+            }
+            let done = stopping
             condition.unlock()
             if done { return }
             usleep(interval)

@@ -1,2 +1,214 @@
 import ArgumentParser
-struct BenchCommand: AsyncParsableCommand { static let configuration = CommandConfiguration(commandName: "bench") }
+import Foundation
+import WasmSandbox
+import Wasmtime
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure execution latency and throughput, next to the wasmtime CLI run as a process.",
+        discussion: """
+            Build with -c release for meaningful figures. Absolute times vary with the machine; \
+            the ratios against the wasmtime CLI, measured in the same run, are what to compare.
+            """
+    )
+
+    @Option(help: "Sequential library executions to time.")
+    var iterations = 5000
+
+    @Option(name: .customLong("process-iterations"), help: "wasmtime CLI processes to time.")
+    var processIterations = 200
+
+    @Option(help: "The wasmtime CLI (default: .deps/wasmtime-cli/wasmtime, from scripts/setup.sh).")
+    var wasmtime = ".deps/wasmtime-cli/wasmtime"
+
+    @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
+    var loopIterations = 300_000_000
+
+    func run() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        let sandbox = try Sandbox(configuration: configuration)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print("wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads")
+
+        let hello = ExecutionRequest(.wasm(try wat2wasm(helloWAT)))
+        _ = await sandbox.execute(hello)  // compile once
+
+        // Measured from a task on the global executor, as a server's request handler calls it.
+        let library = LatencyStats(
+            nanoseconds: try await Task.detached { [iterations] in
+                var samples: [UInt64] = []
+                for _ in 0..<iterations {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let result = await sandbox.execute(hello)
+                    samples.append(DispatchTime.now().uptimeNanoseconds - start)
+                    guard result.status == .ok else { throw ValidationError("hello failed: \(result.status)") }
+                }
+                return samples
+            }.value)
+        print("trivial hello, library (async execute):  \(library.summary)")
+
+        let blocking = LatencyStats(
+            nanoseconds: onBigStackThread {
+                (0..<iterations).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = sandbox.executeBlocking(hello)
+                    return DispatchTime.now().uptimeNanoseconds - start
+                }
+            })
+        print("trivial hello, library (blocking call):   \(blocking.summary)")
+
+        if let process = try processBaseline() {
+            print("trivial hello, wasmtime run per process:  \(process.summary)")
+            print("ratio, process / library median:          \(format(process.median / library.median))x")
+        }
+
+        var batches: [UInt64] = []
+        for _ in 0..<20 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let ok = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<100 { group.addTask { await sandbox.execute(hello).status == .ok } }
+                return await group.allSatisfy { $0 }
+            }
+            batches.append(DispatchTime.now().uptimeNanoseconds - start)
+            guard ok else { throw ValidationError("a concurrent execution failed") }
+        }
+        let batch = LatencyStats(nanoseconds: batches)
+        print("100 concurrent executions:                median \(format(batch.median / 1000, digits: 2)) ms, p99 \(format(batch.p99 / 1000, digits: 2)) ms (n=20)")
+
+        let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 2)
+        print("throughput, \(4 * cores) clients on \(cores) cores:       \(format(throughput, digits: 0)) executions/s")
+
+        try measureCheckCost()
+    }
+
+    /// The same module compiled once by the wasmtime CLI and run as one process per execution.
+    private func processBaseline() throws -> LatencyStats? {
+        guard FileManager.default.isExecutableFile(atPath: wasmtime) else {
+            print("wasmtime CLI not found at \(wasmtime): run scripts/setup.sh or pass --wasmtime")
+            return nil
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wasm-sandbox-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let wasm = directory.appendingPathComponent("hello.wasm").path
+        let cwasm = directory.appendingPathComponent("hello.cwasm").path
+        try Data(try wat2wasm(helloWAT)).write(to: URL(fileURLWithPath: wasm))
+        guard try runProcess([wasmtime, "compile", wasm, "-o", cwasm]) == 0 else {
+            throw ValidationError("wasmtime compile failed")
+        }
+        var samples: [UInt64] = []
+        for _ in 0..<processIterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            guard try runProcess([wasmtime, "run", "--allow-precompiled", cwasm]) == 0 else {
+                throw ValidationError("wasmtime run failed")
+            }
+            samples.append(DispatchTime.now().uptimeNanoseconds - start)
+        }
+        return LatencyStats(nanoseconds: samples)
+    }
+
+    private func runProcess(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    private func measureThroughput(_ sandbox: Sandbox, _ request: ExecutionRequest, clients: Int, seconds: Double) async
+        -> Double
+    {
+        let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let count = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    var done = 0
+                    while DispatchTime.now().uptimeNanoseconds < end {
+                        if await sandbox.execute(request).status == .ok { done += 1 }
+                    }
+                    return done
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        return Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    /// Times a CPU-bound loop on engines with and without fuel metering and epoch checks.
+    private func measureCheckCost() throws {
+        let wasm = try wat2wasm(loopWAT(iterations: loopIterations))
+        func time(fuel: Bool, epoch: Bool) throws -> Double {
+            var configuration = EngineConfiguration()
+            configuration.consumeFuel = fuel
+            configuration.epochInterruption = epoch
+            let engine = try Engine(configuration)
+            let pre = try Linker(engine: engine).instantiatePre(try Module(engine: engine, wasm: wasm))
+            let runs = try onBigStackThread { () throws(WasmtimeError) -> [UInt64] in
+                var runs: [UInt64] = []
+                for _ in 0..<3 {
+                    let store = Store(engine: engine)
+                    if fuel { try store.setFuel(UInt64(Int64.max)) }
+                    if epoch { store.setEpochDeadline(ticks: .max >> 1) }
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try pre.instantiate(in: store).call("_start")
+                    runs.append(DispatchTime.now().uptimeNanoseconds - start)
+                }
+                return runs
+            }
+            return Double(runs.min()!) / 1e6
+        }
+        let plain = try time(fuel: false, epoch: false)
+        let epoch = try time(fuel: false, epoch: true)
+        let both = try time(fuel: true, epoch: true)
+        print("CPU-bound loop (\(loopIterations) iterations), best of 3:")
+        print("  no checks \(format(plain)) ms; epoch \(format(epoch)) ms (\(format(epoch / plain, digits: 2))x); fuel + epoch, as the sandbox runs \(format(both)) ms (\(format(both / plain, digits: 2))x)")
+    }
+}
+
+/// Runs `body` on a thread with room for Wasm's stack and waits for it.
+private func onBigStackThread<R, E: Error>(_ body: @escaping @Sendable () throws(E) -> R) throws(E) -> R {
+    let outcome = ThreadOutcome<R, E>()
+    let thread = Thread {
+        outcome.result = Result(catching: body)
+        outcome.done.signal()
+    }
+    thread.stackSize = 16 << 20
+    thread.start()
+    outcome.done.wait()
+    return try outcome.result!.get()
+}
+
+private let helloWAT = """
+    (module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "hello\\n")
+      (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 16))
+        (i32.store (i32.const 4) (i32.const 6))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+    """
+
+private func loopWAT(iterations: Int) -> String {
+    """
+    (module
+      (func (export "_start") (local $i i32)
+        (loop $again
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $again (i32.lt_u (local.get $i) (i32.const \(iterations)))))))
+    """
+}
+
+private final class ThreadOutcome<R, E: Error>: @unchecked Sendable {
+    var result: Result<R, E>?
+    let done = DispatchSemaphore(value: 0)
+}
