@@ -6,15 +6,16 @@ struct Execution {
     let module: PreparedModule
     let request: ExecutionRequest
     let limits: ExecutionLimits
-    let control: RunControl
+    let run: RunState
 
     /// The largest fuel budget Wasmtime accepts; "no budget" uses it.
     static let unlimitedFuel = UInt64(Int64.max)
 
-    func run() -> ExecutionResult {
-        let stdout = CappedOutput(cap: limits.stdoutBytes, control: control)
-        let stderr = CappedOutput(cap: limits.stderrBytes, control: control)
-        let store = Store(engine: engine, data: control)
+    func callAsFunction() -> ExecutionResult {
+        let control = run.control
+        let store = Store(engine: engine, data: run)
+        // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
+        let writesFiles = request.mounts.contains(where: \.writable)
         store.limit(memorySize: limits.memoryBytes)
         let fuel = limits.fuel.map { min($0, Self.unlimitedFuel) } ?? Self.unlimitedFuel
         var instance: Instance?
@@ -30,21 +31,23 @@ struct Execution {
             wasi.arguments = [request.programName] + request.arguments
             wasi.environment = request.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             wasi.stdin = request.stdin
-            wasi.stdout = stdout
-            wasi.stderr = stderr
+            if writesFiles {
+                wasi.stdout = run.stdout
+                wasi.stderr = run.stderr
+            }
             wasi.directories = request.mounts.map {
                 PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
             }
             try store.setWASI(wasi)
-            instance = try module.instancePre.instantiate(in: store)
+            instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
             try instance!.call("_start")
         } catch {
             failure = error
         }
 
         var result = ExecutionResult(status: .ok)
-        (result.stdout, result.stdoutTruncated) = stdout.contents
-        (result.stderr, result.stderrTruncated) = stderr.contents
+        (result.stdout, result.stdoutTruncated) = run.stdout.contents
+        (result.stderr, result.stderrTruncated) = run.stderr.contents
         result.memoryPeakBytes = instance?.memorySize() ?? 0
         result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel)
         classify(&result, failure: failure, instance: instance)
@@ -53,7 +56,7 @@ struct Execution {
 
     /// Turns how the run ended into a status, the sandbox's own stops first.
     private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
-        switch control.stopReason {
+        switch run.control.stopReason {
         case .timeout:
             result.status = .timedOut
             result.message = "the run exceeded its \(limits.timeout) timeout"

@@ -27,7 +27,7 @@ enum InterruptiblePoll {
             module: "wasi_snapshot_preview1", name: "poll_oneoff",
             parameters: [.i32, .i32, .i32, .i32], results: [.i32]
         ) { caller, args in
-            guard let control = caller.storeData as? RunControl,
+            guard let control = (caller.storeData as? RunState)?.control,
                 case .i32(let input) = args[0], case .i32(let output) = args[1],
                 case .i32(let count) = args[2], case .i32(let eventsOut) = args[3]
             else { throw SandboxError("poll_oneoff called outside a sandboxed run") }

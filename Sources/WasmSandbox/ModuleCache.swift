@@ -2,9 +2,18 @@ import Crypto
 import Foundation
 import Wasmtime
 
-/// A module ready to instantiate, with what the sandbox checked about it.
+/// A module ready to instantiate, linked both ways the sandbox runs modules.
 struct PreparedModule: Sendable {
-    let instancePre: InstancePre
+    /// stdout and stderr written directly by ``DirectOutput``: the fast path.
+    let directOutput: InstancePre
+    /// Wasmtime's own `fd_write`, for runs that may write files.
+    let fileOutput: InstancePre
+}
+
+/// The two linkers every module is prepared with (see ``PreparedModule``).
+struct Linkers: Sendable {
+    let directOutput: Linker
+    let fileOutput: Linker
 }
 
 /// Compiled modules keyed by the SHA-256 of their bytes: a bounded in-memory LRU in front
@@ -16,7 +25,7 @@ final class ModuleCache: @unchecked Sendable {
     }
 
     private let engine: Engine
-    private let linker: Linker
+    private let linkers: Linkers
     private let disk: DiskModuleCache?
     private let capacity: Int
     private let condition = NSCondition()
@@ -24,9 +33,9 @@ final class ModuleCache: @unchecked Sendable {
     private var compiling: Set<[UInt8]> = []
     private var useCounter: UInt64 = 0
 
-    init(engine: Engine, linker: Linker, capacity: Int, disk: DiskModuleCache?) {
+    init(engine: Engine, linkers: Linkers, capacity: Int, disk: DiskModuleCache?) {
         self.engine = engine
-        self.linker = linker
+        self.linkers = linkers
         self.capacity = max(capacity, 1)
         self.disk = disk
     }
@@ -92,7 +101,9 @@ final class ModuleCache: @unchecked Sendable {
             throw SandboxError("the module exports no '_start' function: it must be a WASI command")
         }
         do {
-            return PreparedModule(instancePre: try linker.instantiatePre(module))
+            return PreparedModule(
+                directOutput: try linkers.directOutput.instantiatePre(module),
+                fileOutput: try linkers.fileOutput.instantiatePre(module))
         } catch {
             throw SandboxError("cannot link the module: \(error.message)")
         }

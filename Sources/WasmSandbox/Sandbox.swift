@@ -38,14 +38,17 @@ public final class Sandbox: Sendable {
         let engineConfiguration = Self.engineConfiguration(for: configuration)
         do {
             engine = try Engine(engineConfiguration)
-            let linker = Linker(engine: engine)
-            try linker.defineWASI()
-            try InterruptiblePoll.define(on: linker)
+            let linkers = Linkers(directOutput: Linker(engine: engine), fileOutput: Linker(engine: engine))
+            for linker in [linkers.directOutput, linkers.fileOutput] {
+                try linker.defineWASI()
+                try InterruptiblePoll.define(on: linker)
+            }
+            try DirectOutput.define(on: linkers.directOutput)
             let disk = configuration.diskCacheDirectory.flatMap {
                 try? DiskModuleCache(directory: $0, engineFingerprint: Self.fingerprint(engineConfiguration))
             }
             cache = ModuleCache(
-                engine: engine, linker: linker, capacity: configuration.moduleCacheCapacity, disk: disk)
+                engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk)
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }
@@ -116,12 +119,11 @@ public final class Sandbox: Sendable {
             try check(limits)
             let (module, source) = try cache.module(for: try bytes(of: request.input))
             metrics.record(source)
-            let control = RunControl(timeout: limits.timeout)
-            onStart(control)
-            let execution = Execution(
-                engine: engine, module: module, request: request, limits: limits, control: control)
+            let run = RunState(limits: limits)
+            onStart(run.control)
+            let execution = Execution(engine: engine, module: module, request: request, limits: limits, run: run)
             let start = MonotonicClock.now()
-            result = ticker.whileActive { execution.run() }
+            result = ticker.whileActive { execution() }
             result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))
             if case .compiled = source {} else { result.cacheHit = true }
         } catch {

@@ -62,6 +62,16 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             })
         print("trivial hello, library (blocking call):   \(blocking.summary)")
+        let silent = ExecutionRequest(.wat("(module (memory (export \"memory\") 1) (func (export \"_start\")))"))
+        let empty = LatencyStats(
+            nanoseconds: onBigStackThread {
+                (0..<iterations).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = sandbox.executeBlocking(silent)
+                    return DispatchTime.now().uptimeNanoseconds - start
+                }
+            })
+        print("empty _start, library (blocking call):    \(empty.summary)")
 
         if let process = try processBaseline() {
             print("trivial hello, wasmtime run per process:  \(process.summary)")

@@ -83,6 +83,19 @@ struct FilesystemTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.root.appendingPathComponent("escaped.txt").path))
     }
 
+    // Runs with a writable mount keep Wasmtime's own fd_write; output capture and its cap
+    // must hold there too.
+    @Test func outputIsCapturedWithWritableMounts() async throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        #expect(await fixture.run(Guests.hello, path: "", writable: true).stdoutText == "hello\n")
+        var flood = request(Guests.stdoutFlood, limits: ExecutionLimits(stdoutBytes: 10_000))
+        flood.mounts = [Mount(hostPath: fixture.mount.path, guestPath: "/data", writable: true)]
+        let result = await sharedSandbox.execute(flood)
+        #expect(result.status == .outputLimit)
+        #expect(result.stdout.count == 10_000)
+    }
+
     @Test func missingMountDirectoryIsAClearError() async {
         var given = request(Guests.hello)
         given.mounts = [Mount(hostPath: "/nonexistent/wasm-sandbox", guestPath: "/data")]
