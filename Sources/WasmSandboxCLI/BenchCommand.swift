@@ -62,7 +62,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             })
         print("trivial hello, library (blocking call):   \(blocking.summary)")
-        let silent = ExecutionRequest(.wat("(module (memory (export \"memory\") 1) (func (export \"_start\")))"))
+        let silent = ExecutionRequest(.wasm(try wat2wasm("(module (memory (export \"memory\") 1) (func (export \"_start\")))")))
         let empty = LatencyStats(
             nanoseconds: onBigStackThread {
                 (0..<iterations).map { _ in

@@ -6,7 +6,3 @@ func jsonString(_ value: some Encodable) throws -> String {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
-
-extension Encodable {
-    func jsonString() throws -> String { try WasmSandboxCLI.jsonString(self) }
-}

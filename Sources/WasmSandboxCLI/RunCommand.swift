@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
         let sandbox = try Sandbox(configuration: configuration)
         let result = await sandbox.execute(request)
         if json {
-            print(try result.jsonString())
+            print(try jsonString(result))
         } else {
             FileHandle.standardOutput.write(Data(result.stdout))
             FileHandle.standardError.write(Data(result.stderr))
