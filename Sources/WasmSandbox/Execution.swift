@@ -101,7 +101,8 @@ struct Execution {
             // Wasmtime refuses growth past the limit without telling the host, so a failure
             // after the memory came within one doubling of the limit is blamed on the limit.
             result.status = .memoryLimit
-            result.message = "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run failed: \(failure.message)"
+            result.message =
+                "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run failed: \(failure.message)"
         } else {
             result.status = .trapped
         }

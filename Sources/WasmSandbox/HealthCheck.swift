@@ -14,9 +14,9 @@ public struct HealthReport: Sendable, Encodable {
 }
 
 extension Sandbox {
-    /// A WASI command that writes "ok" to stdout: it exercises compilation, linking, WASI
-    /// output and the whole execution path.
-    static let canary = """
+    /// The canary: a WASI command that writes "ok" to stdout, exercising compilation, linking,
+    /// WASI output and the whole execution path. Also the benchmark's trivial module.
+    public static let canaryWAT = """
         (module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
@@ -29,7 +29,7 @@ extension Sandbox {
 
     /// Runs the canary module through the normal execution path and checks its output.
     public func health() async -> HealthReport {
-        var request = ExecutionRequest(.wat(Self.canary))
+        var request = ExecutionRequest(.wat(Self.canaryWAT))
         request.limits = ExecutionLimits(timeout: .seconds(2), memoryBytes: 1 << 20)
         let result = await execute(request)
         let healthy = result.status == .ok && result.stdoutText == "ok\n"

@@ -62,8 +62,9 @@ enum InterruptiblePoll {
                     let clock = memory.loadUnaligned(fromByteOffset: base + 16, as: UInt32.self)
                     let timeout = memory.loadUnaligned(fromByteOffset: base + 24, as: UInt64.self)
                     let flags = memory.loadUnaligned(fromByteOffset: base + 40, as: UInt16.self)
-                    wake = wakeTime(clock: clock, timeout: timeout, absolute: flags & abstimeFlag != 0,
-                                    now: now, runStart: control.started)
+                    wake = wakeTime(
+                        clock: clock, timeout: timeout, absolute: flags & abstimeFlag != 0,
+                        now: now, runStart: control.started)
                 }
                 return Subscription(
                     userdata: memory.loadUnaligned(fromByteOffset: base, as: UInt64.self), tag: tag, wake: wake)
@@ -103,7 +104,8 @@ enum InterruptiblePoll {
         guard absolute else { return now.addingReportingOverflow(timeout).overflow ? .max : now + timeout }
         if clock == realtimeClock {
             let wall = MonotonicClock.realtime()
-            return timeout <= wall ? now : now.addingReportingOverflow(timeout - wall).overflow ? .max : now + (timeout - wall)
+            return timeout <= wall
+                ? now : now.addingReportingOverflow(timeout - wall).overflow ? .max : now + (timeout - wall)
         }
         return runStart.addingReportingOverflow(timeout).overflow ? .max : runStart + timeout
     }

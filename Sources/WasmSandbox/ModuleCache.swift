@@ -21,7 +21,8 @@ struct Linkers: Sendable {
 final class ModuleCache: @unchecked Sendable {
     /// What a lookup cost.
     enum Source: Sendable {
-        case memory, disk, compiled(Duration)
+        case memory, disk
+        case compiled(Duration)
     }
 
     private let engine: Engine

@@ -31,7 +31,8 @@ final class RunControl: Sendable {
 
     /// Asks the run to stop; the first reason wins. Wakes a guest sleeping in a host call.
     func stop(_ why: StopReason) {
-        _ = reason.compareExchange(expected: StopReason.none.rawValue, desired: why.rawValue, ordering: .acquiringAndReleasing)
+        _ = reason.compareExchange(
+            expected: StopReason.none.rawValue, desired: why.rawValue, ordering: .acquiringAndReleasing)
         wakeUp.lock()
         wakeUp.broadcast()
         wakeUp.unlock()

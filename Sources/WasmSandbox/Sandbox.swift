@@ -95,7 +95,8 @@ public final class Sandbox: Sendable {
                     continuation.resume(returning: runNow(request, onStart: token.attach))
                 }
                 if !accepted {
-                    let busy = ExecutionResult(status: .busy, message: "all execution slots and the wait queue are full")
+                    let busy = ExecutionResult(
+                        status: .busy, message: "all execution slots and the wait queue are full")
                     metrics.record(busy)
                     continuation.resume(returning: busy)
                 }
@@ -149,13 +150,15 @@ public final class Sandbox: Sendable {
         case .wasm(let bytes):
             guard !bytes.isEmpty else { throw SandboxError("empty module: the input has no bytes") }
             guard bytes.count <= configuration.maxModuleBytes else {
-                throw SandboxError("module of \(bytes.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
+                throw SandboxError(
+                    "module of \(bytes.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
             }
             return bytes
         case .wat(let text):
             guard !text.allSatisfy(\.isWhitespace) else { throw SandboxError("empty module: the WAT text is empty") }
             guard text.utf8.count <= configuration.maxModuleBytes else {
-                throw SandboxError("WAT text of \(text.utf8.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
+                throw SandboxError(
+                    "WAT text of \(text.utf8.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
             }
             do { return try wat2wasm(text) } catch { throw SandboxError("invalid WAT: \(error.message)") }
         }

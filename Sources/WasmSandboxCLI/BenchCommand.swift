@@ -36,7 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads")
 
-        let hello = ExecutionRequest(.wasm(try wat2wasm(helloWAT)))
+        let hello = ExecutionRequest(.wasm(try wat2wasm(Sandbox.canaryWAT)))
         _ = await sandbox.execute(hello)  // compile once
 
         // Measured from a task on the global executor, as a server's request handler calls it.
@@ -53,25 +53,10 @@ struct BenchCommand: AsyncParsableCommand {
             }.value)
         print("trivial hello, library (async execute):  \(library.summary)")
 
-        let blocking = LatencyStats(
-            nanoseconds: onBigStackThread {
-                (0..<iterations).map { _ in
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    _ = sandbox.executeBlocking(hello)
-                    return DispatchTime.now().uptimeNanoseconds - start
-                }
-            })
-        print("trivial hello, library (blocking call):   \(blocking.summary)")
-        let silent = ExecutionRequest(.wasm(try wat2wasm("(module (memory (export \"memory\") 1) (func (export \"_start\")))")))
-        let empty = LatencyStats(
-            nanoseconds: onBigStackThread {
-                (0..<iterations).map { _ in
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    _ = sandbox.executeBlocking(silent)
-                    return DispatchTime.now().uptimeNanoseconds - start
-                }
-            })
-        print("empty _start, library (blocking call):    \(empty.summary)")
+        print("trivial hello, library (blocking call):   \(timeBlocking(sandbox, hello).summary)")
+        let empty = ExecutionRequest(
+            .wasm(try wat2wasm(#"(module (memory (export "memory") 1) (func (export "_start")))"#)))
+        print("empty _start, library (blocking call):    \(timeBlocking(sandbox, empty).summary)")
 
         if let process = try processBaseline() {
             print("trivial hello, wasmtime run per process:  \(process.summary)")
@@ -89,12 +74,26 @@ struct BenchCommand: AsyncParsableCommand {
             guard ok else { throw ValidationError("a concurrent execution failed") }
         }
         let batch = LatencyStats(nanoseconds: batches)
-        print("100 concurrent executions:                median \(format(batch.median / 1000, digits: 2)) ms, p99 \(format(batch.p99 / 1000, digits: 2)) ms (n=20)")
+        print(
+            "100 concurrent executions:                median \(format(batch.median / 1000, digits: 2)) ms, p99 \(format(batch.p99 / 1000, digits: 2)) ms (n=20)"
+        )
 
         let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 2)
         print("throughput, \(4 * cores) clients on \(cores) cores:       \(format(throughput, digits: 0)) executions/s")
 
         try measureCheckCost()
+    }
+
+    /// Latency of `executeBlocking` on a thread of our own, without any thread handoff.
+    private func timeBlocking(_ sandbox: Sandbox, _ request: ExecutionRequest) -> LatencyStats {
+        LatencyStats(
+            nanoseconds: onBigStackThread { [iterations] in
+                (0..<iterations).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = sandbox.executeBlocking(request)
+                    return DispatchTime.now().uptimeNanoseconds - start
+                }
+            })
     }
 
     /// The same module compiled once by the wasmtime CLI and run as one process per execution.
@@ -108,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         let wasm = directory.appendingPathComponent("hello.wasm").path
         let cwasm = directory.appendingPathComponent("hello.cwasm").path
-        try Data(try wat2wasm(helloWAT)).write(to: URL(fileURLWithPath: wasm))
+        try Data(try wat2wasm(Sandbox.canaryWAT)).write(to: URL(fileURLWithPath: wasm))
         guard try runProcess([wasmtime, "compile", wasm, "-o", cwasm]) == 0 else {
             throw ValidationError("wasmtime compile failed")
         }
@@ -180,7 +179,9 @@ struct BenchCommand: AsyncParsableCommand {
         let epoch = try time(fuel: false, epoch: true)
         let both = try time(fuel: true, epoch: true)
         print("CPU-bound loop (\(loopIterations) iterations), best of 3:")
-        print("  no checks \(format(plain)) ms; epoch \(format(epoch)) ms (\(format(epoch / plain, digits: 2))x); fuel + epoch, as the sandbox runs \(format(both)) ms (\(format(both / plain, digits: 2))x)")
+        print(
+            "  no checks \(format(plain)) ms; epoch \(format(epoch)) ms (\(format(epoch / plain, digits: 2))x); fuel + epoch, as the sandbox runs \(format(both)) ms (\(format(both / plain, digits: 2))x)"
+        )
     }
 }
 
@@ -196,17 +197,6 @@ private func onBigStackThread<R, E: Error>(_ body: @escaping @Sendable () throws
     outcome.done.wait()
     return try outcome.result!.get()
 }
-
-private let helloWAT = """
-    (module
-      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-      (memory (export "memory") 1)
-      (data (i32.const 16) "hello\\n")
-      (func (export "_start")
-        (i32.store (i32.const 0) (i32.const 16))
-        (i32.store (i32.const 4) (i32.const 6))
-        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
-    """
 
 private func loopWAT(iterations: Int) -> String {
     """

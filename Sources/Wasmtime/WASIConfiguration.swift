@@ -96,7 +96,7 @@ private func releaseSink(_ env: UnsafeMutableRawPointer?) {
 /// Calls `body` with a C array of NUL-terminated copies of `strings`.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
+    defer { for copy in copies { free(copy) } }
     // A trailing NULL keeps the buffer non-empty, so its base address exists even for no strings.
     var pointers = copies.map { UnsafePointer($0) } + [nil]
     return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }

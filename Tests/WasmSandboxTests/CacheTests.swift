@@ -13,7 +13,8 @@ struct CacheTests {
 
     /// A module no other test uses, so its first run must compile.
     func uniqueHello() -> ExecutionRequest {
-        ExecutionRequest(.wat(Guests.hello.replacingOccurrences(of: "(module", with: "(module $m\(UUID().uuidString.prefix(8))")))
+        ExecutionRequest(
+            .wat(Guests.hello.replacingOccurrences(of: "(module", with: "(module $m\(UUID().uuidString.prefix(8))")))
     }
 
     func cacheFiles(_ directory: URL) throws -> [URL] {

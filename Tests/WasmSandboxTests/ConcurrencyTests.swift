@@ -64,7 +64,8 @@ struct ConcurrencyTests {
                 for worker in 0..<8 {
                     group.addTask {
                         var ok = 0
-                        for _ in stride(from: worker, to: count, by: 8) where await sandbox.execute(hello).status == .ok {
+                        for _ in stride(from: worker, to: count, by: 8) where await sandbox.execute(hello).status == .ok
+                        {
                             ok += 1
                         }
                         return ok

@@ -92,8 +92,11 @@ struct WrapperTests {
         configuration.consumeFuel = true
         configuration.epochInterruption = true
         let engine = try Engine(configuration)
-        let spin = try Module(engine: engine, wasm: try wat2wasm(
-            "(module (func (export \"_start\") (local i32) (loop (local.set 0 (i32.add (local.get 0) (i32.const 1))) (br 0))))"))
+        let spin = try Module(
+            engine: engine,
+            wasm: try wat2wasm(
+                "(module (func (export \"_start\") (local i32) (loop (local.set 0 (i32.add (local.get 0) (i32.const 1))) (br 0))))"
+            ))
         let pre = try Linker(engine: engine).instantiatePre(spin)
 
         let fuelStore = Store(engine: engine)
@@ -137,14 +140,16 @@ struct WrapperTests {
         let engine = try Engine()
         let linker = Linker(engine: engine)
         try linker.defineWASI()
-        let wasm = try wat2wasm("""
+        let wasm = try wat2wasm(
+            """
             (module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
               (memory (export "memory") 1)
               (func (export "_start") (call $exit (i32.const 42))))
             """)
         let store = Store(engine: engine)
         try store.setWASI(WASIConfiguration())
-        #expect { try linker.instantiatePre(try Module(engine: engine, wasm: wasm)).instantiate(in: store).call("_start") }
-            throws: { ($0 as? WasmtimeError)?.exitStatus == 42 }
+        #expect {
+            try linker.instantiatePre(try Module(engine: engine, wasm: wasm)).instantiate(in: store).call("_start")
+        } throws: { ($0 as? WasmtimeError)?.exitStatus == 42 }
     }
 }
