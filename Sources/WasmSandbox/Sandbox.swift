@@ -1,6 +1,7 @@
 import CoreMetrics
 import Crypto
 import Foundation
+import Synchronization
 import Wasmtime
 
 /// Runs untrusted WebAssembly with hard limits.
@@ -22,6 +23,7 @@ public final class Sandbox: Sendable {
     private let pool: ExecutionThreadPool
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
+    private let blockingRuns = Atomic<Int>(0)
 
     /// Builds the engine, the thread pool and the module cache.
     ///
@@ -71,10 +73,10 @@ public final class Sandbox: Sendable {
         engine.epochInterruption = true
         engine.maxWasmStack = configuration.maxWasmStackBytes
         var pooling = PoolingConfiguration(
-            // One slot per thread, plus one for modules instantiated outside executions.
-            totalInstances: UInt32(configuration.maxConcurrentExecutions + 1),
+            // One slot per sandbox thread and as many for callers of executeBlocking.
+            totalInstances: UInt32(2 * configuration.maxConcurrentExecutions),
             maxMemorySize: configuration.maxMemoryBytes)
-        pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions + 1)
+        pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
         engine.pooling = pooling
         return engine
     }
@@ -107,9 +109,20 @@ public final class Sandbox: Sendable {
         }
     }
 
-    /// Runs a request on the calling thread, blocking it. For callers that own their threads.
+    /// Runs a request on the calling thread, blocking it. For callers that own their threads,
+    /// which must have a stack well above ``SandboxConfiguration/maxWasmStackBytes``.
+    ///
+    /// At most ``SandboxConfiguration/maxConcurrentExecutions`` blocking calls run at once;
+    /// more get `busy` at once.
     public func executeBlocking(_ request: ExecutionRequest) -> ExecutionResult {
-        runNow(request, onStart: { _ in })
+        let admitted = blockingRuns.add(1, ordering: .relaxed).newValue
+        defer { blockingRuns.subtract(1, ordering: .relaxed) }
+        guard admitted <= configuration.maxConcurrentExecutions else {
+            let busy = ExecutionResult(status: .busy, message: "all blocking execution slots are in use")
+            metrics.record(busy)
+            return busy
+        }
+        return runNow(request, onStart: { _ in })
     }
 
     private func runNow(_ request: ExecutionRequest, onStart: (RunControl) -> Void) -> ExecutionResult {

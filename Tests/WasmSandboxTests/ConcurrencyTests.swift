@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WasmSandbox
 
@@ -80,5 +81,33 @@ struct ConcurrencyTests {
         let growth = residentMemory() - before
         // A leaked store, WASI context or output buffer per run would add tens of MiB here.
         #expect(growth < 16 << 20, "resident memory grew by \(growth >> 10) KiB over 8000 runs")
+    }
+}
+
+@Suite("Blocking callers")
+struct BlockingCallerTests {
+    @Test func blockingCallsBeyondTheSlotsAreBusy() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.maxConcurrentExecutions = 2
+        configuration.diskCacheDirectory = nil
+        let sandbox = try Sandbox(configuration: configuration)
+        let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(400)))
+        let statuses = Mutex<[ExecutionResult.Status]>([])
+        let threads = (0..<4).map { _ in
+            Thread {
+                let status = sandbox.executeBlocking(slow).status
+                statuses.withLock { $0.append(status) }
+            }
+        }
+        for thread in threads {
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+        while statuses.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        let all = statuses.withLock { $0 }
+        #expect(all.filter { $0 == .timedOut }.count == 2)
+        #expect(all.filter { $0 == .busy }.count == 2)
+        // The async path has its own slots and still works.
+        #expect(await sandbox.execute(request(Guests.hello)).status == .ok)
     }
 }
