@@ -81,4 +81,5 @@ Libs: -L\${libdir} -lwasmtime
 PC
 mv -f "$prefix/lib/pkgconfig/wasmtime.pc.tmp" "$prefix/lib/pkgconfig/wasmtime.pc"
 if [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+"$root/scripts/build-js-engine.sh"
 log "ready: libwasmtime in $prefix/lib, wasmtime CLI $cli_version in $deps/wasmtime-cli"

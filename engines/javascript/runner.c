@@ -1,0 +1,253 @@
+// The JavaScript engine module of wasm-sandbox: QuickJS as a WASI command.
+//
+// `wizer.initialize` builds the runtime, the context and the globals (console, timers) once;
+// the build snapshots the module right after it, so a run starts with all of that in memory
+// and only reads its source from stdin, evaluates it and drains the job and timer queues.
+// Whatever must differ per run (the Math.random seed, clocks) is set or read in `main`.
+//
+// Exit status: 0 when the script completes, 1 on an uncaught exception or unhandled
+// rejection, 13 when top-level await never settles (as Node does).
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "quickjs.h"
+#include "prelude.h"
+
+// QuickJS measures its C stack against this limit and throws RangeError past it. It is
+// kept below the module's shadow stack so deep recursion fails cleanly.
+#define JS_STACK_LIMIT (1536 * 1024)
+
+static JSRuntime *runtime;
+static JSContext *context;
+// Functions the prelude returns: they stay alive in the snapshot.
+static JSValue report_error;
+static JSValue run_timers;
+static uint64_t random_state;
+static bool has_unhandled_rejection;
+static JSValue unhandled_reason;
+
+static void write_all(int fd, const char *bytes, size_t length) {
+    while (length > 0) {
+        ssize_t written = write(fd, bytes, length);
+        if (written <= 0) return;
+        bytes += written;
+        length -= (size_t)written;
+    }
+}
+
+// __write(fd, text): the prelude's only way out.
+static JSValue js_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int fd = 1;
+    size_t length;
+    if (JS_ToInt32(ctx, &fd, argv[0])) return JS_EXCEPTION;
+    const char *text = JS_ToCStringLen(ctx, &length, argv[1]);
+    if (!text) return JS_EXCEPTION;
+    write_all(fd == 2 ? 2 : 1, text, length);
+    JS_FreeCString(ctx, text);
+    return JS_UNDEFINED;
+}
+
+// __sleep(ms): blocks in WASI poll_oneoff, which the sandbox ends at the run's deadline.
+static JSValue js_sleep(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    double ms = 0;
+    if (JS_ToFloat64(ctx, &ms, argv[0])) return JS_EXCEPTION;
+    if (ms > 0) {
+        struct timespec duration = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+        nanosleep(&duration, NULL);
+    }
+    return JS_UNDEFINED;
+}
+
+// __now(): milliseconds on the monotonic clock, for timers.
+static JSValue js_now(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return JS_NewFloat64(ctx, (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6);
+}
+
+// Math.random: xorshift64*, seeded from WASI randomness at the start of every run.
+static JSValue js_random(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    random_state ^= random_state >> 12;
+    random_state ^= random_state << 25;
+    random_state ^= random_state >> 27;
+    uint64_t bits = random_state * 0x2545F4914F6CDD1DULL;
+    return JS_NewFloat64(ctx, (double)(bits >> 11) * 0x1.0p-53);
+}
+
+static JSModuleDef *refuse_import(JSContext *ctx, const char *name, void *opaque) {
+    JS_ThrowTypeError(ctx, "cannot import '%s': modules are not available in the sandbox", name);
+    return NULL;
+}
+
+static void track_rejection(JSContext *ctx, JSValueConst promise, JSValueConst reason, bool is_handled,
+                            void *opaque) {
+    if (is_handled) {
+        has_unhandled_rejection = false;
+        JS_FreeValue(ctx, unhandled_reason);
+        unhandled_reason = JS_UNDEFINED;
+    } else if (!has_unhandled_rejection) {
+        has_unhandled_rejection = true;
+        unhandled_reason = JS_DupValue(ctx, reason);
+    }
+}
+
+static void initialize(void) {
+    runtime = JS_NewRuntime();
+    JS_SetMaxStackSize(runtime, JS_STACK_LIMIT);
+    JS_SetModuleLoaderFunc(runtime, NULL, refuse_import, NULL);
+    JS_SetHostPromiseRejectionTracker(runtime, track_rejection, NULL);
+    context = JS_NewContext(runtime);
+    unhandled_reason = JS_UNDEFINED;
+
+    JSValue global = JS_GetGlobalObject(context);
+    JSValue math = JS_GetPropertyStr(context, global, "Math");
+    JS_SetPropertyStr(context, math, "random", JS_NewCFunction(context, js_random, "random", 0));
+    JS_FreeValue(context, math);
+
+    JSValue setup = JS_Eval(context, (const char *)prelude_js, prelude_js_len, "<prelude>", JS_EVAL_TYPE_GLOBAL);
+    JSValue host[3] = {
+        JS_NewCFunction(context, js_write, "write", 2),
+        JS_NewCFunction(context, js_sleep, "sleep", 1),
+        JS_NewCFunction(context, js_now, "now", 0),
+    };
+    JSValue hooks = JS_Call(context, setup, global, 3, host);
+    if (JS_IsException(hooks)) {
+        fputs("wasm-sandbox: the JavaScript prelude failed\n", stderr);
+        abort();
+    }
+    report_error = JS_GetPropertyStr(context, hooks, "reportError");
+    run_timers = JS_GetPropertyStr(context, hooks, "runTimers");
+    for (int i = 0; i < 3; i++) JS_FreeValue(context, host[i]);
+    JS_FreeValue(context, hooks);
+    JS_FreeValue(context, setup);
+    JS_FreeValue(context, global);
+}
+
+__attribute__((export_name("wizer.initialize"))) void wizer_initialize(void) { initialize(); }
+
+static void report(JSValueConst error, const char *prefix) {
+    JSValue prefix_value = JS_NewString(context, prefix);
+    JSValue args[2] = {error, prefix_value};
+    JS_FreeValue(context, JS_Call(context, report_error, JS_UNDEFINED, 2, args));
+    JS_FreeValue(context, prefix_value);
+}
+
+static void report_exception(void) {
+    JSValue error = JS_GetException(context);
+    report(error, "");
+    JS_FreeValue(context, error);
+}
+
+// Whether a line of the source starts with an import statement: scripts cannot import, and
+// QuickJS's own syntax error for it ("Unexpected identifier") would not say why.
+static bool has_import_statement(const char *source) {
+    for (const char *line = source; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        while (*line == ' ' || *line == '\t') line++;
+        if (strncmp(line, "import", 6) == 0 && (line[6] == ' ' || line[6] == '{' || line[6] == '*' ||
+                                                  line[6] == '"' || line[6] == '\'')) return true;
+    }
+    return false;
+}
+
+static bool is_syntax_error(JSValueConst error) {
+    JSValue name = JS_GetPropertyStr(context, error, "name");
+    const char *text = JS_ToCString(context, name);
+    bool syntax = text && strcmp(text, "SyntaxError") == 0;
+    JS_FreeCString(context, text);
+    JS_FreeValue(context, name);
+    return syntax;
+}
+
+static char *read_stdin(size_t *length) {
+    size_t capacity = 1 << 16, used = 0;
+    char *buffer = malloc(capacity + 1);
+    for (;;) {
+        if (!buffer) return NULL;
+        ssize_t count = read(0, buffer + used, capacity - used);
+        if (count <= 0) break;
+        used += (size_t)count;
+        if (used == capacity) buffer = realloc(buffer, (capacity *= 2) + 1);
+    }
+    buffer[used] = 0;
+    *length = used;
+    return buffer;
+}
+
+// Runs promise jobs until none is left, then the earliest due timer, until neither is left.
+// Returns false when a job failed in a way QuickJS reports as an exception.
+static bool drain(void) {
+    for (;;) {
+        JSContext *job_context;
+        int status;
+        while ((status = JS_ExecutePendingJob(runtime, &job_context)) > 0) {}
+        if (status < 0) return false;
+        JSValue ran = JS_Call(context, run_timers, JS_UNDEFINED, 0, NULL);
+        if (JS_IsException(ran)) return false;
+        bool more = JS_ToBool(context, ran);
+        JS_FreeValue(context, ran);
+        if (!more) return true;
+    }
+}
+
+int main(int argc, char **argv) {
+    if (!context) initialize();
+    JS_UpdateStackTop(runtime);
+    if (getentropy(&random_state, sizeof random_state) != 0 || random_state == 0) random_state = 0x9E3779B97F4A7C15ULL;
+
+    JSValue global = JS_GetGlobalObject(context);
+    JSValue args = JS_NewArray(context);
+    for (int i = 1; i < argc; i++) JS_SetPropertyUint32(context, args, (uint32_t)(i - 1), JS_NewString(context, argv[i]));
+    JS_SetPropertyStr(context, global, "scriptArgs", args);
+    JS_FreeValue(context, global);
+
+    size_t length = 0;
+    char *source = read_stdin(&length);
+    if (!source) {
+        fputs("wasm-sandbox: out of memory reading the script\n", stderr);
+        return 1;
+    }
+    JSValue result = JS_Eval(context, source, length, "<script>", JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_ASYNC);
+    if (JS_IsException(result)) {
+        JSValue error = JS_GetException(context);
+        if (is_syntax_error(error) && has_import_statement(source)) {
+            fputs("SyntaxError: import statements are not supported: the sandbox runs scripts, without modules\n",
+                  stderr);
+        } else {
+            report(error, "");
+        }
+        JS_FreeValue(context, error);
+        free(source);
+        return 1;
+    }
+    free(source);
+    if (!drain()) {
+        report_exception();
+        return 1;
+    }
+    int status = 0;
+    switch (JS_PromiseState(context, result)) {
+    case JS_PROMISE_REJECTED: {
+        JSValue reason = JS_PromiseResult(context, result);
+        report(reason, "");
+        JS_FreeValue(context, reason);
+        return 1;
+    }
+    case JS_PROMISE_PENDING:
+        fputs("Warning: the script's top-level await never settled: no pending jobs or timers are left\n", stderr);
+        status = 13;
+        break;
+    default:
+        break;
+    }
+    if (has_unhandled_rejection) {
+        report(unhandled_reason, "Uncaught (in promise) ");
+        return 1;
+    }
+    return status;
+}
