@@ -92,6 +92,8 @@ void wasmtime_engine_increment_epoch(wasm_engine_t *engine);
 void wasmtime_config_consume_fuel_set(wasm_config_t *config, bool enable);
 void wasmtime_config_epoch_interruption_set(wasm_config_t *config, bool enable);
 void wasmtime_config_max_wasm_stack_set(wasm_config_t *config, size_t size);
+// Must be at least the max Wasm stack, or engine creation aborts (this build has async).
+void wasmtime_config_async_stack_size_set(wasm_config_t *config, size_t size);
 void wasmtime_config_memory_reservation_set(wasm_config_t *config, uint64_t size);
 void wasmtime_config_memory_guard_size_set(wasm_config_t *config, uint64_t size);
 void wasmtime_config_memory_reservation_for_growth_set(wasm_config_t *config, uint64_t size);

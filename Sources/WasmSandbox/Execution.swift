@@ -55,6 +55,16 @@ struct Execution {
     }
 
     /// Turns how the run ended into a status, the sandbox's own stops first.
+    /// Wasmtime refuses growth past the limit without telling the host, so a failure after
+    /// the memory came within one doubling of the limit is blamed on the limit.
+    private func nearMemoryLimit(_ result: ExecutionResult) -> Bool {
+        result.memoryPeakBytes * 2 > limits.memoryBytes
+    }
+
+    private func memoryLimitMessage(_ result: ExecutionResult, then outcome: String) -> String {
+        "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run \(outcome)"
+    }
+
     private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
         switch run.control.stopReason {
         case .timeout:
@@ -84,6 +94,12 @@ struct Execution {
         if let code = failure.exitStatus {
             result.exitCode = code
             result.status = code == 0 ? .ok : .exited
+            if code != 0 && nearMemoryLimit(result) {
+                // A runtime that survives a failed allocation (QuickJS's "out of memory",
+                // Python's MemoryError) exits instead of trapping.
+                result.status = .memoryLimit
+                result.message = memoryLimitMessage(result, then: "exited with code \(code)")
+            }
             return
         }
         result.trap = failure.trapCode?.name
@@ -97,12 +113,9 @@ struct Execution {
         }
         if failure.trapCode == .outOfFuel {
             result.status = .outOfFuel
-        } else if result.memoryPeakBytes * 2 > limits.memoryBytes {
-            // Wasmtime refuses growth past the limit without telling the host, so a failure
-            // after the memory came within one doubling of the limit is blamed on the limit.
+        } else if nearMemoryLimit(result) {
             result.status = .memoryLimit
-            result.message =
-                "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run failed: \(failure.message)"
+            result.message = memoryLimitMessage(result, then: "failed: \(failure.message)")
         } else {
             result.status = .trapped
         }

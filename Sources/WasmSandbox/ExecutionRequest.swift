@@ -4,6 +4,35 @@ public enum ExecutionInput: Sendable, Hashable {
     case wasm([UInt8])
     /// A module in WebAssembly text format.
     case wat(String)
+    /// A JavaScript program, run as a script by the sandbox's QuickJS engine. `console`
+    /// writes to stdout and stderr; `scriptArgs` holds the request's arguments.
+    case javascript(String)
+
+    /// JavaScript from raw bytes, which must be UTF-8.
+    ///
+    /// - Throws: ``SandboxError`` naming the offset of the first invalid byte.
+    public static func javascript(utf8 bytes: [UInt8]) throws(SandboxError) -> ExecutionInput {
+        .javascript(try decodeSource(bytes, language: "JavaScript"))
+    }
+
+    static func decodeSource(_ bytes: [UInt8], language: String) throws(SandboxError) -> String {
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        var text = ""
+        text.reserveCapacity(bytes.count)
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                text.unicodeScalars.append(scalar)
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return text
+            case .error:
+                throw SandboxError("the \(language) source is not valid UTF-8 (at byte \(offset))")
+            }
+        }
+    }
 }
 
 /// A host directory mounted into the guest.

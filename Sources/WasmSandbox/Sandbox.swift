@@ -19,7 +19,8 @@ public final class Sandbox: Sendable {
     /// The configuration the sandbox was built with.
     public let configuration: SandboxConfiguration
     let engine: Engine
-    private let cache: ModuleCache
+    let cache: ModuleCache
+    let javascriptEngine: EngineModule
     private let pool: ExecutionThreadPool
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
@@ -51,6 +52,7 @@ public final class Sandbox: Sendable {
             }
             cache = ModuleCache(
                 engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk)
+            javascriptEngine = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }
@@ -131,17 +133,18 @@ public final class Sandbox: Sendable {
         var result: ExecutionResult
         do {
             try check(limits)
-            let (module, source) = try cache.module(for: try bytes(of: request.input))
+            let (module, guest, source) = try prepare(request)
             metrics.record(source)
             let run = RunState(limits: limits)
             onStart(run.control)
-            let execution = Execution(engine: engine, module: module, request: request, limits: limits, run: run)
+            let execution = Execution(engine: engine, module: module, request: guest, limits: limits, run: run)
             let start = MonotonicClock.now()
             result = ticker.whileActive { execution() }
             result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))
             if case .compiled = source {} else { result.cacheHit = true }
         } catch {
-            result = ExecutionResult(status: .invalidInput, message: error.message)
+            result = ExecutionResult(
+                status: error.kind == .internalError ? .internalError : .invalidInput, message: error.message)
         }
         metrics.record(result)
         return result
@@ -155,25 +158,6 @@ public final class Sandbox: Sendable {
         guard limits.timeout > .zero else { throw SandboxError("timeout must be positive") }
         guard limits.stdoutBytes >= 0, limits.stderrBytes >= 0 else {
             throw SandboxError("output caps must not be negative")
-        }
-    }
-
-    private func bytes(of input: ExecutionInput) throws(SandboxError) -> [UInt8] {
-        switch input {
-        case .wasm(let bytes):
-            guard !bytes.isEmpty else { throw SandboxError("empty module: the input has no bytes") }
-            guard bytes.count <= configuration.maxModuleBytes else {
-                throw SandboxError(
-                    "module of \(bytes.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
-            }
-            return bytes
-        case .wat(let text):
-            guard !text.allSatisfy(\.isWhitespace) else { throw SandboxError("empty module: the WAT text is empty") }
-            guard text.utf8.count <= configuration.maxModuleBytes else {
-                throw SandboxError(
-                    "WAT text of \(text.utf8.count) bytes exceeds the \(configuration.maxModuleBytes)-byte limit")
-            }
-            do { return try wat2wasm(text) } catch { throw SandboxError("invalid WAT: \(error.message)") }
         }
     }
 }

@@ -12,10 +12,18 @@ public struct SandboxConfiguration: Sendable {
     /// The largest memory limit a request may ask for; sizes the pooling allocator's slots
     /// (default 1 GiB).
     public var maxMemoryBytes = 1 << 30
-    /// Native stack Wasm may use before trapping with a stack overflow (default 512 KiB).
-    public var maxWasmStackBytes = 512 * 1024
+    /// Native stack Wasm may use before trapping with a stack overflow (default 8 MiB, which
+    /// lets the JavaScript engine reach its own RangeError before the trap).
+    public var maxWasmStackBytes = 8 << 20
     /// The largest module or WAT text accepted (default 64 MiB).
     public var maxModuleBytes = 64 << 20
+    /// The largest program source accepted for a language runtime (default 1 MiB).
+    public var maxSourceBytes = 1 << 20
+    /// The JavaScript engine module built by `scripts/setup.sh`. Default:
+    /// `$WASM_SANDBOX_JS_ENGINE`, else `javascript.wasm` in `$WASM_SANDBOX_PREFIX/share/wasm-sandbox`
+    /// (the prefix defaults to `/usr/local`, as in setup).
+    public var javascriptEngine: URL? = SandboxConfiguration.installedEngine(
+        "javascript.wasm", environment: "WASM_SANDBOX_JS_ENGINE")
     /// Compiled modules kept in memory (default 64).
     public var moduleCacheCapacity = 64
     /// Where compiled modules are kept across processes; `nil` turns the disk cache off.
@@ -27,6 +35,15 @@ public struct SandboxConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)? = nil
 
     public init() {}
+
+    /// Where scripts/setup.sh installs a language engine, unless the environment says otherwise.
+    public static func installedEngine(_ name: String, environment variable: String) -> URL {
+        if let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        let prefix = ProcessInfo.processInfo.environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
+        return URL(fileURLWithPath: prefix ?? "/usr/local").appendingPathComponent("share/wasm-sandbox/\(name)")
+    }
 
     /// The per-user default location of the compiled-module cache.
     public static var defaultDiskCacheDirectory: URL {

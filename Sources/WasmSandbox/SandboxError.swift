@@ -1,6 +1,18 @@
-/// A failure of the sandbox itself or of a request, with a message for humans.
+/// A failure of a request or of the sandbox itself, with a message for humans.
 public struct SandboxError: Error, Sendable, CustomStringConvertible {
+    /// Whose fault it is: the request's (`invalid_input`) or the sandbox's (`internal_error`).
+    public enum Kind: Sendable {
+        case invalidInput
+        case internalError
+    }
+
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var kind: Kind
+
+    public init(_ message: String, kind: Kind = .invalidInput) {
+        self.message = message
+        self.kind = kind
+    }
+
     public var description: String { message }
 }

@@ -5,7 +5,7 @@ import WasmSandbox
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a WASI command module (.wasm or .wat) in the sandbox.",
+        abstract: "Run a WASI command module (.wasm, .wat) or a JavaScript program (.js) in the sandbox.",
         discussion: """
             Without --json the guest's stdout and stderr pass through and the exit status is the \
             guest's; sandbox stops exit with 124 (timed out), 137 (memory limit), 134 (trapped), \
@@ -13,8 +13,14 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The module to run: a .wasm binary or .wat text.")
-    var file: String
+    @Argument(help: "The program to run: a .wasm binary, .wat text or .js source. Omit with --code.")
+    var file: String?
+
+    @Option(help: "The program's language when its file name does not say: wasm, wat, js (javascript).")
+    var lang: Language?
+
+    @Option(help: "Inline program source instead of a file (needs --lang, except for JavaScript).")
+    var code: String?
 
     @Option(name: .customLong("timeout-ms"), help: "Wall-clock limit in milliseconds (default 5000).")
     var timeoutMs: Int?
@@ -49,7 +55,13 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments passed to the guest after --.")
     var arguments: [String] = []
 
+    enum Language: String, ExpressibleByArgument, CaseIterable {
+        case wasm, wat, js, javascript
+    }
+
     func validate() throws {
+        if (file == nil) == (code == nil) { throw ValidationError("give either a FILE or --code, not both") }
+        if code != nil && lang == .wasm { throw ValidationError("--code takes text: WAT or JavaScript") }
         if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be positive") }
         if let memoryMb, memoryMb <= 0 { throw ValidationError("--memory-mb must be positive") }
         if let maxOutputKb, maxOutputKb < 0 { throw ValidationError("--max-output-kb must not be negative") }
@@ -81,24 +93,32 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func makeRequest() throws -> ExecutionRequest {
-        let url = URL(fileURLWithPath: file)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ValidationError("cannot read '\(file)': \(error.localizedDescription)")
+        let bytes: [UInt8]
+        let name: String
+        if let code {
+            bytes = Array(code.utf8)
+            name = "code"
+        } else {
+            let url = URL(fileURLWithPath: file!)
+            do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
+                throw ValidationError("cannot read '\(file!)': \(error.localizedDescription)")
+            }
+            name = url.lastPathComponent
         }
+        let language = try lang ?? Self.language(of: name, inline: code != nil)
         let input: ExecutionInput
-        switch url.pathExtension.lowercased() {
-        case "wasm": input = .wasm([UInt8](data))
-        case "wat", "wast":
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw ValidationError("'\(file)' is not UTF-8 text")
+        switch language {
+        case .wasm: input = .wasm(bytes)
+        case .wat:
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw ValidationError("'\(name)' is not UTF-8 text")
             }
             input = .wat(text)
-        default:
-            throw ValidationError("'\(file)': unknown file type; expected .wasm or .wat")
+        case .js, .javascript:
+            do { input = try .javascript(utf8: bytes) } catch { throw ValidationError(error.message) }
         }
         var request = ExecutionRequest(input)
-        request.programName = url.lastPathComponent
+        request.programName = name
         request.arguments = arguments
         var limits = ExecutionLimits()
         if let timeoutMs { limits.timeout = .milliseconds(timeoutMs) }
@@ -122,6 +142,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         request.mounts = try directories.map(Self.parseMount)
         return request
+    }
+
+    /// The language a file name implies; inline code without --lang is JavaScript.
+    static func language(of name: String, inline: Bool) throws -> Language {
+        if inline { return .js }
+        switch URL(fileURLWithPath: name).pathExtension.lowercased() {
+        case "wasm": return .wasm
+        case "wat", "wast": return .wat
+        case "js", "mjs", "cjs": return .js
+        default: throw ValidationError("'\(name)': unknown file type; expected .wasm, .wat or .js, or give --lang")
+        }
     }
 
     /// Parses HOST[::GUEST][:ro]; the guest path defaults to the host path.

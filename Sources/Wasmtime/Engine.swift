@@ -15,6 +15,7 @@ public final class Engine: @unchecked Sendable {
         wasmtime_config_consume_fuel_set(config, configuration.consumeFuel)
         wasmtime_config_epoch_interruption_set(config, configuration.epochInterruption)
         wasmtime_config_max_wasm_stack_set(config, configuration.maxWasmStack)
+        wasmtime_config_async_stack_size_set(config, configuration.effectiveAsyncStackSize)
         wasmtime_config_cranelift_opt_level_set(config, configuration.optimization.rawValue)
         wasmtime_config_parallel_compilation_set(config, configuration.parallelCompilation)
         if let value = configuration.memoryReservation { wasmtime_config_memory_reservation_set(config, value) }

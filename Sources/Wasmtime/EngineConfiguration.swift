@@ -9,6 +9,9 @@ public struct EngineConfiguration: Sendable, Hashable {
     public var epochInterruption = false
     /// The most native stack Wasm may use before it traps with a stack overflow.
     public var maxWasmStack = 512 * 1024
+    /// The stack of async calls; Wasmtime requires it to be at least ``maxWasmStack``.
+    /// `nil` picks the larger of Wasmtime's default (2 MiB) and ``maxWasmStack``.
+    public var asyncStackSize: Int? = nil
     /// Virtual address space reserved per linear memory (Wasmtime's default: 4 GiB).
     public var memoryReservation: UInt64? = nil
     /// Guard region after each linear memory (Wasmtime's default: 32 MiB).
@@ -30,6 +33,9 @@ public struct EngineConfiguration: Sendable, Hashable {
 
     public init() {}
 
+    /// The async stack size handed to Wasmtime.
+    var effectiveAsyncStackSize: Int { asyncStackSize ?? max(2 << 20, maxWasmStack) }
+
     /// Wasmtime's default memory reservation on 64-bit hosts.
     public static let defaultMemoryReservation: UInt64 = 4 << 30
 
@@ -37,6 +43,10 @@ public struct EngineConfiguration: Sendable, Hashable {
     public func validate() throws(WasmtimeError) {
         guard maxWasmStack >= 64 * 1024 else {
             throw WasmtimeError(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
+        }
+        if let asyncStackSize, asyncStackSize < maxWasmStack {
+            throw WasmtimeError(
+                message: "async stack size (\(asyncStackSize) bytes) is below the max wasm stack (\(maxWasmStack) bytes)")
         }
         if let pooling {
             let reservation = memoryReservation ?? Self.defaultMemoryReservation

@@ -11,7 +11,7 @@ struct WrapperTests {
           (func (export "_start") (global.set $result (call $add (i32.const 40) (i32.const 2)))))
         """
 
-    @Test func invalidEngineConfigurationThrowsInsteadOfAborting() {
+    @Test func invalidEngineConfigurationThrowsInsteadOfAborting() throws {
         var configuration = EngineConfiguration()
         configuration.memoryReservation = 1 << 20
         configuration.pooling = PoolingConfiguration(totalInstances: 1, maxMemorySize: 64 << 20)
@@ -19,6 +19,12 @@ struct WrapperTests {
         configuration.pooling = nil
         configuration.maxWasmStack = 1024
         #expect(throws: WasmtimeError.self) { try Engine(configuration) }
+        configuration.maxWasmStack = 4 << 20
+        configuration.asyncStackSize = 1 << 20
+        #expect(throws: WasmtimeError.self) { try Engine(configuration) }
+        // A large Wasm stack with the async stack left to us works.
+        configuration.asyncStackSize = nil
+        _ = try Engine(configuration)
     }
 
     @Test func watErrorsCarryWasmtimeMessage() {

@@ -1,0 +1,215 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+func runJS(_ source: String, arguments: [String] = [], limits: ExecutionLimits? = nil) async -> ExecutionResult {
+    var request = ExecutionRequest(.javascript(source))
+    request.arguments = arguments
+    request.limits = limits
+    return await sharedSandbox.execute(request)
+}
+
+@Suite("JavaScript runs like Node's console shows it")
+struct JavaScriptBehaviourTests {
+    @Test func helloWorld() async {
+        let result = await runJS(#"console.log("hi")"#)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "hi\n")
+    }
+
+    @Test func consoleFormatsValuesAsNodeDoes() async {
+        let result = await runJS(
+            """
+            console.log("text", 42, -0, 10n, true, null, undefined, Symbol("s"));
+            console.log({ a: 1, b: "two", c: [1, 2, { d: 3 }], "odd key": null });
+            console.log([1, [2, [3, [4, [5]]]]], { deep: { deeper: { deepest: { gone: 1 } } } });
+            const cycle = { name: "loop" }; cycle.self = cycle; console.log(cycle);
+            console.log(new Map([["k", 1]]), new Set([1, 2]), [], {}, function named() {}, class Klass {});
+            console.log("%s is %d years", "Bob", 42, "extra");
+            console.info("info"); console.debug("debug");
+            """)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0] == "text 42 -0 10n true null undefined Symbol(s)")
+        #expect(lines[1] == "{ a: 1, b: 'two', c: [ 1, 2, { d: 3 } ], 'odd key': null }")
+        #expect(lines[2] == "[ 1, [ 2, [ 3, [Array] ] ] ] { deep: { deeper: { deepest: [Object] } } }")
+        #expect(lines[3] == "<ref *1> { name: 'loop', self: [Circular *1] }")
+        #expect(lines[4] == "Map(1) { 'k' => 1 } Set(2) { 1, 2 } [] {} [Function: named] [class Klass]")
+        #expect(lines[5] == "Bob is 42 years extra")
+        #expect(lines[6] == "info")
+        #expect(lines[7] == "debug")
+    }
+
+    @Test func warnAndErrorGoToStderr() async {
+        let result = await runJS(#"console.warn("careful"); console.error("bad", { code: 7 }); console.log("fine")"#)
+        #expect(result.stdoutText == "fine\n")
+        #expect(result.stderrText == "careful\nbad { code: 7 }\n")
+    }
+
+    @Test func uncaughtExceptionPrintsNameMessageAndStack() async {
+        let result = await runJS(
+            """
+            function explode() { throw new TypeError("it broke") }
+            explode()
+            """)
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("TypeError: it broke\n"))
+        #expect(result.stderrText.contains("at explode (<script>:1:"))
+    }
+
+    @Test func syntaxErrorNamesLineAndColumn() async {
+        let result = await runJS("let ok = 1;\nlet broken = ;\n")
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("SyntaxError:"))
+        #expect(result.stderrText.contains("<script>:2:14"), "\(result.stderrText)")
+    }
+
+    @Test func promisesAsyncFunctionsAndTopLevelAwaitRunToCompletion() async {
+        let result = await runJS(
+            """
+            async function later(value) { await null; return value * 2 }
+            Promise.resolve(1).then(v => console.log("then", v));
+            console.log("awaited", await later(21));
+            await new Promise(resolve => setTimeout(resolve, 10));
+            setTimeout(() => console.log("timer", scriptArgs.join(",")), 0);
+            """, arguments: ["a", "b"])
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "then 1\nawaited 42\ntimer a,b\n")
+    }
+
+    @Test func neverSettlingTopLevelAwaitEndsAndSaysSo() async {
+        let result = await runJS("await new Promise(() => {}); console.log('unreachable')")
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 13)
+        #expect(result.stderrText.contains("never settled"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func unhandledRejectionFailsTheRun() async {
+        let result = await runJS("Promise.reject(new RangeError('nope'))")
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("Uncaught (in promise) RangeError: nope"))
+    }
+
+    @Test(arguments: ["import fs from 'fs'", "await import('fs')", "const m = await import('./x.js')"])
+    func importIsAClearError(source: String) async {
+        let result = await runJS(source)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.contains("import"), "\(result.stderrText)")
+        #expect(result.stderrText.contains("not") && result.stderrText.contains("sandbox"), "\(result.stderrText)")
+    }
+
+    @Test func noHostAccessBeyondStdio() async {
+        let result = await runJS(
+            "console.log(typeof require, typeof process, typeof std, typeof os, typeof fetch, typeof XMLHttpRequest)")
+        #expect(result.stdoutText == "undefined undefined undefined undefined undefined undefined\n")
+    }
+
+    @Test func stateNeverLeaksBetweenRuns() async {
+        #expect(await runJS("globalThis.leaked = 'secret'; var alsoLeaked = 1").status == .ok)
+        let second = await runJS("console.log(typeof leaked, typeof alsoLeaked)")
+        #expect(second.stdoutText == "undefined undefined\n")
+    }
+
+    @Test func mathRandomDiffersBetweenRuns() async {
+        let script = "console.log(Math.random(), Math.random())"
+        let first = await runJS(script).stdoutText
+        let second = await runJS(script).stdoutText
+        #expect(!first.isEmpty)
+        #expect(first != second)
+    }
+
+    @Test func clocksAreLive() async {
+        let before = Date().timeIntervalSince1970 * 1000
+        let result = await runJS("console.log(Date.now())")
+        let seen = Double(result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(seen >= before - 1000 && seen <= Date().timeIntervalSince1970 * 1000 + 1000)
+    }
+}
+
+@Suite("JavaScript attacks and bad input")
+struct JavaScriptAttackTests {
+    @Test func infiniteLoopTimesOut() async {
+        let result = await runJS("while (true) {}", limits: ExecutionLimits(timeout: .milliseconds(300)))
+        #expect(result.status == .timedOut)
+        #expect(result.duration < .milliseconds(1500))
+    }
+
+    @Test func asyncFunctionLoopingForeverTimesOut() async {
+        let result = await runJS(
+            "async function spin() { for (;;) { await null } } await spin()",
+            limits: ExecutionLimits(timeout: .milliseconds(300)))
+        #expect(result.status == .timedOut)
+    }
+
+    @Test func timerFarPastTheDeadlineEndsAtTheDeadline() async {
+        let result = await runJS(
+            "setTimeout(() => console.log('late'), 3600 * 1000)", limits: ExecutionLimits(timeout: .milliseconds(300)))
+        #expect(result.status == .timedOut)
+        #expect(result.duration < .milliseconds(1500))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func memoryBombHitsTheLimitAndTheHostIsUntouched() async {
+        let result = await runJS(
+            "const hoard = []; for (;;) hoard.push(new Array(100000).fill(hoard.length))",
+            limits: ExecutionLimits(memoryBytes: 64 << 20))
+        #expect(result.status == .memoryLimit, "\(result.status) \(result.stderrText) \(result.message ?? "")")
+        #expect(result.memoryPeakBytes <= 64 << 20)
+        #expect(await runJS("console.log('still here')").stdoutText == "still here\n")
+    }
+
+    @Test func deepRecursionIsACleanRangeError() async {
+        let result = await runJS("let depth = 0; function f() { depth++; return f() + 1 } f()")
+        #expect(result.status == .exited)
+        #expect(result.stderrText.hasPrefix("RangeError: Maximum call stack size exceeded"))
+        let caught = await runJS(
+            "let depth = 0; function f() { depth++; f() } try { f() } catch (e) { console.log(e.name, depth > 1000) }")
+        #expect(caught.stdoutText == "RangeError true\n")
+    }
+
+    @Test func consoleFloodHitsTheOutputCap() async {
+        let result = await runJS(
+            "for (;;) console.log('flood flood flood flood')", limits: ExecutionLimits(stdoutBytes: 100_000))
+        #expect(result.status == .outputLimit)
+        #expect(result.stdout.count == 100_000)
+        #expect(result.duration < .milliseconds(1000))
+    }
+
+    @Test func hugeSourceIsRejectedWithTheLimit() async {
+        let huge = String(repeating: "// padding\n", count: 200_000)
+        let result = await runJS(huge + "console.log(1)")
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("exceeds the 1048576-byte limit") == true, "\(result.message ?? "")")
+    }
+
+    @Test func invalidUTF8IsRejectedWithItsOffset() {
+        #expect {
+            try ExecutionInput.javascript(utf8: Array("console.log('ok')".utf8) + [0xC3, 0x28])
+        } throws: { error in
+            (error as? SandboxError)?.message.contains("not valid UTF-8 (at byte 17)") == true
+        }
+    }
+
+    @Test func nulByteIsRejected() async {
+        let result = await runJS("console.log('a')\u{0}console.log('b')")
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("NUL") == true)
+    }
+
+    @Test func hundredConcurrentAllocationHeavyRunsAllSucceed() async {
+        let script = """
+            const objects = [];
+            for (let i = 0; i < 20000; i++) objects.push({ i, s: "item" + i, a: [i, i * 2] });
+            const total = objects.reduce((sum, o) => sum + o.a[1], 0);
+            console.log(JSON.stringify({ total, last: objects[objects.length - 1].s }));
+            """
+        let results = await withTaskGroup(of: ExecutionResult.self) { group in
+            for _ in 0..<100 { group.addTask { await runJS(script) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 100)
+        #expect(results.allSatisfy { $0.status == .ok && $0.stdoutText == "{\"total\":399980000,\"last\":\"item19999\"}\n" })
+    }
+}
