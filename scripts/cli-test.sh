@@ -28,6 +28,15 @@ check empty 65 "empty module" -- $bin run "$tmp/empty.wasm" --json
 check unknown-type 64 "unknown file type" -- $bin run "$tmp/in.txt"
 check bad-dir 64 "is not a directory" -- $bin run examples/hello.wat --dir /nonexistent
 check bad-env 64 "NAME=VALUE" -- $bin run examples/hello.wat --env nope
+printf 'console.log("ok")\n\xc3\x28' >"$tmp/bad-utf8.js"
+check js-file 0 "Hello { from: 'the sandbox'" -- $bin run examples/hello.js -- a b
+check js-args 0 "args: [ 'a', 'b' ]" -- $bin run examples/hello.js -- a b
+check js-code 0 "3" -- $bin run --code 'console.log(1 + 2)'
+check js-lang 0 "1229 primes below 10000" -- $bin run --lang js examples/primes.js -- 10000
+check js-throw 1 "Error: boom" -- $bin run --code 'throw new Error("boom")'
+check js-timeout 124 '"status":"timed_out"' -- $bin run --code 'for (;;) {}' --timeout-ms 200 --json
+check js-utf8 65 "not valid UTF-8 (at byte 18)" -- $bin run "$tmp/bad-utf8.js"
+check code-and-file 64 "not both" -- $bin run examples/hello.js --code '1'
 check health 0 '"healthy":true' -- $bin health
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -29,36 +29,35 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
     var loopIterations = 300_000_000
 
+    @Option(help: "Which figures to measure: core, javascript or all.")
+    var suite = Suite.all
+
+    enum Suite: String, ExpressibleByArgument, CaseIterable {
+        case core, javascript, all
+    }
+
     func run() async throws {
         var configuration = SandboxConfiguration()
         configuration.diskCacheDirectory = nil
         let sandbox = try Sandbox(configuration: configuration)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads")
+        if suite != .javascript { try await benchCore(sandbox, cores: cores) }
+        if suite != .core { try await benchJavaScript(sandbox, configuration: configuration, cores: cores) }
+    }
 
-        let hello = ExecutionRequest(.wasm(try wat2wasm(Sandbox.canaryWAT)))
+    private func benchCore(_ sandbox: Sandbox, cores: Int) async throws {
+        let helloWasm = try wat2wasm(Sandbox.canaryWAT)
+        let hello = ExecutionRequest(.wasm(helloWasm))
         _ = await sandbox.execute(hello)  // compile once
 
-        // Measured from a task on the global executor, as a server's request handler calls it.
-        let library = LatencyStats(
-            nanoseconds: try await Task.detached { [iterations] in
-                var samples: [UInt64] = []
-                for _ in 0..<iterations {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    let result = await sandbox.execute(hello)
-                    samples.append(DispatchTime.now().uptimeNanoseconds - start)
-                    guard result.status == .ok else { throw ValidationError("hello failed: \(result.status)") }
-                }
-                return samples
-            }.value)
+        let library = try await timeAsync(sandbox, hello, count: iterations)
         print("trivial hello, library (async execute):  \(library.summary)")
-
         print("trivial hello, library (blocking call):   \(timeBlocking(sandbox, hello).summary)")
         let empty = ExecutionRequest(
             .wasm(try wat2wasm(#"(module (memory (export "memory") 1) (func (export "_start")))"#)))
         print("empty _start, library (blocking call):    \(timeBlocking(sandbox, empty).summary)")
-
-        if let process = try processBaseline() {
+        if let process = try processBaseline(module: helloWasm, count: processIterations) {
             print("trivial hello, wasmtime run per process:  \(process.summary)")
             print("ratio, process / library median:          \(format(process.median / library.median))x")
         }
@@ -77,11 +76,59 @@ struct BenchCommand: AsyncParsableCommand {
         print(
             "100 concurrent executions:                median \(format(batch.median / 1000, digits: 2)) ms, p99 \(format(batch.p99 / 1000, digits: 2)) ms (n=20)"
         )
-
         let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 2)
         print("throughput, \(4 * cores) clients on \(cores) cores:       \(format(throughput, digits: 0)) executions/s")
-
         try measureCheckCost()
+    }
+
+    private func benchJavaScript(_ sandbox: Sandbox, configuration: SandboxConfiguration, cores: Int) async throws {
+        guard let engineFile = configuration.javascriptEngine,
+            let engine = try? [UInt8](Data(contentsOf: engineFile))
+        else {
+            print("JavaScript engine not found: run scripts/setup.sh")
+            return
+        }
+        let helloSource = #"console.log("hi")"#
+        let hello = ExecutionRequest(.javascript(helloSource))
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard await sandbox.execute(hello).status == .ok else { throw ValidationError("JavaScript hello failed") }
+        print("JavaScript engine compile (first run):    \(format(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) ms")
+
+        let library = try await timeAsync(sandbox, hello, count: max(iterations / 5, 10))
+        print("JS console.log(\"hi\"), library:          \(library.summary)")
+        let helloInput = Array(helloSource.utf8)
+        if let process = try processBaseline(module: engine, stdin: helloInput, count: processIterations) {
+            print("JS console.log(\"hi\"), wasmtime per process: \(process.summary)")
+            print("ratio, process / library median:          \(format(process.median / library.median))x")
+        }
+
+        let primesSource = try String(contentsOfFile: "examples/primes.js", encoding: .utf8)
+        var primes = ExecutionRequest(.javascript(primesSource))
+        primes.limits = ExecutionLimits(timeout: .seconds(60))
+        let cpuLibrary = try await timeAsync(sandbox, primes, count: 5)
+        print("JS primes below 200000, library:          median \(format(cpuLibrary.median / 1000)) ms (n=5)")
+        if let process = try processBaseline(module: engine, stdin: Array(primesSource.utf8), count: 5) {
+            print("JS primes below 200000, wasmtime process: median \(format(process.median / 1000)) ms (n=5)")
+        }
+        let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 2)
+        print("JS throughput, \(4 * cores) clients on \(cores) cores:    \(format(throughput, digits: 0)) executions/s")
+    }
+
+    /// Latency of `execute` from a task on the global executor, as a server's handler calls it.
+    private func timeAsync(_ sandbox: Sandbox, _ request: ExecutionRequest, count: Int) async throws -> LatencyStats {
+        LatencyStats(
+            nanoseconds: try await Task.detached {
+                var samples: [UInt64] = []
+                for _ in 0..<count {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let result = await sandbox.execute(request)
+                    samples.append(DispatchTime.now().uptimeNanoseconds - start)
+                    guard result.status == .ok else {
+                        throw ValidationError("benchmark run failed: \(result.status) \(result.message ?? "")")
+                    }
+                }
+                return samples
+            }.value)
     }
 
     /// Latency of `executeBlocking` on a thread of our own, without any thread handoff.
@@ -96,8 +143,9 @@ struct BenchCommand: AsyncParsableCommand {
             })
     }
 
-    /// The same module compiled once by the wasmtime CLI and run as one process per execution.
-    private func processBaseline() throws -> LatencyStats? {
+    /// The module compiled once by the wasmtime CLI and run as one process per execution,
+    /// with the same Wasm stack limit as the sandbox.
+    private func processBaseline(module: [UInt8], stdin: [UInt8] = [], count: Int) throws -> LatencyStats? {
         guard FileManager.default.isExecutableFile(atPath: wasmtime) else {
             print("wasmtime CLI not found at \(wasmtime): run scripts/setup.sh or pass --wasmtime")
             return nil
@@ -105,16 +153,17 @@ struct BenchCommand: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wasm-sandbox-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let wasm = directory.appendingPathComponent("hello.wasm").path
-        let cwasm = directory.appendingPathComponent("hello.cwasm").path
-        try Data(try wat2wasm(Sandbox.canaryWAT)).write(to: URL(fileURLWithPath: wasm))
-        guard try runProcess([wasmtime, "compile", wasm, "-o", cwasm]) == 0 else {
+        let wasm = directory.appendingPathComponent("module.wasm").path
+        let cwasm = directory.appendingPathComponent("module.cwasm").path
+        try Data(module).write(to: URL(fileURLWithPath: wasm))
+        let stack = "max-wasm-stack=\(SandboxConfiguration().maxWasmStackBytes)"
+        guard try runProcess([wasmtime, "compile", "-W", stack, wasm, "-o", cwasm]) == 0 else {
             throw ValidationError("wasmtime compile failed")
         }
         var samples: [UInt64] = []
-        for _ in 0..<processIterations {
+        for _ in 0..<count {
             let start = DispatchTime.now().uptimeNanoseconds
-            guard try runProcess([wasmtime, "run", "--allow-precompiled", cwasm]) == 0 else {
+            guard try runProcess([wasmtime, "run", "-W", stack, "--allow-precompiled", cwasm], stdin: stdin) == 0 else {
                 throw ValidationError("wasmtime run failed")
             }
             samples.append(DispatchTime.now().uptimeNanoseconds - start)
@@ -122,12 +171,16 @@ struct BenchCommand: AsyncParsableCommand {
         return LatencyStats(nanoseconds: samples)
     }
 
-    private func runProcess(_ arguments: [String]) throws -> Int32 {
+    private func runProcess(_ arguments: [String], stdin: [UInt8] = []) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         process.standardOutput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        input.fileHandleForWriting.write(Data(stdin))
+        try input.fileHandleForWriting.close()
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -68,17 +68,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let request = try makeRequest()
-        var configuration = SandboxConfiguration()
-        configuration.maxConcurrentExecutions = 1
-        if let memoryMb { configuration.maxMemoryBytes = max(configuration.maxMemoryBytes, memoryMb << 20) }
-        if noCache {
-            configuration.diskCacheDirectory = nil
-        } else if let cacheDirectory {
-            configuration.diskCacheDirectory = URL(fileURLWithPath: cacheDirectory)
+        let result: ExecutionResult
+        do {
+            result = try await execute(try makeRequest())
+        } catch let error as SandboxError {
+            // A program the sandbox cannot take (bad UTF-8, say) is reported like any other run.
+            result = ExecutionResult(status: .invalidInput, message: error.message)
         }
-        let sandbox = try Sandbox(configuration: configuration)
-        let result = await sandbox.execute(request)
         if json {
             print(try jsonString(result))
         } else {
@@ -90,6 +86,18 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         throw ExitCode(ExitStatus.code(for: result))
+    }
+
+    private func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
+        var configuration = SandboxConfiguration()
+        configuration.maxConcurrentExecutions = 1
+        if let memoryMb { configuration.maxMemoryBytes = max(configuration.maxMemoryBytes, memoryMb << 20) }
+        if noCache {
+            configuration.diskCacheDirectory = nil
+        } else if let cacheDirectory {
+            configuration.diskCacheDirectory = URL(fileURLWithPath: cacheDirectory)
+        }
+        return await (try Sandbox(configuration: configuration)).execute(request)
     }
 
     private func makeRequest() throws -> ExecutionRequest {
@@ -111,11 +119,11 @@ struct RunCommand: AsyncParsableCommand {
         case .wasm: input = .wasm(bytes)
         case .wat:
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw ValidationError("'\(name)' is not UTF-8 text")
+                throw SandboxError("'\(name)' is not UTF-8 text")
             }
             input = .wat(text)
         case .js, .javascript:
-            do { input = try .javascript(utf8: bytes) } catch { throw ValidationError(error.message) }
+            input = try .javascript(utf8: bytes)
         }
         var request = ExecutionRequest(input)
         request.programName = name
