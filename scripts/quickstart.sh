@@ -17,4 +17,7 @@ show "an endless loop stopped at its 500 ms deadline" run examples/spin.wat --ti
 show "a loop stopped by its fuel budget" run examples/spin-counting.wat --fuel 1000000 --json
 show "a memory bomb stopped at 32 MiB" run examples/memory-bomb.wat --memory-mb 32 --json
 show "a guest exit code" run examples/exit.wat --json -- 3
+show "JavaScript: Node-style console output, a timer, arguments" run examples/hello.js -- one two
+show "JavaScript: a CPU-bound script" run examples/primes.js --json
+show "JavaScript: an endless loop stopped at 300 ms" run --code 'while (true) {}' --timeout-ms 300 --json
 show "the health check" health

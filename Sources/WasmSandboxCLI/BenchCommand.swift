@@ -92,7 +92,9 @@ struct BenchCommand: AsyncParsableCommand {
         let hello = ExecutionRequest(.javascript(helloSource))
         let start = DispatchTime.now().uptimeNanoseconds
         guard await sandbox.execute(hello).status == .ok else { throw ValidationError("JavaScript hello failed") }
-        print("JavaScript engine compile (first run):    \(format(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) ms")
+        print(
+            "JavaScript engine compile (first run):    \(format(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) ms"
+        )
 
         let library = try await timeAsync(sandbox, hello, count: max(iterations / 5, 10))
         print("JS console.log(\"hi\"), library:          \(library.summary)")

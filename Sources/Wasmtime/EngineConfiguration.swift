@@ -46,7 +46,8 @@ public struct EngineConfiguration: Sendable, Hashable {
         }
         if let asyncStackSize, asyncStackSize < maxWasmStack {
             throw WasmtimeError(
-                message: "async stack size (\(asyncStackSize) bytes) is below the max wasm stack (\(maxWasmStack) bytes)")
+                message:
+                    "async stack size (\(asyncStackSize) bytes) is below the max wasm stack (\(maxWasmStack) bytes)")
         }
         if let pooling {
             let reservation = memoryReservation ?? Self.defaultMemoryReservation

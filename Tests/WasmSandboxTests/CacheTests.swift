@@ -44,6 +44,20 @@ struct CacheTests {
         #expect(second.cacheHit == true)
     }
 
+    @Test func javascriptEngineIsCompiledOnceThenLoadedFromDisk() async throws {
+        let directory = try makeTemporaryDirectory().appendingPathComponent("cache")
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let sandbox = try sandbox(cacheAt: directory)
+        let script = ExecutionRequest(.javascript("console.log(6 * 7)"))
+        let first = await sandbox.execute(script)
+        #expect(first.stdoutText == "42\n")
+        #expect(first.cacheHit == false)
+        #expect(await sandbox.execute(script).cacheHit == true)
+        let fresh = await (try self.sandbox(cacheAt: directory)).execute(script)
+        #expect(fresh.stdoutText == "42\n")
+        #expect(fresh.cacheHit == true)
+    }
+
     @Test(arguments: ["corrupt", "truncated", "foreign"])
     func damagedCacheFileIsRecompiled(damage: String) async throws {
         let directory = try makeTemporaryDirectory().appendingPathComponent("cache")

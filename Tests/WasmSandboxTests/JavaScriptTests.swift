@@ -210,6 +210,8 @@ struct JavaScriptAttackTests {
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results.count == 100)
-        #expect(results.allSatisfy { $0.status == .ok && $0.stdoutText == "{\"total\":399980000,\"last\":\"item19999\"}\n" })
+        #expect(
+            results.allSatisfy { $0.status == .ok && $0.stdoutText == "{\"total\":399980000,\"last\":\"item19999\"}\n" }
+        )
     }
 }
