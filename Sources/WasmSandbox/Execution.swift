@@ -15,7 +15,8 @@ struct Execution {
         let control = run.control
         let store = Store(engine: engine, data: run)
         // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
-        let writesFiles = request.mounts.contains(where: \.writable)
+        let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
+        var ticks = 0
         store.limit(memorySize: limits.memoryBytes)
         let fuel = limits.fuel.map { min($0, Self.unlimitedFuel) } ?? Self.unlimitedFuel
         var instance: Instance?
@@ -25,7 +26,9 @@ struct Execution {
             // Trap-free deadline handling: every tick the sandbox decides whether to go on.
             store.setEpochDeadline(ticks: 1)
             store.onEpochDeadline { [control] in
-                control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
+                ticks += 1
+                if ticks % 10 == 0 { checkWorkspace() }
+                return control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
             }
             var wasi = WASIConfiguration()
             wasi.arguments = [request.programName] + request.arguments
@@ -38,6 +41,11 @@ struct Execution {
             wasi.directories = request.mounts.map {
                 PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
             }
+            if let workspace = request.workspace {
+                wasi.directories.append(
+                    PreopenedDirectory(
+                        hostPath: workspace.directory.path, guestPath: workspace.guestPath, writable: true))
+            }
             try store.setWASI(wasi)
             instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
             try instance!.call("_start")
@@ -45,7 +53,9 @@ struct Execution {
             failure = error
         }
 
+        checkWorkspace()
         var result = ExecutionResult(status: .ok)
+        result.files = request.workspace?.files()
         (result.stdout, result.stdoutTruncated) = run.stdout.contents
         (result.stderr, result.stderrTruncated) = run.stderr.contents
         result.memoryPeakBytes = instance?.memorySize() ?? 0
@@ -55,6 +65,16 @@ struct Execution {
     }
 
     /// Turns how the run ended into a status, the sandbox's own stops first.
+    /// Stops the run when its workspace holds more than the limits allow. Wasmtime writes
+    /// the files itself, so the sandbox can only measure them, every 10 ms and at the end.
+    private func checkWorkspace() {
+        guard let workspace = request.workspace else { return }
+        let usage = workspace.usage()
+        if usage.bytes > limits.workspaceBytes || usage.entries > limits.workspaceEntries {
+            run.control.stop(.workspaceLimit)
+        }
+    }
+
     /// Wasmtime refuses growth past the limit without telling the host, so a failure after
     /// the memory came within one doubling of the limit is blamed on the limit.
     private func nearMemoryLimit(_ result: ExecutionResult) -> Bool {
@@ -78,6 +98,11 @@ struct Execution {
         case .outputLimit:
             result.status = .outputLimit
             result.message = "the run wrote more than its output cap"
+            return
+        case .workspaceLimit:
+            result.status = .outputLimit
+            result.message =
+                "the run left more than its workspace cap (\(limits.workspaceBytes) bytes, \(limits.workspaceEntries) entries)"
             return
         case .none:
             break

@@ -12,6 +12,11 @@ public struct ExecutionLimits: Sendable, Hashable {
     public var stdoutBytes = 1 << 20
     /// Bytes of stderr kept; past this the run is stopped (default 1 MiB).
     public var stderrBytes = 1 << 20
+    /// Bytes the guest may leave in its workspace, checked every 10 ms while it runs and
+    /// at the end; past it the run is stopped (default 64 MiB).
+    public var workspaceBytes = 64 << 20
+    /// Files, directories and links the guest may leave in its workspace (default 10,000).
+    public var workspaceEntries = 10_000
 
     public init() {}
 

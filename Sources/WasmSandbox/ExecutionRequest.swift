@@ -8,11 +8,22 @@ public enum ExecutionInput: Sendable, Hashable {
     /// writes to stdout and stderr; `scriptArgs` holds the request's arguments.
     case javascript(String)
 
+    /// A Python 3.11 program, run by CPython for WASI as `python -c SOURCE ARGS...`, so
+    /// `sys.argv` is `["-c", ARGS...]` and stdin is the request's.
+    case python(String)
+
     /// JavaScript from raw bytes, which must be UTF-8.
     ///
     /// - Throws: ``SandboxError`` naming the offset of the first invalid byte.
     public static func javascript(utf8 bytes: [UInt8]) throws(SandboxError) -> ExecutionInput {
         .javascript(try decodeSource(bytes, language: "JavaScript"))
+    }
+
+    /// Python from raw bytes, which must be UTF-8.
+    ///
+    /// - Throws: ``SandboxError`` naming the offset of the first invalid byte.
+    public static func python(utf8 bytes: [UInt8]) throws(SandboxError) -> ExecutionInput {
+        .python(try decodeSource(bytes, language: "Python"))
     }
 
     static func decodeSource(_ bytes: [UInt8], language: String) throws(SandboxError) -> String {
@@ -63,6 +74,9 @@ public struct ExecutionRequest: Sendable {
     public var mounts: [Mount] = []
     /// Limits for this run; `nil` uses the sandbox's defaults.
     public var limits: ExecutionLimits? = nil
+    /// A scratch directory mounted writable at ``Workspace/guestPath``; what the guest
+    /// writes there is listed in the result and stays until the caller removes the workspace.
+    public var workspace: Workspace? = nil
 
     public init(_ input: ExecutionInput) { self.input = input }
 }

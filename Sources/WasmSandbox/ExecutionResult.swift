@@ -14,7 +14,7 @@ public struct ExecutionResult: Sendable {
         case outOfFuel = "out_of_fuel"
         /// The guest failed after its memory growth was refused at the limit.
         case memoryLimit = "memory_limit"
-        /// The guest wrote more than the stdout or stderr cap.
+        /// The guest wrote more than the stdout or stderr cap, or its workspace cap.
         case outputLimit = "output_limit"
         /// The module or request was rejected before running (see ``ExecutionResult/message``).
         case invalidInput = "invalid_input"
@@ -45,6 +45,8 @@ public struct ExecutionResult: Sendable {
     public var memoryPeakBytes = 0
     /// True when the compiled module came from a cache (memory or disk).
     public var cacheHit = false
+    /// The files in the run's workspace after it ended, when it had one.
+    public var files: [WorkspaceFile]? = nil
 
     public init(status: Status, message: String? = nil) {
         self.status = status
@@ -67,6 +69,7 @@ extension ExecutionResult: Encodable {
         case fuelConsumed = "fuel_consumed"
         case memoryPeakBytes = "memory_peak_bytes"
         case cacheHit = "cache_hit"
+        case files
     }
 
     /// The JSON shape shared by the CLI and the server: snake_case keys, text output.
@@ -84,5 +87,6 @@ extension ExecutionResult: Encodable {
         try container.encode(fuelConsumed, forKey: .fuelConsumed)
         try container.encode(memoryPeakBytes, forKey: .memoryPeakBytes)
         try container.encode(cacheHit, forKey: .cacheHit)
+        try container.encodeIfPresent(files, forKey: .files)
     }
 }

@@ -29,12 +29,17 @@ final class ModuleCache: @unchecked Sendable {
     private let linkers: Linkers
     private let disk: DiskModuleCache?
     private let capacity: Int
+    private let onCompile: (@Sendable (Int) -> Void)?
     private let condition = NSCondition()
     private var entries: [[UInt8]: (module: PreparedModule, lastUse: UInt64)] = [:]
     private var compiling: Set<[UInt8]> = []
     private var useCounter: UInt64 = 0
 
-    init(engine: Engine, linkers: Linkers, capacity: Int, disk: DiskModuleCache?) {
+    init(
+        engine: Engine, linkers: Linkers, capacity: Int, disk: DiskModuleCache?,
+        onCompile: (@Sendable (Int) -> Void)? = nil
+    ) {
+        self.onCompile = onCompile
         self.engine = engine
         self.linkers = linkers
         self.capacity = max(capacity, 1)
@@ -82,6 +87,7 @@ final class ModuleCache: @unchecked Sendable {
             }
             disk.discard(key: key)
         }
+        onCompile?(wasm.count)
         let start = MonotonicClock.now()
         let module: Module
         do {

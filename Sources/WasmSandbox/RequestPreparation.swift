@@ -20,8 +20,7 @@ extension Sandbox {
             let (module, source) = try cache.module(for: wasm)
             return (module, request, source)
         case .javascript(let source):
-            try checkSize(source.utf8.count, of: "JavaScript source", limit: configuration.maxSourceBytes)
-            guard !source.utf8.contains(0) else { throw SandboxError("the JavaScript source contains a NUL byte") }
+            try checkSource(source, language: "JavaScript")
             guard request.stdin.isEmpty else {
                 throw SandboxError("JavaScript runs take no stdin: the source is passed on it")
             }
@@ -30,7 +29,19 @@ extension Sandbox {
             guest.stdin = Array(source.utf8)
             guest.programName = "script.js"
             return (module, guest, cacheSource)
+        case .python(let source):
+            try checkSource(source, language: "Python")
+            let (module, cacheSource) = try pythonEngine.module(cache: cache)
+            var guest = request
+            guest.programName = "python"
+            guest.arguments = ["-c", source] + request.arguments
+            return (module, guest, cacheSource)
         }
+    }
+
+    private func checkSource(_ source: String, language: String) throws(SandboxError) {
+        try checkSize(source.utf8.count, of: "\(language) source", limit: configuration.maxSourceBytes)
+        guard !source.utf8.contains(0) else { throw SandboxError("the \(language) source contains a NUL byte") }
     }
 
     private func checkSize(_ size: Int, of what: String, limit: Int) throws(SandboxError) {

@@ -21,6 +21,7 @@ public final class Sandbox: Sendable {
     let engine: Engine
     let cache: ModuleCache
     let javascriptEngine: EngineModule
+    let pythonEngine: EngineModule
     private let pool: ExecutionThreadPool
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
@@ -51,8 +52,10 @@ public final class Sandbox: Sendable {
                 try? DiskModuleCache(directory: $0, engineFingerprint: Self.fingerprint(engineConfiguration))
             }
             cache = ModuleCache(
-                engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk)
+                engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk,
+                onCompile: configuration.onCompile)
             javascriptEngine = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
+            pythonEngine = EngineModule(language: "Python", file: configuration.pythonEngine)
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }

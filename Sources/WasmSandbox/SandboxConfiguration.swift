@@ -24,6 +24,13 @@ public struct SandboxConfiguration: Sendable {
     /// (the prefix defaults to `/usr/local`, as in setup).
     public var javascriptEngine: URL? = SandboxConfiguration.installedEngine(
         "javascript.wasm", environment: "WASM_SANDBOX_JS_ENGINE")
+    /// CPython for WASI, installed by `scripts/setup.sh`. Default: `$WASM_SANDBOX_PYTHON`, else
+    /// `python.wasm` beside the JavaScript engine.
+    public var pythonEngine: URL? = SandboxConfiguration.installedEngine(
+        "python.wasm", environment: "WASM_SANDBOX_PYTHON")
+    /// Called before a module is compiled (not when it comes from a cache) with its size in
+    /// bytes, so a front end can say why the first run is slow.
+    public var onCompile: (@Sendable (_ moduleBytes: Int) -> Void)? = nil
     /// Compiled modules kept in memory (default 64).
     public var moduleCacheCapacity = 64
     /// Where compiled modules are kept across processes; `nil` turns the disk cache off.

@@ -16,7 +16,7 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The program to run: a .wasm binary, .wat text or .js source. Omit with --code.")
     var file: String?
 
-    @Option(help: "The program's language when its file name does not say: wasm, wat, js (javascript).")
+    @Option(help: "The program's language when its file name does not say: wasm, wat, js (javascript), py (python).")
     var lang: Language?
 
     @Option(help: "Inline program source instead of a file (needs --lang, except for JavaScript).")
@@ -56,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
     var arguments: [String] = []
 
     enum Language: String, ExpressibleByArgument, CaseIterable {
-        case wasm, wat, js, javascript
+        case wasm, wat, js, javascript, py, python
     }
 
     func validate() throws {
@@ -91,6 +91,13 @@ struct RunCommand: AsyncParsableCommand {
     private func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
         var configuration = SandboxConfiguration()
         configuration.maxConcurrentExecutions = 1
+        configuration.onCompile = { bytes in
+            // Large runtimes (CPython) take seconds to compile: say so, once.
+            guard bytes >= 1 << 20 else { return }
+            let megabytes = (Double(bytes) / 1e6).formatted(.number.precision(.fractionLength(1)))
+            FileHandle.standardError.write(
+                Data("wasm-sandbox: compiling a \(megabytes) MB module; later runs load it from the cache\n".utf8))
+        }
         if let memoryMb { configuration.maxMemoryBytes = max(configuration.maxMemoryBytes, memoryMb << 20) }
         if noCache {
             configuration.diskCacheDirectory = nil
@@ -124,6 +131,8 @@ struct RunCommand: AsyncParsableCommand {
             input = .wat(text)
         case .js, .javascript:
             input = try .javascript(utf8: bytes)
+        case .py, .python:
+            input = try .python(utf8: bytes)
         }
         var request = ExecutionRequest(input)
         request.programName = name
@@ -159,6 +168,7 @@ struct RunCommand: AsyncParsableCommand {
         case "wasm": return .wasm
         case "wat", "wast": return .wat
         case "js", "mjs", "cjs": return .js
+        case "py": return .python
         default: throw ValidationError("'\(name)': unknown file type; expected .wasm, .wat or .js, or give --lang")
         }
     }
