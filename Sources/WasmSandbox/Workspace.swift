@@ -6,6 +6,11 @@ public struct WorkspaceFile: Sendable, Hashable, Encodable {
     public var path: String
     /// The size in bytes.
     public var size: Int
+
+    public init(path: String, size: Int) {
+        self.path = path
+        self.size = size
+    }
 }
 
 /// A private scratch directory for one run: created with optional input files, mounted
@@ -99,7 +104,8 @@ public final class Workspace: Sendable {
                 continue
             }
             let path = url.standardizedFileURL.path
-            visit(path.hasPrefix(root) ? String(path.dropFirst(root.count)) : url.lastPathComponent, values.fileSize ?? 0)
+            visit(
+                path.hasPrefix(root) ? String(path.dropFirst(root.count)) : url.lastPathComponent, values.fileSize ?? 0)
         }
     }
 }

@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+func runPython(
+    _ source: String, arguments: [String] = [], stdin: [UInt8] = [], limits: ExecutionLimits? = nil,
+    workspace: Workspace? = nil
+) async -> ExecutionResult {
+    var request = ExecutionRequest(.python(source))
+    request.arguments = arguments
+    request.stdin = stdin
+    request.limits = limits
+    request.workspace = workspace
+    return await sharedSandbox.execute(request)
+}
+
+@Suite("Python runs CPython 3.11 for WASI")
+struct PythonBehaviourTests {
+    @Test func helloArgumentsAndStdin() async {
+        let result = await runPython(
+            "import sys; print('hi', sys.argv[1:], sys.stdin.read().upper())", arguments: ["a", "b"],
+            stdin: Array("input".utf8))
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "hi ['a', 'b'] INPUT\n")
+    }
+
+    @Test func exceptionGivesATracebackAndExitOne() async {
+        let result = await runPython("def f():\n    raise ValueError('bad value')\nf()")
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("Traceback (most recent call last):"))
+        #expect(result.stderrText.contains("line 2, in f"))
+        #expect(result.stderrText.hasSuffix("ValueError: bad value\n"))
+    }
+
+    @Test func sysExitGivesTheCode() async {
+        let result = await runPython("import sys; sys.exit(3)")
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 3)
+    }
+
+    @Test func syntaxErrorIsReported() async {
+        let result = await runPython("print('ok')\ndef broken(:\n")
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.contains("line 2"))
+        #expect(result.stderrText.contains("SyntaxError"))
+    }
+
+    @Test func representativeStandardLibrarySlice() async {
+        let script = """
+            import json, re, math, decimal, fractions, statistics, datetime, collections, itertools
+            import functools, dataclasses, typing, textwrap, csv, io, hashlib, random, heapq, bisect, string
+            @dataclasses.dataclass
+            class Point:
+                x: int
+                y: int
+            out = io.StringIO()
+            csv.writer(out).writerow(["a", 1])
+            checks = [
+                json.loads(json.dumps({"k": [1, 2]})) == {"k": [1, 2]},
+                re.findall(r"\\d+", "a1b22") == ["1", "22"],
+                math.isclose(math.sqrt(2) ** 2, 2),
+                decimal.Decimal("0.1") + decimal.Decimal("0.2") == decimal.Decimal("0.3"),
+                fractions.Fraction(1, 3) * 3 == 1,
+                statistics.median([3, 1, 2]) == 2,
+                datetime.date(2024, 3, 1) - datetime.timedelta(days=1) == datetime.date(2024, 2, 29),
+                collections.Counter("abca").most_common(1) == [("a", 2)],
+                list(itertools.islice(itertools.count(5), 3)) == [5, 6, 7],
+                functools.reduce(lambda a, b: a * b, range(1, 6)) == 120,
+                Point(1, 2) == Point(1, 2),
+                typing.get_type_hints(Point) == {"x": int, "y": int},
+                textwrap.shorten("hello world again", 12) == "hello [...]",
+                out.getvalue() == "a,1\\r\\n",
+                hashlib.sha256(b"abc").hexdigest().startswith("ba7816bf"),
+                len({random.random() for _ in range(5)}) == 5,
+                heapq.nsmallest(2, [5, 1, 4]) == [1, 4],
+                bisect.bisect([1, 3, 5], 4) == 2,
+                string.ascii_lowercase[:3] == "abc",
+            ]
+            print(checks.count(True), "of", len(checks))
+            """
+        let result = await runPython(script)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "19 of 19\n")
+    }
+
+    @Test(arguments: [
+        ("import threading; threading.Thread(target=print).start()", "RuntimeError: can't start new thread"),
+        ("import subprocess; subprocess.run(['ls'])", "wasi does not support processes"),
+        ("import socket; socket.socket()", "OSError: [Errno 58] Not supported"),
+        ("import os; os.system('ls')", "has no attribute 'system'"),
+        ("import ctypes", "No module named 'ctypes'"),
+        ("import time; time.sleep(3600)", "OSError: [Errno 58] Not supported"),
+    ])
+    func unsupportedFeaturesFailWithAPythonError(source: String, error: String) async {
+        let result = await runPython(source, limits: ExecutionLimits(timeout: .seconds(2)))
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.contains(error), "\(result.stderrText)")
+    }
+}
+
+@Suite("Python attacks, files and concurrency")
+struct PythonAttackTests {
+    @Test func infiniteLoopTimesOut() async {
+        let result = await runPython("while True: pass", limits: ExecutionLimits(timeout: .milliseconds(500)))
+        #expect(result.status == .timedOut)
+        #expect(result.duration < .seconds(2))
+    }
+
+    @Test(arguments: ["x = bytearray(10**10)", "x = []\nwhile True: x.append(' ' * 10000)"])
+    func memoryBombsStopAndTheHostIsUntouched(source: String) async {
+        let result = await runPython(source, limits: ExecutionLimits(memoryBytes: 64 << 20))
+        #expect(result.status == .memoryLimit || result.stderrText.contains("Error"), "\(result.status)")
+        #expect(result.exitCode == 1)
+        #expect(result.memoryPeakBytes <= 64 << 20)
+        #expect(await runPython("print('alive')").stdoutText == "alive\n")
+    }
+
+    @Test func deepRecursionNeverCrashesTheHost() async {
+        let result = await runPython(
+            "import sys\nsys.setrecursionlimit(10**6)\ndef f(n): return f(n + 1) + 1\nf(0)",
+            limits: ExecutionLimits(timeout: .seconds(10), memoryBytes: 64 << 20))
+        #expect([.memoryLimit, .trapped, .exited, .timedOut].contains(result.status))
+        #expect(result.status != .ok)
+        #expect(await runPython("print('alive')").stdoutText == "alive\n")
+    }
+
+    @Test func printFloodHitsTheOutputCap() async {
+        let result = await runPython("while True: print('flood')", limits: ExecutionLimits(stdoutBytes: 50_000))
+        #expect(result.status == .outputLimit)
+        #expect(result.stdout.count == 50_000)
+    }
+
+    @Test(arguments: [
+        "open('/etc/passwd').read()", "import os; os.listdir('/')", "open('/workspace/../etc/passwd').read()",
+        "open('../secret.txt').read()",
+    ])
+    func hostFilesAreUnreachable(source: String) async throws {
+        let workspace = try Workspace()
+        let result = await runPython(source, workspace: workspace)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.contains("Error"), "\(result.stderrText)")
+        #expect(!result.stdoutText.contains("root:"))
+    }
+
+    @Test func workspaceFilesGoInAndComeOut() async throws {
+        let workspace = try Workspace(files: ["input/data.csv": Array("a,b\n1,2\n".utf8)])
+        let result = await runPython(
+            """
+            import csv, json
+            rows = list(csv.reader(open('/workspace/input/data.csv')))
+            with open('/workspace/out.json', 'w') as f:
+                json.dump(rows, f)
+            print(len(rows))
+            """, workspace: workspace)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "2\n")
+        #expect(
+            result.files == [WorkspaceFile(path: "input/data.csv", size: 8), WorkspaceFile(path: "out.json", size: 24)])
+        #expect(workspace.contents(of: "out.json") == Array(#"[["a", "b"], ["1", "2"]]"#.utf8))
+        workspace.remove()
+        #expect(!FileManager.default.fileExists(atPath: workspace.directory.path))
+    }
+
+    @Test func writingPastTheWorkspaceCapStopsTheRun() async throws {
+        let workspace = try Workspace()
+        var limits = ExecutionLimits(timeout: .seconds(10))
+        limits.workspaceBytes = 1 << 20
+        let result = await runPython(
+            "f = open('/workspace/big.bin', 'wb')\nwhile True:\n    f.write(b'x' * 65536)\n    f.flush()",
+            limits: limits, workspace: workspace)
+        #expect(result.status == .outputLimit)
+        #expect(result.message?.contains("workspace cap") == true)
+        #expect(result.duration < .seconds(5))
+    }
+
+    @Test func guestSymlinksAreNotFollowedWhenReadingBack() async throws {
+        let workspace = try Workspace()
+        let result = await runPython(
+            "import os; os.symlink('/etc/passwd', '/workspace/link'); print('made')", workspace: workspace)
+        if result.status == .ok {
+            #expect(workspace.contents(of: "link") == nil)
+        }
+        #expect(workspace.files().allSatisfy { $0.path != "link" })
+    }
+
+    @Test func invalidWorkspaceFileNamesAreRejected() {
+        #expect(throws: SandboxError.self) { try Workspace(files: ["../escape": [1]]) }
+        #expect(throws: SandboxError.self) { try Workspace(files: ["/abs": [1]]) }
+    }
+
+    @Test func fiftyConcurrentPythonRunsAllSucceed() async {
+        let results = await withTaskGroup(of: ExecutionResult.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    await runPython("import sys; print(sum(range(int(sys.argv[1]))))", arguments: ["\(index)"])
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 50)
+        #expect(results.allSatisfy { $0.status == .ok })
+        let sums = Set(results.map(\.stdoutText))
+        #expect(sums == Set((0..<50).map { "\($0 * ($0 - 1) / 2)\n" }))
+    }
+}
