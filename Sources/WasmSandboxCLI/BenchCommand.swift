@@ -29,11 +29,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
     var loopIterations = 300_000_000
 
-    @Option(help: "Which figures to measure: core, javascript or all.")
+    @Option(help: "Which figures to measure: core, javascript, python or all.")
     var suite = Suite.all
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, javascript, all
+        case core, javascript, python, all
     }
 
     func run() async throws {
@@ -42,8 +42,11 @@ struct BenchCommand: AsyncParsableCommand {
         let sandbox = try Sandbox(configuration: configuration)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads")
-        if suite != .javascript { try await benchCore(sandbox, cores: cores) }
-        if suite != .core { try await benchJavaScript(sandbox, configuration: configuration, cores: cores) }
+        if suite == .core || suite == .all { try await benchCore(sandbox, cores: cores) }
+        if suite == .javascript || suite == .all {
+            try await benchJavaScript(sandbox, configuration: configuration, cores: cores)
+        }
+        if suite == .python || suite == .all { try await benchPython(sandbox, configuration: configuration) }
     }
 
     private func benchCore(_ sandbox: Sandbox, cores: Int) async throws {
@@ -116,6 +119,58 @@ struct BenchCommand: AsyncParsableCommand {
         print("JS throughput, \(4 * cores) clients on \(cores) cores:    \(format(throughput, digits: 0)) executions/s")
     }
 
+    private func benchPython(_ sandbox: Sandbox, configuration: SandboxConfiguration) async throws {
+        guard let engineFile = configuration.pythonEngine, let engine = try? [UInt8](Data(contentsOf: engineFile))
+        else {
+            print("Python interpreter not found: run scripts/setup.sh")
+            return
+        }
+        let hello = ExecutionRequest(.python("print('hi')"))
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard await sandbox.execute(hello).status == .ok else { throw ValidationError("Python hello failed") }
+        print(
+            "Python interpreter compile (first run):   \(format(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)) ms"
+        )
+
+        let count = max(iterations / 100, 10)
+        let library = try await timeAsync(sandbox, hello, count: count)
+        print(
+            "Python print('hi'), library:              median \(format(library.median / 1000, digits: 2)) ms, p99 \(format(library.p99 / 1000, digits: 2)) ms (n=\(count))"
+        )
+        let empty = try await timeAsync(sandbox, ExecutionRequest(.python("pass")), count: count)
+        print("Python `pass` (interpreter start-up only): median \(format(empty.median / 1000, digits: 2)) ms")
+        if let process = try processBaseline(
+            module: engine, arguments: ["-c", "print('hi')"], count: min(processIterations, 50))
+        {
+            print(
+                "Python print('hi'), wasmtime per process: median \(format(process.median / 1000, digits: 2)) ms, p99 \(format(process.p99 / 1000, digits: 2)) ms"
+            )
+            print("ratio, process / library median:          \(format(process.median / library.median))x")
+        }
+        let snippet = "print(sum(i * i for i in range(2_000_000)))"
+        var cpu = ExecutionRequest(.python(snippet))
+        cpu.limits = ExecutionLimits(timeout: .seconds(60))
+        let cpuLibrary = try await timeAsync(sandbox, cpu, count: 5)
+        print("Python sum of 2e6 squares, library:       median \(format(cpuLibrary.median / 1000)) ms (n=5)")
+        if let process = try processBaseline(module: engine, arguments: ["-c", snippet], count: 5) {
+            print("Python sum of 2e6 squares, process:       median \(format(process.median / 1000)) ms (n=5)")
+        }
+        // A new CLI process each time, with the compiled interpreter already in the disk cache.
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let command = [executable, "run", "--lang", "python", "--code", "print('hi')"]
+        _ = try runProcess(command)
+        var samples: [UInt64] = []
+        for _ in 0..<10 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            guard try runProcess(command) == 0 else { throw ValidationError("wasm-sandbox run failed") }
+            samples.append(DispatchTime.now().uptimeNanoseconds - start)
+        }
+        let cold = LatencyStats(nanoseconds: samples)
+        print(
+            "Python process cold start, warm disk cache: median \(format(cold.median / 1000)) ms (wasm-sandbox run, n=10)"
+        )
+    }
+
     /// Latency of `execute` from a task on the global executor, as a server's handler calls it.
     private func timeAsync(_ sandbox: Sandbox, _ request: ExecutionRequest, count: Int) async throws -> LatencyStats {
         LatencyStats(
@@ -147,7 +202,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// The module compiled once by the wasmtime CLI and run as one process per execution,
     /// with the same Wasm stack limit as the sandbox.
-    private func processBaseline(module: [UInt8], stdin: [UInt8] = [], count: Int) throws -> LatencyStats? {
+    private func processBaseline(module: [UInt8], arguments: [String] = [], stdin: [UInt8] = [], count: Int) throws
+        -> LatencyStats?
+    {
         guard FileManager.default.isExecutableFile(atPath: wasmtime) else {
             print("wasmtime CLI not found at \(wasmtime): run scripts/setup.sh or pass --wasmtime")
             return nil
@@ -165,7 +222,8 @@ struct BenchCommand: AsyncParsableCommand {
         var samples: [UInt64] = []
         for _ in 0..<count {
             let start = DispatchTime.now().uptimeNanoseconds
-            guard try runProcess([wasmtime, "run", "-W", stack, "--allow-precompiled", cwasm], stdin: stdin) == 0 else {
+            let command = [wasmtime, "run", "-W", stack, "--allow-precompiled", cwasm] + arguments
+            guard try runProcess(command, stdin: stdin) == 0 else {
                 throw ValidationError("wasmtime run failed")
             }
             samples.append(DispatchTime.now().uptimeNanoseconds - start)
