@@ -36,7 +36,8 @@ struct DiskModuleCache: Sendable {
     }
 
     private func file(for key: [UInt8]) -> URL {
-        directory.appendingPathComponent(key.hexString + ".cwasm")
+        // Each engine configuration has its own file per module.
+        directory.appendingPathComponent("\(key.hexString)-\(engineFingerprint.prefix(8).hexString).cwasm")
     }
 
     /// The serialized module stored under `key`, if a trustworthy one exists.
@@ -62,7 +63,7 @@ struct DiskModuleCache: Sendable {
         withUnsafeBytes(of: UInt64(serialized.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes += serialized
         let target = file(for: key)
-        let temporary = directory.appendingPathComponent(".\(key.hexString).\(UUID().uuidString).tmp")
+        let temporary = directory.appendingPathComponent(".\(UUID().uuidString).tmp")
         do {
             try Data(bytes).write(to: temporary, options: [.withoutOverwriting])
             chmod(temporary.path, 0o600)

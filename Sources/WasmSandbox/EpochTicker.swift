@@ -1,13 +1,13 @@
 import Foundation
 import Wasmtime
 
-/// Advances the engine's epoch at a fixed interval while runs are active, so running Wasm
+/// Advances the engines' epoch at a fixed interval while runs are active, so running Wasm
 /// reaches its epoch deadline and the sandbox can check timeouts and stop requests.
 ///
 /// After the last run ends it keeps ticking for a short grace period before parking, so
 /// back-to-back runs do not each pay for waking the thread.
 final class EpochTicker: @unchecked Sendable {
-    private let engine: Engine
+    private let engines: [Engine]
     private let interval: UInt32
     private let condition = NSCondition()
     private var activeRuns = 0
@@ -15,8 +15,8 @@ final class EpochTicker: @unchecked Sendable {
     private var stopping = false
     private static let idleTicksBeforeParking = 100
 
-    init(engine: Engine, interval: Duration) {
-        self.engine = engine
+    init(engines: [Engine], interval: Duration) {
+        self.engines = engines
         self.interval = UInt32(clamping: max(interval.nanoseconds / 1000, 100))
         let thread = Thread { self.tick() }
         thread.name = "wasm-sandbox-epoch"
@@ -60,7 +60,7 @@ final class EpochTicker: @unchecked Sendable {
             condition.unlock()
             if done { return }
             usleep(interval)
-            engine.incrementEpoch()
+            for engine in engines { engine.incrementEpoch() }
         }
     }
 }

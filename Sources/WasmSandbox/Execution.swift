@@ -2,7 +2,7 @@ import Wasmtime
 
 /// One run of a prepared module in a fresh store, on the calling thread (a sandbox thread).
 struct Execution {
-    let engine: Engine
+    let runtime: Runtime
     let module: PreparedModule
     let request: ExecutionRequest
     let limits: ExecutionLimits
@@ -13,16 +13,16 @@ struct Execution {
 
     func callAsFunction() -> ExecutionResult {
         let control = run.control
-        let store = Store(engine: engine, data: run)
+        let store = Store(engine: runtime.engine, data: run)
         // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
         let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
         var ticks = 0
         store.limit(memorySize: limits.memoryBytes)
-        let fuel = limits.fuel.map { min($0, Self.unlimitedFuel) } ?? Self.unlimitedFuel
+        let fuel = min(limits.fuel ?? Self.unlimitedFuel, Self.unlimitedFuel)
         var instance: Instance?
         var failure: WasmtimeError?
         do {
-            try store.setFuel(fuel)
+            if runtime.metersFuel { try store.setFuel(fuel) }
             // Trap-free deadline handling: every tick the sandbox decides whether to go on.
             store.setEpochDeadline(ticks: 1)
             store.onEpochDeadline { [control] in
@@ -59,7 +59,7 @@ struct Execution {
         (result.stdout, result.stdoutTruncated) = run.stdout.contents
         (result.stderr, result.stderrTruncated) = run.stderr.contents
         result.memoryPeakBytes = instance?.memorySize() ?? 0
-        result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel)
+        if runtime.metersFuel { result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel) }
         classify(&result, failure: failure, instance: instance)
         return result
     }

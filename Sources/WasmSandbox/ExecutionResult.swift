@@ -39,8 +39,9 @@ public struct ExecutionResult: Sendable {
     public var stderrTruncated = false
     /// Wall time of the run itself (instantiation and execution).
     public var duration: Duration = .zero
-    /// Fuel burnt by the guest.
-    public var fuelConsumed: UInt64 = 0
+    /// Fuel burnt by the guest; `nil` unless the run had a fuel budget (only metered runs
+    /// count fuel).
+    public var fuelConsumed: UInt64? = nil
     /// The largest size the guest's linear memory reached.
     public var memoryPeakBytes = 0
     /// True when the compiled module came from a cache (memory or disk).

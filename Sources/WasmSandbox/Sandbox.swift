@@ -6,8 +6,8 @@ import Wasmtime
 
 /// Runs untrusted WebAssembly with hard limits.
 ///
-/// One sandbox holds one Wasmtime engine, a cache of compiled modules and a fixed set of
-/// threads. Every execution gets a fresh store, so nothing leaks between runs and one run's
+/// One sandbox holds its Wasmtime engines (with and without fuel metering), caches of
+/// compiled modules and a fixed set of threads. Every execution gets a fresh store, so nothing leaks between runs and one run's
 /// trap or limit never touches another. Thread-safe; share one per process.
 ///
 /// ```swift
@@ -18,10 +18,10 @@ import Wasmtime
 public final class Sandbox: Sendable {
     /// The configuration the sandbox was built with.
     public let configuration: SandboxConfiguration
-    let engine: Engine
-    let cache: ModuleCache
-    let javascriptEngine: EngineModule
-    let pythonEngine: EngineModule
+    /// For runs with a fuel budget.
+    let metered: Runtime
+    /// For runs without one: the default.
+    let unmetered: Runtime
     private let pool: ExecutionThreadPool
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
@@ -39,23 +39,9 @@ public final class Sandbox: Sendable {
         }
         self.configuration = configuration
         metrics = SandboxMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
-        let engineConfiguration = Self.engineConfiguration(for: configuration)
         do {
-            engine = try Engine(engineConfiguration)
-            let linkers = Linkers(directOutput: Linker(engine: engine), fileOutput: Linker(engine: engine))
-            for linker in [linkers.directOutput, linkers.fileOutput] {
-                try linker.defineWASI()
-                try InterruptiblePoll.define(on: linker)
-            }
-            try DirectOutput.define(on: linkers.directOutput)
-            let disk = configuration.diskCacheDirectory.flatMap {
-                try? DiskModuleCache(directory: $0, engineFingerprint: Self.fingerprint(engineConfiguration))
-            }
-            cache = ModuleCache(
-                engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk,
-                onCompile: configuration.onCompile)
-            javascriptEngine = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
-            pythonEngine = EngineModule(language: "Python", file: configuration.pythonEngine)
+            metered = try Runtime(configuration: configuration, metersFuel: true)
+            unmetered = try Runtime(configuration: configuration, metersFuel: false)
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }
@@ -64,34 +50,12 @@ public final class Sandbox: Sendable {
             queueCapacity: configuration.maxQueuedExecutions,
             // Host calls and Wasmtime's own frames need room beyond the Wasm stack limit.
             stackSize: 2 * configuration.maxWasmStackBytes + (8 << 20))
-        ticker = EpochTicker(engine: engine, interval: configuration.checkInterval)
+        ticker = EpochTicker(engines: [metered.engine, unmetered.engine], interval: configuration.checkInterval)
     }
 
     deinit {
         pool.shutdown()
         ticker.shutdown()
-    }
-
-    static func engineConfiguration(for configuration: SandboxConfiguration) -> EngineConfiguration {
-        var engine = EngineConfiguration()
-        engine.consumeFuel = true
-        engine.epochInterruption = true
-        engine.maxWasmStack = configuration.maxWasmStackBytes
-        var pooling = PoolingConfiguration(
-            // One slot per sandbox thread and as many for callers of executeBlocking.
-            totalInstances: UInt32(2 * configuration.maxConcurrentExecutions),
-            maxMemorySize: configuration.maxMemoryBytes)
-        pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
-        // Reset the first 4 MiB of a reused memory in place instead of unmapping it: a
-        // pre-initialised engine otherwise takes a page fault for every page it touches.
-        pooling.linearMemoryKeepResident = 4 << 20
-        engine.pooling = pooling
-        return engine
-    }
-
-    private static func fingerprint(_ configuration: EngineConfiguration) -> [UInt8] {
-        let identity = "wasmtime-c-api-50|\(configuration)"
-        return Array(SHA256.hash(data: Array(identity.utf8)))
     }
 
     /// Runs a request to completion on a sandbox thread; never blocks the caller's thread.
@@ -139,11 +103,12 @@ public final class Sandbox: Sendable {
         var result: ExecutionResult
         do {
             try check(limits)
-            let (module, guest, source) = try prepare(request)
+            let runtime = limits.fuel == nil ? unmetered : metered
+            let (module, guest, source) = try prepare(request, in: runtime)
             metrics.record(source)
             let run = RunState(limits: limits)
             onStart(run.control)
-            let execution = Execution(engine: engine, module: module, request: guest, limits: limits, run: run)
+            let execution = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
             let start = MonotonicClock.now()
             result = ticker.whileActive { execution() }
             result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))

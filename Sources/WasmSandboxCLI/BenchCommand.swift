@@ -293,7 +293,7 @@ struct BenchCommand: AsyncParsableCommand {
         let both = try time(fuel: true, epoch: true)
         print("CPU-bound loop (\(loopIterations) iterations), best of 3:")
         print(
-            "  no checks \(format(plain)) ms; epoch \(format(epoch)) ms (\(format(epoch / plain, digits: 2))x); fuel + epoch, as the sandbox runs \(format(both)) ms (\(format(both / plain, digits: 2))x)"
+            "  no checks \(format(plain)) ms; epoch \(format(epoch)) ms (\(format(epoch / plain, digits: 2))x); fuel + epoch (runs with a fuel budget) \(format(both)) ms (\(format(both / plain, digits: 2))x)"
         )
     }
 }
