@@ -37,6 +37,11 @@ check js-throw 1 "Error: boom" -- $bin run --code 'throw new Error("boom")'
 check js-timeout 124 '"status":"timed_out"' -- $bin run --code 'for (;;) {}' --timeout-ms 200 --json
 check js-utf8 65 "not valid UTF-8 (at byte 18)" -- $bin run "$tmp/bad-utf8.js"
 check code-and-file 64 "not both" -- $bin run examples/hello.js --code '1'
+check py-file 0 '"args": ["x"]' -- $bin run examples/hello.py -- x
+check py-code 0 "6" -- $bin run --lang python --code 'print(2 * 3)'
+check py-exit 3 "" -- $bin run --lang python --code 'import sys; sys.exit(3)'
+check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
+check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
 check health 0 '"healthy":true' -- $bin health
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -20,4 +20,6 @@ show "a guest exit code" run examples/exit.wat --json -- 3
 show "JavaScript: Node-style console output, a timer, arguments" run examples/hello.js -- one two
 show "JavaScript: a CPU-bound script" run examples/primes.js --json
 show "JavaScript: an endless loop stopped at 300 ms" run --code 'while (true) {}' --timeout-ms 300 --json
+show "Python: CPython 3.11 (compiled once, then loaded from the cache)" run examples/hello.py -- x y
+show "Python: an exception" run --lang python --code 'raise ValueError("no")' --json
 show "the health check" health

@@ -40,16 +40,14 @@ struct DiskModuleCache: Sendable {
         directory.appendingPathComponent("\(key.hexString)-\(engineFingerprint.prefix(8).hexString).cwasm")
     }
 
-    /// The serialized module stored under `key`, if a trustworthy one exists.
-    func load(key: [UInt8]) -> [UInt8]? {
-        let url = file(for: key)
-        guard let data = try? Data(contentsOf: url) else { return nil }
-        let bytes = [UInt8](data)
-        guard let payload = Self.verify(bytes, key: key, engine: engineFingerprint) else {
-            try? FileManager.default.removeItem(at: url)
-            return nil
+    /// Calls `body` with the serialized module stored under `key` when a trustworthy one
+    /// exists. The file is memory-mapped and checked in place, not copied.
+    func withVerifiedPayload<T>(key: [UInt8], _ body: (UnsafeRawBufferPointer) -> T?) -> T? {
+        guard let data = try? Data(contentsOf: file(for: key), options: .alwaysMapped) else { return nil }
+        return data.withUnsafeBytes { bytes in
+            guard let payload = Self.verify(bytes, key: key, engine: engineFingerprint) else { return nil }
+            return body(payload)
         }
-        return payload
     }
 
     /// Removes an entry whose bytes the engine refused.
@@ -74,18 +72,18 @@ struct DiskModuleCache: Sendable {
     }
 
     /// The payload of a cache file when its header and checksum are right.
-    static func verify(_ bytes: [UInt8], key: [UInt8], engine: [UInt8]) -> [UInt8]? {
+    static func verify(_ bytes: UnsafeRawBufferPointer, key: [UInt8], engine: [UInt8]) -> UnsafeRawBufferPointer? {
         guard bytes.count >= headerSize, bytes.starts(with: magic) else { return nil }
         var offset = magic.count
-        func take(_ count: Int) -> ArraySlice<UInt8> {
+        func take(_ count: Int) -> UnsafeRawBufferPointer {
             defer { offset += count }
-            return bytes[offset..<offset + count]
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count])
         }
         guard take(32).elementsEqual(engine), take(32).elementsEqual(key) else { return nil }
         let digest = take(32)
         let length = take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length == UInt64(bytes.count - headerSize) else { return nil }
-        let payload = Array(bytes[headerSize...])
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[headerSize...])
         guard digest.elementsEqual(SHA256.hash(data: payload)) else { return nil }
         return payload
     }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 
@@ -22,12 +23,23 @@ final class EngineModule: Sendable {
         guard let file else {
             throw SandboxError("no \(language) engine is configured", kind: .internalError)
         }
-        guard let data = try? Data(contentsOf: file) else {
+        // The engine file is installed by setup, so its identity (path, inode, size, change
+        // time) keys the cache: a new process need not read and hash 20 MB to find it.
+        var info = stat()
+        guard stat(file.path, &info) == 0 else {
             throw SandboxError(
                 "the \(language) engine module was not found at \(file.path): run scripts/setup.sh",
                 kind: .internalError)
         }
-        let (module, source) = try cache.module(for: [UInt8](data))
+        let identity =
+            "engine-file|\(file.path)|\(info.st_ino)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)|\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
+        let (module, source) = try cache.module(key: Array(SHA256.hash(data: Array(identity.utf8)))) {
+            () throws(SandboxError) -> [UInt8] in
+            guard let data = try? Data(contentsOf: file) else {
+                throw SandboxError("cannot read the \(language) engine module at \(file.path)", kind: .internalError)
+            }
+            return [UInt8](data)
+        }
         prepared.withLock { $0 = module }
         return (module, source)
     }

@@ -48,7 +48,14 @@ final class ModuleCache: @unchecked Sendable {
 
     /// The prepared module for `wasm`, compiling (or loading from disk) on a miss.
     func module(for wasm: [UInt8]) throws(SandboxError) -> (PreparedModule, Source) {
-        let key = Array(SHA256.hash(data: wasm))
+        try module(key: Array(SHA256.hash(data: wasm)), bytes: { wasm })
+    }
+
+    /// The prepared module stored under `key`; `bytes` is called only when it must be compiled.
+    /// The key must identify the bytes as surely as their hash does.
+    func module(key: [UInt8], bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError) -> (
+        PreparedModule, Source
+    ) {
         condition.lock()
         while true {
             if let hit = entries[key] {
@@ -64,7 +71,7 @@ final class ModuleCache: @unchecked Sendable {
         condition.unlock()
 
         let result: Result<(PreparedModule, Source), SandboxError>
-        do { result = .success(try load(wasm, key: key)) } catch { result = .failure(error) }
+        do { result = .success(try load(key: key, bytes: bytes)) } catch { result = .failure(error) }
 
         condition.lock()
         compiling.remove(key)
@@ -80,13 +87,15 @@ final class ModuleCache: @unchecked Sendable {
         return try result.get()
     }
 
-    private func load(_ wasm: [UInt8], key: [UInt8]) throws(SandboxError) -> (PreparedModule, Source) {
-        if let disk, let serialized = disk.load(key: key) {
-            if let module = try? Module(engine: engine, trustedSerialized: serialized) {
-                return (try prepare(module), .disk)
-            }
+    private func load(key: [UInt8], bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError) -> (
+        PreparedModule, Source
+    ) {
+        if let disk {
+            let loaded = disk.withVerifiedPayload(key: key) { try? Module(engine: engine, trustedSerialized: $0) }
+            if let module = loaded { return (try prepare(module), .disk) }
             disk.discard(key: key)
         }
+        let wasm = try bytes()
         onCompile?(wasm.count)
         let start = MonotonicClock.now()
         let module: Module

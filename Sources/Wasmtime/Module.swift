@@ -19,14 +19,27 @@ public final class Module: @unchecked Sendable {
     ///
     /// - Important: the bytes become native code without further checks. Pass only bytes this
     ///   process or a trusted cache produced, never bytes from a user.
-    public init(engine: Engine, trustedSerialized bytes: [UInt8]) throws(WasmtimeError) {
+    public convenience init(engine: Engine, trustedSerialized bytes: UnsafeRawBufferPointer) throws(WasmtimeError) {
+        var module: OpaquePointer?
+        let error = wasmtime_module_deserialize(
+            engine.raw, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &module)
+        try WasmtimeError.check(error)
+        self.init(raw: module!, engine: engine)
+    }
+
+    private init(raw: OpaquePointer, engine: Engine) {
+        self.raw = raw
+        self.engine = engine
+    }
+
+    /// Loads a module serialized by ``serialize()``, from an array; the same trust applies.
+    public convenience init(engine: Engine, trustedSerialized bytes: [UInt8]) throws(WasmtimeError) {
         var module: OpaquePointer?
         let error = bytes.withUnsafeBufferPointer {
             wasmtime_module_deserialize(engine.raw, $0.baseAddress, $0.count, &module)
         }
         try WasmtimeError.check(error)
-        self.raw = module!
-        self.engine = engine
+        self.init(raw: module!, engine: engine)
     }
 
     deinit { wasmtime_module_delete(raw) }
