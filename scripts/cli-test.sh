@@ -42,6 +42,8 @@ check py-code 0 "6" -- $bin run --lang python --code 'print(2 * 3)'
 check py-exit 3 "" -- $bin run --lang python --code 'import sys; sys.exit(3)'
 check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
 check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
+check py-progress 0 "compiling a 20.5 MB module" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+check py-cached 0 "1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
 check health 0 '"healthy":true' -- $bin health
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
