@@ -7,12 +7,15 @@ let package = Package(
     products: [
         .library(name: "WasmSandbox", targets: ["WasmSandbox"]),
         .library(name: "Wasmtime", targets: ["Wasmtime"]),
+        .library(name: "WasmSandboxMCP", targets: ["WasmSandboxMCP"]),
         .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
@@ -26,15 +29,30 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "WasmSandboxMCP",
+            dependencies: [
+                "WasmSandbox",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "WasmSandboxCLI",
             dependencies: [
                 "WasmSandbox",
+                "WasmSandboxMCP",
                 "Wasmtime",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "WasmtimeTests", dependencies: ["Wasmtime", "CWasmtime"]),
+        .testTarget(
+            name: "WasmSandboxMCPTests",
+            dependencies: ["WasmSandboxMCP", "WasmSandbox", .product(name: "MCP", package: "swift-sdk")]
+        ),
         .testTarget(
             name: "WasmSandboxTests",
             dependencies: [

@@ -5,6 +5,6 @@ struct WasmSandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wasm-sandbox",
         abstract: "Run untrusted WebAssembly in Wasmtime sandboxes with hard limits.",
-        subcommands: [RunCommand.self, HealthCommand.self, BenchCommand.self, SoakCommand.self]
+        subcommands: [RunCommand.self, ServeCommand.self, HealthCommand.self, BenchCommand.self, SoakCommand.self]
     )
 }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MCP
+import WasmSandboxMCP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics) over stdio.",
+        discussion: """
+            Defaults and maxima come from MCP_SANDBOX_* environment variables (see the README); \
+            the flags below override them. Logs go to stderr; stdout carries only the protocol.
+            """
+    )
+
+    @Option(name: .customLong("default-timeout-ms")) var defaultTimeoutMs: Int?
+    @Option(name: .customLong("max-timeout-ms")) var maxTimeoutMs: Int?
+    @Option(name: .customLong("default-memory-mb")) var defaultMemoryMb: Int?
+    @Option(name: .customLong("max-memory-mb")) var maxMemoryMb: Int?
+    @Option(name: .customLong("max-output-kb")) var maxOutputKb: Int?
+    @Option(name: .customLong("max-code-bytes")) var maxCodeBytes: Int?
+    @Option(name: .customLong("max-concurrent")) var maxConcurrent: Int?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "wasm-sandbox.serve")
+        var configuration: MCPServerConfiguration
+        do {
+            configuration = try MCPServerConfiguration(environment: ProcessInfo.processInfo.environment)
+            if let defaultTimeoutMs { configuration.defaultTimeoutMs = defaultTimeoutMs }
+            if let maxTimeoutMs { configuration.maxTimeoutMs = maxTimeoutMs }
+            if let defaultMemoryMb { configuration.defaultMemoryMb = defaultMemoryMb }
+            if let maxMemoryMb { configuration.maxMemoryMb = maxMemoryMb }
+            if let maxOutputKb { configuration.maxOutputKb = maxOutputKb }
+            if let maxCodeBytes { configuration.maxCodeBytes = maxCodeBytes }
+            if let maxConcurrent { configuration.maxConcurrentExecutions = maxConcurrent }
+            try configuration.validate()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let service = try SandboxMCPServer(configuration: configuration)
+        let server = await service.makeServer(logger: logger)
+        try await server.start(transport: StdioTransport(logger: logger))
+        logger.info("serving MCP over stdio")
+
+        // SIGINT/SIGTERM: stop reading, let the process end; runs in flight end with it.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler {
+                logger.info("stopping on signal \(number)")
+                Task { await server.stop() }
+            }
+            source.resume()
+            return source
+        }
+        await server.waitUntilCompleted()
+        signals.forEach { $0.cancel() }
+        logger.info("stopped")
+    }
+}

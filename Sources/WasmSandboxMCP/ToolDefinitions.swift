@@ -1,0 +1,105 @@
+import MCP
+
+/// The tools the server offers, with their input and output schemas.
+enum ToolDefinitions {
+    static let executeCode = Tool(
+        name: "execute_code",
+        title: "Run code in a WebAssembly sandbox",
+        description: """
+            Runs JavaScript (QuickJS, Node-style console), Python 3.11 (CPython for WASI, standard \
+            library), WebAssembly text (wat) or a base64 WebAssembly module (wasm, a WASI command) in a \
+            fresh Wasmtime sandbox with a timeout, a memory cap and output caps. No network and no host \
+            files: only stdin, args, env and the files given, placed in /workspace. Returns stdout, \
+            stderr and a status; files the code leaves in /workspace come back too.
+            """,
+        inputSchema: .object([
+            "type": "object",
+            "properties": .object([
+                "language": .object([
+                    "type": "string", "enum": .array(ExecuteCodeArguments.languages.map { .string($0) }),
+                ]),
+                "code": .object(["type": "string", "description": "Source text; for wasm, the module in base64."]),
+                "stdin": .object(["type": "string"]),
+                "args": .object(["type": "array", "items": .object(["type": "string"])]),
+                "env": .object(["type": "object", "additionalProperties": .object(["type": "string"])]),
+                "timeout_ms": .object(["type": "integer", "minimum": 1]),
+                "memory_mb": .object(["type": "integer", "minimum": 1]),
+                "fuel": .object(["type": "integer", "minimum": 1]),
+                "files": .object([
+                    "type": "array",
+                    "items": .object([
+                        "type": "object",
+                        "properties": .object([
+                            "name": .object(["type": "string"]), "text": .object(["type": "string"]),
+                            "base64": .object(["type": "string"]),
+                        ]),
+                        "required": .array(["name"]),
+                    ]),
+                ]),
+            ]),
+            "required": .array(["language", "code"]),
+            "additionalProperties": false,
+        ]),
+        annotations: .init(destructiveHint: false, openWorldHint: false),
+        outputSchema: .object([
+            "type": "object",
+            "properties": .object([
+                "status": .object([
+                    "type": "string",
+                    "enum": .array(
+                        [
+                            "ok", "exited", "trapped", "timed_out", "out_of_fuel", "memory_limit", "output_limit",
+                            "invalid_input", "busy", "cancelled", "internal_error",
+                        ].map { .string($0) }),
+                ]),
+                "exit_code": .object(["type": .array(["integer", "null"])]),
+                "trap": .object(["type": .array(["string", "null"])]),
+                "message": .object(["type": .array(["string", "null"])]),
+                "stdout": .object(["type": "string"]),
+                "stderr": .object(["type": "string"]),
+                "stdout_truncated": .object(["type": "boolean"]),
+                "stderr_truncated": .object(["type": "boolean"]),
+                "duration_ms": .object(["type": "number"]),
+                "fuel_consumed": .object(["type": .array(["integer", "null"])]),
+                "memory_peak_bytes": .object(["type": "integer"]),
+                "cache_hit": .object(["type": "boolean"]),
+                "limits": .object(["type": "object"]),
+                "files": .object(["type": "array"]),
+            ]),
+            "required": .array(["status", "stdout", "stderr", "limits"]),
+        ])
+    )
+
+    static let health = Tool(
+        name: "sandbox_health",
+        description: "Runs a canary module through the sandbox and reports whether it works.",
+        inputSchema: .object(["type": "object", "properties": .object([:]), "additionalProperties": false]),
+        annotations: .init(readOnlyHint: true),
+        outputSchema: .object([
+            "type": "object",
+            "properties": .object([
+                "healthy": .object(["type": "boolean"]), "message": .object(["type": "string"]),
+                "duration_ms": .object(["type": "number"]),
+            ]),
+            "required": .array(["healthy", "message"]),
+        ])
+    )
+
+    static let metrics = Tool(
+        name: "sandbox_metrics",
+        description: "Counts of execute_code calls by status since the server started, and its limits.",
+        inputSchema: .object(["type": "object", "properties": .object([:]), "additionalProperties": false]),
+        annotations: .init(readOnlyHint: true),
+        outputSchema: .object([
+            "type": "object",
+            "properties": .object([
+                "calls": .object(["type": "integer"]), "by_status": .object(["type": "object"]),
+                "in_flight": .object(["type": "integer"]), "total_duration_ms": .object(["type": "number"]),
+                "limits": .object(["type": "object"]),
+            ]),
+            "required": .array(["calls", "by_status"]),
+        ])
+    )
+
+    static let all = [executeCode, health, metrics]
+}
