@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (idempotent) and runs every test: the Swift test suites, then the CLI end to end.
+# Sets up (idempotent) and runs every test: the Swift test suites, the CLI end to end, and the
+# MCP server with the official MCP Python SDK as an external client.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 swift build
 swift test
 ./scripts/cli-test.sh
+# The external MCP client, pinned, in a virtual environment of its own.
+if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import mcp' 2>/dev/null; then
+  python3 -m venv .deps/venv
+  .deps/venv/bin/python -m pip install --quiet --disable-pip-version-check mcp==1.30.0
+fi
+.deps/venv/bin/python tests-external/mcp_client_test.py .build/debug/wasm-sandbox

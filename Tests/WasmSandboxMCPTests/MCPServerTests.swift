@@ -1,0 +1,173 @@
+import Foundation
+import MCP
+import Testing
+import WasmSandbox
+import WasmSandboxMCP
+
+/// One server for the suite, as a deployment would share one.
+let service: SandboxMCPServer = {
+    var configuration = MCPServerConfiguration()
+    configuration.maxTimeoutMs = 10_000
+    configuration.maxCodeBytes = 100_000
+    return try! SandboxMCPServer(configuration: configuration)
+}()
+
+/// A client connected to a fresh server session through the SDK's in-memory transport.
+func connectedClient() async throws -> Client {
+    let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
+    let server = await service.makeServer()
+    try await server.start(transport: serverTransport)
+    let client = Client(name: "wasm-sandbox-tests", version: "1.0")
+    _ = try await client.connect(transport: clientTransport)
+    return client
+}
+
+func execute(_ client: Client, _ arguments: [String: Value]) async throws -> CallTool.Result {
+    let context: RequestContext<CallTool.Result> = try await client.callTool(name: "execute_code", arguments: arguments)
+    return try await context.value
+}
+
+func text(_ result: CallTool.Result) -> String {
+    result.content.compactMap { if case .text(let text, _, _) = $0 { text } else { nil } }.joined()
+}
+
+@Suite("MCP server through the Swift SDK's client")
+struct MCPServerTests {
+    @Test func listsItsToolsWithSchemas() async throws {
+        let client = try await connectedClient()
+        let (tools, _) = try await client.listTools()
+        #expect(tools.map(\.name) == ["execute_code", "sandbox_health", "sandbox_metrics"])
+        #expect(tools.allSatisfy { $0.outputSchema != nil })
+        #expect(tools[0].inputSchema.objectValue?["required"] == .array(["language", "code"]))
+    }
+
+    @Test(arguments: [
+        ("javascript", "console.log(6 * 7)", "42\n"),
+        ("python", "print(6 * 7)", "42\n"),
+        ("wat", Sandbox.canaryWAT, "ok\n"),
+    ])
+    func executesEachLanguage(language: String, code: String, stdout: String) async throws {
+        let client = try await connectedClient()
+        let result = try await execute(client, ["language": .string(language), "code": .string(code)])
+        #expect(result.isError == false)
+        #expect(result.structuredContent?.objectValue?["status"] == "ok")
+        #expect(result.structuredContent?.objectValue?["stdout"] == .string(stdout))
+        #expect(text(result).contains("status: ok"))
+    }
+
+    @Test func executesABase64WasmModule() async throws {
+        let client = try await connectedClient()
+        // (module (memory (export "memory") 1) (func (export "_start")))
+        let module: [UInt8] = [
+            0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 19, 2, 6, 109, 101, 109, 111,
+            114, 121, 2, 0, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1, 2, 0, 11,
+        ]
+        let result = try await execute(
+            client, ["language": "wasm", "code": .string(Data(module).base64EncodedString())])
+        #expect(result.structuredContent?.objectValue?["status"] == "ok", "\(text(result))")
+    }
+
+    @Test func failingRunIsAToolErrorNotAProtocolError() async throws {
+        let client = try await connectedClient()
+        let thrown = try await execute(client, ["language": "python", "code": "raise ValueError('nope')"])
+        #expect(thrown.isError == true)
+        #expect(thrown.structuredContent?.objectValue?["status"] == "exited")
+        #expect(text(thrown).contains("ValueError: nope"))
+        let slow = try await execute(client, ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 200])
+        #expect(slow.isError == true)
+        #expect(slow.structuredContent?.objectValue?["status"] == "timed_out")
+        #expect(text(slow).contains("timed_out"))
+    }
+
+    @Test func limitsAboveTheMaximaAreClampedAndReported() async throws {
+        let client = try await connectedClient()
+        let result = try await execute(
+            client, ["language": "javascript", "code": "1", "timeout_ms": 99_999_999, "memory_mb": 64])
+        let limits = result.structuredContent?.objectValue?["limits"]?.objectValue
+        #expect(limits?["timeout_ms"] == 10_000)
+        #expect(limits?["memory_mb"] == 64)
+        #expect(limits?["clamped"] == .array(["timeout_ms"]))
+        #expect(text(result).contains("clamped: timeout_ms"))
+    }
+
+    @Test func filesGoInAndComeBack() async throws {
+        let client = try await connectedClient()
+        let result = try await execute(
+            client,
+            [
+                "language": "python",
+                "code": "data = open('/workspace/in.txt').read()\nopen('/workspace/out.txt', 'w').write(data.upper())",
+                "files": [["name": "in.txt", "text": "hello"]],
+            ])
+        #expect(result.isError == false, "\(text(result))")
+        let files = result.structuredContent?.objectValue?["files"]?.arrayValue ?? []
+        #expect(files.contains(["path": "out.txt", "size": 5, "text": "HELLO"]))
+    }
+
+    @Test(arguments: [
+        (["code": "1"], "missing argument 'language'"),
+        (["language": "javascript"], "missing argument 'code'"),
+        (["language": 3, "code": "1"], "'language' must be a string"),
+        (["language": "cobol", "code": "1"], "unknown language 'cobol'"),
+        (["language": "wasm", "code": "!!not base64!!"], "not valid base64"),
+        (["language": "javascript", "code": "1", "timeout_ms": -5], "'timeout_ms' must be positive"),
+        (["language": "javascript", "code": "1", "memory_mb": "lots"], "'memory_mb' must be an integer"),
+        (["language": "javascript", "code": .string(String(repeating: "x", count: 100_001))], "above the server's limit"),
+        (["language": "javascript", "code": "1", "files": [["text": "x"]]], "needs a string 'name'"),
+        (["language": "javascript", "code": "1", "bogus": 1], "unknown argument 'bogus'"),
+    ] as [([String: Value], String)])
+    func badArgumentsAreClearErrorsAndTheServerKeepsServing(arguments: [String: Value], problem: String) async throws {
+        let client = try await connectedClient()
+        await #expect {
+            _ = try await execute(client, arguments)
+        } throws: { error in
+            String(describing: error).contains(problem)
+        }
+        let after = try await execute(client, ["language": "javascript", "code": "console.log('still serving')"])
+        #expect(after.structuredContent?.objectValue?["stdout"] == "still serving\n")
+    }
+
+    @Test func unknownToolIsAClearError() async throws {
+        let client = try await connectedClient()
+        await #expect {
+            let context: RequestContext<CallTool.Result> = try await client.callTool(name: "rm_rf", arguments: [:])
+            _ = try await context.value
+        } throws: { error in
+            String(describing: error).contains("unknown tool 'rm_rf'")
+        }
+    }
+
+    @Test func cancellingACallStopsItsRun() async throws {
+        let client = try await connectedClient()
+        let context: RequestContext<CallTool.Result> = try await client.callTool(
+            name: "execute_code", arguments: ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 10_000])
+        try await Task.sleep(for: .milliseconds(300))
+        let before = try await metrics(client)
+        #expect((before["in_flight"]?.intValue ?? 0) >= 1)
+        try await client.cancelRequest(context.requestID, reason: "test")
+        let start = ContinuousClock.now
+        // The run ends (cancelled) long before its 10 s timeout.
+        while (try await metrics(client)["in_flight"]?.intValue ?? 0) > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(ContinuousClock.now - start < .seconds(5))
+            if ContinuousClock.now - start > .seconds(5) { break }
+        }
+        let statuses = try await metrics(client)["by_status"]?.objectValue ?? [:]
+        #expect((statuses["cancelled"]?.intValue ?? 0) >= 1)
+    }
+
+    @Test func healthAndMetricsTools() async throws {
+        let client = try await connectedClient()
+        let health: RequestContext<CallTool.Result> = try await client.callTool(name: "sandbox_health", arguments: [:])
+        let report = try await health.value
+        #expect(report.isError == false)
+        #expect(report.structuredContent?.objectValue?["healthy"] == true)
+        let snapshot = try await metrics(client)
+        #expect(snapshot["limits"]?.objectValue?["max_timeout_ms"] == 10_000)
+    }
+
+    func metrics(_ client: Client) async throws -> [String: Value] {
+        let context: RequestContext<CallTool.Result> = try await client.callTool(name: "sandbox_metrics", arguments: [:])
+        return try await context.value.structuredContent?.objectValue ?? [:]
+    }
+}

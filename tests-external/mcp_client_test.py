@@ -1,0 +1,93 @@
+"""End-to-end test of `wasm-sandbox serve` with the official MCP Python SDK as the client.
+
+Run by scripts/test.sh after `swift build`: python3 tests-external/mcp_client_test.py BINARY
+"""
+import asyncio
+import sys
+
+from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import McpError
+
+BINARY = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/wasm-sandbox"
+passed = 0
+failed = 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+async def main():
+    params = StdioServerParameters(command=BINARY, args=["serve", "--max-timeout-ms", "10000", "--log-level", "error"])
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            info = await session.initialize()
+            check("initialize", info.serverInfo.name == "wasm-sandbox", info)
+
+            tools = await session.list_tools()
+            names = [tool.name for tool in tools.tools]
+            check("list tools", names == ["execute_code", "sandbox_health", "sandbox_metrics"], names)
+
+            for language, code, expected in [
+                ("javascript", "console.log([1, 2].map(x => x * 21))", "[ 21, 42 ]\n"),
+                ("python", "import sys; print(sys.version_info[:2])", "(3, 11)\n"),
+                ("wat", '(module (memory (export "memory") 1) (func (export "_start")))', ""),
+            ]:
+                result = await session.call_tool("execute_code", {"language": language, "code": code})
+                structured = result.structuredContent or {}
+                check(f"{language} runs", not result.isError and structured.get("stdout") == expected, result)
+
+            failing = await session.call_tool("execute_code", {"language": "python", "code": "1/0"})
+            check("failing run is a tool error", failing.isError and "ZeroDivisionError" in failing.content[0].text,
+                  failing)
+
+            slow = await session.call_tool(
+                "execute_code", {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 300})
+            check("timeout", slow.isError and (slow.structuredContent or {}).get("status") == "timed_out", slow)
+
+            try:
+                bad = await session.call_tool("execute_code", {"language": "cobol", "code": "x"})
+                check("unknown language", bad.isError and "unknown language" in bad.content[0].text, bad)
+            except McpError as error:
+                check("unknown language", "unknown language" in str(error), error)
+
+            # A cancelled call: the client gives up after 300 ms and sends notifications/cancelled.
+            # This SDK version does not send it by itself when a call is abandoned; the id of the
+            # next request is its session counter (pinned version, see .ci/run).
+            request_id = session._request_id
+            started = asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(
+                    session.call_tool("execute_code",
+                                      {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 10000}),
+                    timeout=0.3)
+                check("cancel", False, "the endless run returned")
+            except (asyncio.TimeoutError, TimeoutError):
+                await session.send_notification(types.ClientNotification(types.CancelledNotification(
+                    params=types.CancelledNotificationParams(requestId=request_id, reason="client gave up"))))
+            # The server stops the cancelled run: nothing is left in flight well before 10 s.
+            in_flight = None
+            for _ in range(60):
+                metrics = await session.call_tool("sandbox_metrics", {})
+                in_flight = (metrics.structuredContent or {}).get("in_flight")
+                if in_flight == 0:
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = asyncio.get_running_loop().time() - started
+            check("cancelled run stopped", in_flight == 0 and elapsed < 5, (in_flight, elapsed))
+
+            after = await session.call_tool("execute_code", {"language": "javascript", "code": "console.log('ok')"})
+            check("still serving", (after.structuredContent or {}).get("stdout") == "ok\n", after)
+
+    print(f"mcp-python-client: {passed} passed, {failed} failed")
+    return failed == 0
+
+
+if __name__ == "__main__":
+    sys.exit(0 if asyncio.run(main()) else 1)
