@@ -1,12 +1,16 @@
-"""End-to-end test of `wasm-sandbox serve` with the official MCP Python SDK as the client.
+"""End-to-end test of `wasm-sandbox serve` with the official MCP Python SDK as the client,
+over stdio and over Streamable HTTP.
 
 Run by scripts/test.sh after `swift build`: python3 tests-external/mcp_client_test.py BINARY
 """
 import asyncio
+import re
+import subprocess
 import sys
 
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamablehttp_client
 from mcp.shared.exceptions import McpError
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/wasm-sandbox"
@@ -23,70 +27,102 @@ def check(name, condition, detail=""):
         print(f"FAIL {name}: {detail}")
 
 
+SERVE_ARGS = ["serve", "--max-timeout-ms", "10000"]
+
+
 async def main():
-    params = StdioServerParameters(command=BINARY, args=["serve", "--max-timeout-ms", "10000", "--log-level", "error"])
+    params = StdioServerParameters(command=BINARY, args=SERVE_ARGS + ["--log-level", "error"])
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
-            info = await session.initialize()
-            check("initialize", info.serverInfo.name == "wasm-sandbox", info)
+            await exercise(session, "stdio")
 
-            tools = await session.list_tools()
-            names = [tool.name for tool in tools.tools]
-            check("list tools", names == ["execute_code", "sandbox_health", "sandbox_metrics"], names)
-
-            for language, code, expected in [
-                ("javascript", "console.log([1, 2].map(x => x * 21))", "[ 21, 42 ]\n"),
-                ("python", "import sys; print(sys.version_info[:2])", "(3, 11)\n"),
-                ("wat", '(module (memory (export "memory") 1) (func (export "_start")))', ""),
-            ]:
-                result = await session.call_tool("execute_code", {"language": language, "code": code})
-                structured = result.structuredContent or {}
-                check(f"{language} runs", not result.isError and structured.get("stdout") == expected, result)
-
-            failing = await session.call_tool("execute_code", {"language": "python", "code": "1/0"})
-            check("failing run is a tool error", failing.isError and "ZeroDivisionError" in failing.content[0].text,
-                  failing)
-
-            slow = await session.call_tool(
-                "execute_code", {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 300})
-            check("timeout", slow.isError and (slow.structuredContent or {}).get("status") == "timed_out", slow)
-
-            try:
-                bad = await session.call_tool("execute_code", {"language": "cobol", "code": "x"})
-                check("unknown language", bad.isError and "unknown language" in bad.content[0].text, bad)
-            except McpError as error:
-                check("unknown language", "unknown language" in str(error), error)
-
-            # A cancelled call: the client gives up after 300 ms and sends notifications/cancelled.
-            # This SDK version does not send it by itself when a call is abandoned; the id of the
-            # next request is its session counter (pinned version, see .ci/run).
-            request_id = session._request_id
-            started = asyncio.get_running_loop().time()
-            try:
-                await asyncio.wait_for(
-                    session.call_tool("execute_code",
-                                      {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 10000}),
-                    timeout=0.3)
-                check("cancel", False, "the endless run returned")
-            except (asyncio.TimeoutError, TimeoutError):
-                await session.send_notification(types.ClientNotification(types.CancelledNotification(
-                    params=types.CancelledNotificationParams(requestId=request_id, reason="client gave up"))))
-            # The server stops the cancelled run: nothing is left in flight well before 10 s.
-            in_flight = None
-            for _ in range(60):
-                metrics = await session.call_tool("sandbox_metrics", {})
-                in_flight = (metrics.structuredContent or {}).get("in_flight")
-                if in_flight == 0:
-                    break
-                await asyncio.sleep(0.05)
-            elapsed = asyncio.get_running_loop().time() - started
-            check("cancelled run stopped", in_flight == 0 and elapsed < 5, (in_flight, elapsed))
-
-            after = await session.call_tool("execute_code", {"language": "javascript", "code": "console.log('ok')"})
-            check("still serving", (after.structuredContent or {}).get("stdout") == "ok\n", after)
+    server = subprocess.Popen([BINARY] + SERVE_ARGS + ["--http", "127.0.0.1:0", "--log-level", "notice"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in server.stderr:
+            match = re.search(r"(http://127\.0\.0\.1:\d+/mcp)", line)
+            if match:
+                url = match.group(1)
+                break
+        check("http server started", url is not None)
+        async with streamablehttp_client(url) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await exercise(session, "http")
+    finally:
+        server.terminate()
+        try:
+            code = server.wait(timeout=10)
+            check("http server stops on SIGTERM", code == 0, code)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            check("http server stops on SIGTERM", False, "still running after 10 s")
 
     print(f"mcp-python-client: {passed} passed, {failed} failed")
     return failed == 0
+
+
+async def exercise(session, transport):
+    def check_on(name, condition, detail=""):
+        check(f"{transport}: {name}", condition, detail)
+
+    info = await session.initialize()
+    check_on("initialize", info.serverInfo.name == "wasm-sandbox", info)
+
+    tools = await session.list_tools()
+    names = [tool.name for tool in tools.tools]
+    check_on("list tools", names == ["execute_code", "sandbox_health", "sandbox_metrics"], names)
+
+    for language, code, expected in [
+        ("javascript", "console.log([1, 2].map(x => x * 21))", "[ 21, 42 ]\n"),
+        ("python", "import sys; print(sys.version_info[:2])", "(3, 11)\n"),
+        ("wat", '(module (memory (export "memory") 1) (func (export "_start")))', ""),
+    ]:
+        result = await session.call_tool("execute_code", {"language": language, "code": code})
+        structured = result.structuredContent or {}
+        check_on(f"{language} runs", not result.isError and structured.get("stdout") == expected, result)
+
+    failing = await session.call_tool("execute_code", {"language": "python", "code": "1/0"})
+    check_on("failing run is a tool error", failing.isError and "ZeroDivisionError" in failing.content[0].text,
+          failing)
+
+    slow = await session.call_tool(
+        "execute_code", {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 300})
+    check_on("timeout", slow.isError and (slow.structuredContent or {}).get("status") == "timed_out", slow)
+
+    try:
+        bad = await session.call_tool("execute_code", {"language": "cobol", "code": "x"})
+        check_on("unknown language", bad.isError and "unknown language" in bad.content[0].text, bad)
+    except McpError as error:
+        check_on("unknown language", "unknown language" in str(error), error)
+
+    # A cancelled call: the client gives up after 300 ms and sends notifications/cancelled.
+    # This SDK version does not send it by itself when a call is abandoned; the id of the
+    # next request is its session counter (pinned version, see .ci/run).
+    request_id = session._request_id
+    started = asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(
+            session.call_tool("execute_code",
+                              {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 10000}),
+            timeout=0.3)
+        check_on("cancel", False, "the endless run returned")
+    except (asyncio.TimeoutError, TimeoutError):
+        await session.send_notification(types.ClientNotification(types.CancelledNotification(
+            params=types.CancelledNotificationParams(requestId=request_id, reason="client gave up"))))
+    # The server stops the cancelled run: nothing is left in flight well before 10 s.
+    in_flight = None
+    for _ in range(60):
+        metrics = await session.call_tool("sandbox_metrics", {})
+        in_flight = (metrics.structuredContent or {}).get("in_flight")
+        if in_flight == 0:
+            break
+        await asyncio.sleep(0.05)
+    elapsed = asyncio.get_running_loop().time() - started
+    check_on("cancelled run stopped", in_flight == 0 and elapsed < 5, (in_flight, elapsed))
+
+    after = await session.call_tool("execute_code", {"language": "javascript", "code": "console.log('ok')"})
+    check_on("still serving", (after.structuredContent or {}).get("stdout") == "ok\n", after)
 
 
 if __name__ == "__main__":

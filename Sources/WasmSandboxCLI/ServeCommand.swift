@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import MCP
+import Metrics
+import Prometheus
 import WasmSandboxMCP
 
 #if canImport(Glibc)
@@ -11,12 +13,17 @@ import WasmSandboxMCP
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics) over stdio.",
+        abstract: "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics).",
         discussion: """
-            Defaults and maxima come from MCP_SANDBOX_* environment variables (see the README); \
-            the flags below override them. Logs go to stderr; stdout carries only the protocol.
+            Serves over stdio by default; --http HOST:PORT serves MCP's Streamable HTTP transport at \
+            /mcp, with GET /health and GET /metrics (Prometheus). Defaults and maxima come from \
+            MCP_SANDBOX_* environment variables (see the README); the flags below override them. \
+            Logs go to stderr; under stdio, stdout carries only the protocol.
             """
     )
+
+    @Option(help: "Serve Streamable HTTP on HOST:PORT instead of stdio (port 0 picks a free one).")
+    var http: String?
 
     @Option(name: .customLong("default-timeout-ms")) var defaultTimeoutMs: Int?
     @Option(name: .customLong("max-timeout-ms")) var maxTimeoutMs: Int?
@@ -49,6 +56,21 @@ struct ServeCommand: AsyncParsableCommand {
             try configuration.validate()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        }
+        if let http {
+            guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]),
+                (0...65535).contains(port), colon != http.startIndex
+            else { throw ValidationError("--http must look like HOST:PORT, got '\(http)'") }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let service = try SandboxMCPServer(configuration: configuration)
+            let host = String(http[..<colon])
+            try await MCPHTTPServer(service: service, host: host, port: port, prometheus: registry, logger: logger)
+                .run { bound in
+                    // Printed to stderr so scripts and tests can find a port chosen by the system.
+                    logger.notice("serving MCP over Streamable HTTP at http://\(host):\(bound)/mcp")
+                }
+            return
         }
         let service = try SandboxMCPServer(configuration: configuration)
         let server = await service.makeServer(logger: logger)
