@@ -177,3 +177,24 @@ struct MCPServerTests {
         return try await context.value.structuredContent?.objectValue ?? [:]
     }
 }
+
+@Suite("MCP server under load")
+struct MCPLoadTests {
+    @Test func callsBeyondCapacityGetBusyNotAHang() async throws {
+        var configuration = MCPServerConfiguration()
+        configuration.maxConcurrentExecutions = 1
+        configuration.maxQueuedExecutions = 1
+        let small = try SandboxMCPServer(configuration: configuration)
+        let client = try await connectedClient(to: small)
+        let slow: [String: Value] = ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 500]
+        let statuses = try await withThrowingTaskGroup(of: Value?.self) { group in
+            for _ in 0..<5 {
+                group.addTask { try await execute(client, slow).structuredContent?.objectValue?["status"] }
+            }
+            return try await group.reduce(into: [Value?]()) { $0.append($1) }
+        }
+        #expect(statuses.count == 5)
+        #expect(statuses.filter { $0 == "busy" }.count >= 2)
+        #expect(statuses.allSatisfy { $0 == "busy" || $0 == "timed_out" })
+    }
+}
