@@ -29,11 +29,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
     var loopIterations = 300_000_000
 
-    @Option(help: "Which figures to measure: core, javascript, python or all.")
+    @Option(help: "Which figures to measure: core, javascript, python, mcp or all.")
     var suite = Suite.all
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, javascript, python, all
+        case core, javascript, python, mcp, all
     }
 
     func run() async throws {
@@ -47,6 +47,10 @@ struct BenchCommand: AsyncParsableCommand {
             try await benchJavaScript(sandbox, configuration: configuration, cores: cores)
         }
         if suite == .python || suite == .all { try await benchPython(sandbox, configuration: configuration) }
+        if suite == .mcp || suite == .all {
+            try await MCPBenchmark(clients: 1, callsPerClient: max(iterations / 10, 20)).run()
+            try await MCPBenchmark(clients: 16, callsPerClient: max(iterations / 25, 20)).run()
+        }
     }
 
     private func benchCore(_ sandbox: Sandbox, cores: Int) async throws {
