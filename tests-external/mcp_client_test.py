@@ -49,6 +49,7 @@ async def main():
         async with streamablehttp_client(url) as (read, write, _):
             async with ClientSession(read, write) as session:
                 await exercise(session, "http")
+                await disconnect_mid_run(url, session)
     finally:
         server.terminate()
         try:
@@ -60,6 +61,38 @@ async def main():
 
     print(f"mcp-python-client: {passed} passed, {failed} failed")
     return failed == 0
+
+
+async def disconnect_mid_run(url, observer):
+    """A raw HTTP client starts an endless run and hangs up; the server must stop the run."""
+    import httpx
+
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "MCP-Protocol-Version": "2025-06-18"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        init = await http.post(url, headers=headers, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "hang-up", "version": "1"}}})
+        headers["Mcp-Session-Id"] = init.headers["mcp-session-id"]
+        await http.post(url, headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        before = (await observer.call_tool("sandbox_metrics", {})).structuredContent["by_status"].get("cancelled", 0)
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "execute_code",
+            "arguments": {"language": "javascript", "code": "for (;;) {}", "timeout_ms": 10000}}}
+        async with http.stream("POST", url, headers=headers, json=call) as response:
+            async for _ in response.aiter_bytes():
+                break  # the stream's first event arrived: the call is under way; hang up
+        started = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - started < 8:
+            metrics = (await observer.call_tool("sandbox_metrics", {})).structuredContent
+            if metrics["in_flight"] == 0 and metrics["by_status"].get("cancelled", 0) > before:
+                break
+            await asyncio.sleep(0.05)
+        elapsed = asyncio.get_running_loop().time() - started
+        check("http: run stopped when its client disconnected",
+              metrics["in_flight"] == 0 and metrics["by_status"].get("cancelled", 0) > before and elapsed < 5,
+              (metrics, elapsed))
 
 
 async def exercise(session, transport):

@@ -75,15 +75,71 @@ public struct MCPHTTPServer: Sendable {
         let status = HTTPResponse.Status(code: response.statusCode)
         switch response {
         case .stream(let stream, _):
+            let session =
+                response.headers.first { $0.key.lowercased() == "mcp-session-id" }?.value
+                ?? mcpRequest.header(HTTPHeaderName.sessionID)
             return Response(
                 status: status, headers: fields,
-                body: ResponseBody(asyncSequence: stream.map { ByteBuffer(data: $0) }))
+                body: ResponseBody(
+                    asyncSequence: streamCancellingOnDisconnect(
+                        stream, session: session, requestID: mcpRequest.body.flatMap(Self.requestID), sessions: sessions
+                    )))
         default:
             return Response(
                 status: status, headers: fields,
                 body: response.bodyData.map { ResponseBody(byteBuffer: ByteBuffer(data: $0)) } ?? ResponseBody())
         }
     }
+}
+
+extension MCPHTTPServer {
+    /// The JSON-RPC id of a request body, when it is a single request.
+    static func requestID(_ body: Data) -> Any? {
+        guard let message = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            message["method"] != nil
+        else { return nil }
+        return message["id"]
+    }
+
+    /// Relays an SSE response; when the client stops reading before it ends (it went away),
+    /// the call is cancelled so that its run stops and frees its slot.
+    ///
+    /// A silent connection shows no disconnect until something is written to it, so an SSE
+    /// comment (ignored by clients) goes out every half second while the call runs.
+    static func streamCancellingOnDisconnect(
+        _ stream: AsyncThrowingStream<Data, any Error>, session: String?, requestID: Any?, sessions: MCPSessions
+    ) -> AsyncThrowingStream<ByteBuffer, any Error> {
+        let requestID = requestID.map { SendableJSON(value: $0) }
+        let (relay, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let pump = Task {
+            do {
+                for try await chunk in stream { continuation.yield(ByteBuffer(data: chunk)) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(500))
+                continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+            }
+        }
+        continuation.onTermination = { termination in
+            heartbeat.cancel()
+            guard case .cancelled = termination else { return }
+            pump.cancel()
+            if let session, let requestID {
+                Task { await sessions.cancel(session: session, requestID: requestID.value) }
+            }
+        }
+        return relay
+    }
+}
+
+/// A JSON-RPC id (a string or a number) carried across tasks.
+struct SendableJSON: @unchecked Sendable {
+    let value: Any
 }
 
 /// Closes the MCP sessions when the application shuts down, so no run outlives the server.

@@ -41,6 +41,26 @@ actor MCPSessions {
         return .error(statusCode: 400, .invalidRequest("Bad Request: missing \(HTTPHeaderName.sessionID) header"))
     }
 
+    /// Cancels a call whose client went away, as if the client had sent
+    /// `notifications/cancelled`: its run is stopped and its slot freed.
+    func cancel(session id: String, requestID: Any) async {
+        guard let session = sessions[id],
+            let body = try? JSONSerialization.data(withJSONObject: [
+                "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": ["requestId": requestID, "reason": "the client disconnected"],
+            ])
+        else { return }
+        let request = HTTPRequest(
+            method: "POST",
+            headers: [
+                HTTPHeaderName.sessionID: id, HTTPHeaderName.contentType: "application/json",
+                HTTPHeaderName.accept: "application/json, text/event-stream",
+                HTTPHeaderName.protocolVersion: Version.latest,
+            ], body: body)
+        _ = await session.transport.handleRequest(request)
+        logger.debug("cancelled a call whose client disconnected", metadata: ["session": "\(id)"])
+    }
+
     /// Ends every session; their servers stop and their runs are cancelled with them.
     func closeAll() async {
         for id in Array(sessions.keys) { await close(id) }
