@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MCP
 import WasmSandbox
 import WasmSandboxMCP
 
@@ -75,6 +76,32 @@ struct MCPBenchmark {
             "same runs through the library, \(clients) callers:  \(library.summary), \(format(Double(librarySamples.count) / libraryElapsed, digits: 0)) runs/s"
         )
         print("protocol overhead, median:                  \(format(mcp.median - library.median)) µs per call")
+
+        // The SDK and JSON alone, without HTTP: one session on the in-memory transport.
+        let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
+        let mcpServer = await service.makeServer()
+        try await mcpServer.start(transport: serverTransport)
+        let client = Client(name: "bench", version: "1")
+        _ = try await client.connect(transport: clientTransport)
+        let arguments: [String: Value] = ["language": "javascript", "code": #"console.log("hi")"#]
+        var inMemory: [UInt64] = []
+        for _ in 0..<callsPerClient {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let context: RequestContext<CallTool.Result> = try await client.callTool(
+                name: "execute_code", arguments: arguments)
+            _ = try await context.value
+            inMemory.append(DispatchTime.now().uptimeNanoseconds - begin)
+        }
+        var handler: [UInt64] = []
+        for _ in 0..<callsPerClient {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            _ = try await service.call("execute_code", arguments: arguments)
+            handler.append(DispatchTime.now().uptimeNanoseconds - begin)
+        }
+        if clients == 1 {
+            print("MCP over the SDK's in-memory transport:    \(LatencyStats(nanoseconds: inMemory).summary) (no HTTP)")
+            print("the tool handler alone, no protocol:       \(LatencyStats(nanoseconds: handler).summary)")
+        }
     }
 }
 
