@@ -85,31 +85,32 @@ struct Execution {
         "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run \(outcome)"
     }
 
-    private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+    private static let outputCapMessage = "the run wrote more than its output cap"
+
+    /// How the run ended when the sandbox stopped it, if it did.
+    private func stopOutcome() -> (ExecutionResult.Status, String)? {
         switch run.control.stopReason {
-        case .timeout:
-            result.status = .timedOut
-            result.message = "the run exceeded its \(limits.timeout) timeout"
-            return
-        case .cancelled:
-            result.status = .cancelled
-            result.message = "the run was cancelled"
-            return
-        case .outputLimit:
-            result.status = .outputLimit
-            result.message = "the run wrote more than its output cap"
-            return
+        case .timeout: (.timedOut, "the run exceeded its \(limits.timeout) timeout")
+        case .cancelled: (.cancelled, "the run was cancelled")
+        case .outputLimit: (.outputLimit, Self.outputCapMessage)
         case .workspaceLimit:
-            result.status = .outputLimit
-            result.message =
+            (
+                .outputLimit,
                 "the run left more than its workspace cap (\(limits.workspaceBytes) bytes, \(limits.workspaceEntries) entries)"
+            )
+        case .none: nil
+        }
+    }
+
+    private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+        if let (status, message) = stopOutcome() {
+            result.status = status
+            result.message = message
             return
-        case .none:
-            break
         }
         if result.stdoutTruncated || result.stderrTruncated {
             result.status = .outputLimit
-            result.message = "the run wrote more than its output cap"
+            result.message = Self.outputCapMessage
             return
         }
         guard let failure else {
