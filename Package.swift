@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.0.0"),
     ],
     targets: [
         // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
@@ -59,7 +60,10 @@ let package = Package(
         .testTarget(name: "WasmtimeTests", dependencies: ["Wasmtime", "CWasmtime"]),
         .testTarget(
             name: "WasmSandboxMCPTests",
-            dependencies: ["WasmSandboxMCP", "WasmSandbox", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: [
+                "WasmSandboxMCP", "WasmSandbox", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .testTarget(
             name: "WasmSandboxTests",

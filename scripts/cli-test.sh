@@ -44,6 +44,11 @@ check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
 check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
 check py-progress 0 "compiling a 20.5 MB module" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
 check py-cached 0 "1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_health","arguments":{}}}'
+serve_malformed() { (printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' 'this is not json' '{"jsonrpc":"2.0","id":' "$call"; sleep 2) | $bin serve --log-level critical; }
+check mcp-malformed 0 'Parse error' -- serve_malformed
+check mcp-serves-after-malformed 0 '"healthy":true' -- serve_malformed
 check health 0 '"healthy":true' -- $bin health
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
