@@ -80,7 +80,8 @@ public final class Workspace: Sendable {
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        return (try? handle.readToEnd()).map { [UInt8]($0 ?? Data()) } ?? nil
+        guard let data = try? handle.readToEnd() else { return nil }
+        return [UInt8](data)
     }
 
     /// Total bytes and entries (files, directories, links) in the workspace.

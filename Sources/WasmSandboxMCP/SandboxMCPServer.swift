@@ -52,12 +52,14 @@ public final class SandboxMCPServer: Sendable {
         case ToolDefinitions.health.name:
             let report = await sandbox.health()
             return CallTool.Result(
-                content: [.text(report.message)], structuredContent: .object(try Self.jsonObject(report)),
+                content: [.text(text: report.message, annotations: nil, _meta: nil)],
+                structuredContent: .object(try Self.jsonObject(report)),
                 isError: !report.healthy)
         case ToolDefinitions.metrics.name:
             let snapshot = metricsSnapshot()
             return CallTool.Result(
-                content: [.text(Self.jsonText(snapshot))], structuredContent: Optional(snapshot), isError: false)
+                content: [.text(text: Self.jsonText(snapshot), annotations: nil, _meta: nil)],
+                structuredContent: Optional(snapshot), isError: false)
         default:
             throw MCPError.invalidParams(
                 "unknown tool '\(name)': the tools are \(ToolDefinitions.all.map(\.name).joined(separator: ", "))")
@@ -107,7 +109,7 @@ public final class SandboxMCPServer: Sendable {
                 })
         }
         return CallTool.Result(
-            content: [.text(Self.summary(result, arguments: arguments))],
+            content: [.text(text: Self.summary(result, arguments: arguments), annotations: nil, _meta: nil)],
             structuredContent: Optional(.object(structured)),
             isError: result.status != .ok)
     }
