@@ -88,7 +88,7 @@ public final class Workspace: Sendable {
     func usage() -> (bytes: Int, entries: Int) {
         var bytes = 0
         var entries = 0
-        walk(everyEntry: { entries += 1 }) { _, size in bytes += size }
+        walk(everyEntry: { entries += 1 }, { _, size in bytes += size })
         return (bytes, entries)
     }
 

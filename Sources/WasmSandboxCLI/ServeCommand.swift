@@ -89,7 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
             return source
         }
         await server.waitUntilCompleted()
-        signals.forEach { $0.cancel() }
+        for source in signals { source.cancel() }
         logger.info("stopped")
     }
 }
