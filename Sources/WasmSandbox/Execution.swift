@@ -64,7 +64,6 @@ struct Execution {
         return result
     }
 
-    /// Turns how the run ended into a status, the sandbox's own stops first.
     /// Stops the run when its workspace holds more than the limits allow. Wasmtime writes
     /// the files itself, so the sandbox can only measure them, every 10 ms and at the end.
     private func checkWorkspace() {
@@ -102,6 +101,7 @@ struct Execution {
         }
     }
 
+    /// Turns how the run ended into a status, the sandbox's own stops first.
     private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
         if let (status, message) = stopOutcome() {
             result.status = status

@@ -13,29 +13,16 @@ enum InterruptiblePoll {
     // WASI preview 1 layouts: a subscription is 48 bytes, an event 32.
     static let subscriptionSize = 48
     static let eventSize = 32
-    private static let errnoSuccess: Int32 = 0
-    private static let errnoFault: Int32 = 21
-    private static let errnoInval: Int32 = 28
     private static let eventClock: UInt8 = 0
     private static let abstimeFlag: UInt16 = 1
     private static let realtimeClock: UInt32 = 0
 
     /// Defines `wasi_snapshot_preview1.poll_oneoff` on a linker that already has WASI.
     static func define(on linker: Linker) throws(WasmtimeError) {
-        linker.allowShadowing(true)
-        try linker.defineFunction(
-            module: "wasi_snapshot_preview1", name: "poll_oneoff",
-            parameters: [.i32, .i32, .i32, .i32], results: [.i32]
-        ) { caller, args in
-            guard let control = (caller.storeData as? RunState)?.control,
-                case .i32(let input) = args[0], case .i32(let output) = args[1],
-                case .i32(let count) = args[2], case .i32(let eventsOut) = args[3]
-            else { throw SandboxError("poll_oneoff called outside a sandboxed run") }
-            let errno = try poll(
-                caller: caller, control: control, input: Int(UInt32(bitPattern: input)),
-                output: Int(UInt32(bitPattern: output)), count: Int(UInt32(bitPattern: count)),
-                eventsOut: Int(UInt32(bitPattern: eventsOut)))
-            return [.i32(errno)]
+        try linker.shadowWASI("poll_oneoff") { caller, run, arguments in
+            try poll(
+                caller: caller, control: run.control, input: arguments[0], output: arguments[1],
+                count: arguments[2], eventsOut: arguments[3])
         }
     }
 
@@ -49,7 +36,7 @@ enum InterruptiblePoll {
     private static func poll(
         caller: Caller, control: RunControl, input: Int, output: Int, count: Int, eventsOut: Int
     ) throws -> Int32 {
-        guard count > 0 else { return errnoInval }
+        guard count > 0 else { return WASIErrno.invalid }
         let now = MonotonicClock.now()
         // Read the subscriptions; memory is only valid inside withMemory, never across the sleep.
         let subscriptions: [Subscription]? = try caller.withMemory { memory in
@@ -70,7 +57,7 @@ enum InterruptiblePoll {
                     userdata: memory.loadUnaligned(fromByteOffset: base, as: UInt64.self), tag: tag, wake: wake)
             }
         }
-        guard let subscriptions else { return errnoFault }
+        guard let subscriptions else { return WASIErrno.fault }
 
         let hasReadyFd = subscriptions.contains { $0.tag != eventClock }
         if !hasReadyFd, let earliest = subscriptions.map(\.wake).min(), earliest > now {
@@ -83,7 +70,7 @@ enum InterruptiblePoll {
 
         return try caller.withMemory { memory in
             guard output + fired.count * eventSize <= memory.count, eventsOut + 4 <= memory.count else {
-                return errnoFault
+                return WASIErrno.fault
             }
             for (index, subscription) in fired.enumerated() {
                 let base = output + index * eventSize
@@ -92,7 +79,7 @@ enum InterruptiblePoll {
                 memory.storeBytes(of: subscription.tag, toByteOffset: base + 10, as: UInt8.self)
             }
             memory.storeBytes(of: UInt32(fired.count), toByteOffset: eventsOut, as: UInt32.self)
-            return errnoSuccess
+            return WASIErrno.success
         }
     }
 

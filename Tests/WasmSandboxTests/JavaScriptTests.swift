@@ -3,10 +3,7 @@ import Testing
 import WasmSandbox
 
 func runJS(_ source: String, arguments: [String] = [], limits: ExecutionLimits? = nil) async -> ExecutionResult {
-    var request = ExecutionRequest(.javascript(source))
-    request.arguments = arguments
-    request.limits = limits
-    return await sharedSandbox.execute(request)
+    await sharedSandbox.execute(request(.javascript(source), arguments: arguments, limits: limits))
 }
 
 @Suite("JavaScript runs like Node's console shows it")

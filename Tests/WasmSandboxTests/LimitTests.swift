@@ -100,6 +100,21 @@ struct LimitTests {
         #expect(await sharedSandbox.execute(given).exitCode == 2)
     }
 
+    @Test func outOfBoundsPointersToHostFunctionsAreFaultsNotCrashes() async {
+        let result = await run(Guests.badPointers)
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 11)
+        #expect(await run(Guests.hello).stdoutText == "hello\n")
+    }
+
+    @Test func invalidEnvironmentNamesAreRejected() async {
+        var given = request(Guests.environmentCount)
+        given.environment = ["A=B": "1"]
+        let result = await sharedSandbox.execute(given)
+        #expect(result.status != .ok)
+        #expect(result.message?.contains("invalid environment variable name 'A=B'") == true, "\(result.message ?? "")")
+    }
+
     @Test func argumentsReachTheGuest() async {
         #expect(await run(Guests.argumentCount, arguments: ["x", "y"]).exitCode == 3)
     }

@@ -9,16 +9,24 @@ let sharedSandbox: Sandbox = {
 }()
 
 func request(
-    _ wat: String,
+    _ input: ExecutionInput,
     arguments: [String] = [],
     stdin: [UInt8] = [],
-    limits: ExecutionLimits? = nil
+    limits: ExecutionLimits? = nil,
+    workspace: Workspace? = nil
 ) -> ExecutionRequest {
-    var request = ExecutionRequest(.wat(wat))
+    var request = ExecutionRequest(input)
     request.arguments = arguments
     request.stdin = stdin
     request.limits = limits
+    request.workspace = workspace
     return request
+}
+
+func request(_ wat: String, arguments: [String] = [], stdin: [UInt8] = [], limits: ExecutionLimits? = nil)
+    -> ExecutionRequest
+{
+    request(.wat(wat), arguments: arguments, stdin: stdin, limits: limits)
 }
 
 func run(_ wat: String, arguments: [String] = [], limits: ExecutionLimits? = nil) async -> ExecutionResult {
