@@ -68,7 +68,7 @@ struct Execution {
     /// the files itself, so the sandbox can only measure them, every 10 ms and at the end.
     private func checkWorkspace() {
         guard let workspace = request.workspace else { return }
-        let usage = workspace.usage()
+        let usage = workspace.listing()
         if usage.bytes > limits.workspaceBytes || usage.entries > limits.workspaceEntries {
             run.control.stop(.workspaceLimit)
         }

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Descriptor-relative operations on a directory tree a guest may have shaped.
+///
+/// A guest can nest directories until their host path is longer than `PATH_MAX`, or plant
+/// symbolic links, so nothing here builds a host path: every step opens the next entry
+/// relative to the descriptor of its parent, never follows a link, and holds one directory
+/// open at a time (the way back up is `..`, which is safe because the guest has stopped).
+enum DirectoryTree {
+    /// What a walk found.
+    struct Listing {
+        var files: [WorkspaceFile] = []
+        /// Files, directories, links and anything else, excluding the root.
+        var entries = 0
+        /// Sizes of regular files.
+        var bytes = 0
+        /// False when the walk stopped at its entry budget or could not open a directory.
+        var complete = true
+    }
+
+    static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+
+    /// Lists the regular files under `root` (a directory descriptor, not consumed), visiting
+    /// at most `budget` entries.
+    static func walk(_ root: Int32, budget: Int = 1_000_000) -> Listing {
+        var listing = Listing()
+        var fd = openat(root, ".", directoryFlags)
+        guard fd >= 0 else {
+            listing.complete = false
+            return listing
+        }
+        // Each frame: the directory's path prefix and the subdirectories still to visit.
+        var stack: [(prefix: String, pending: [String])] = []
+        func read(prefix: String) {
+            var subdirectories: [String] = []
+            forEachEntry(fd) { name, info in
+                listing.entries += 1
+                guard listing.entries <= budget else {
+                    listing.complete = false
+                    return false
+                }
+                switch info.st_mode & S_IFMT {
+                case S_IFREG:
+                    let size = Int(info.st_size)
+                    listing.bytes += size
+                    listing.files.append(WorkspaceFile(path: prefix + name, size: size))
+                case S_IFDIR: subdirectories.append(name)
+                default: break
+                }
+                return true
+            }
+            stack.append((prefix, subdirectories.reversed()))
+        }
+        read(prefix: "")
+        while let top = stack.last {
+            if listing.complete, let next = stack[stack.count - 1].pending.popLast() {
+                let child = openat(fd, next, directoryFlags)
+                guard child >= 0 else {
+                    listing.complete = false
+                    continue
+                }
+                close(fd)
+                fd = child
+                read(prefix: top.prefix + next + "/")
+                continue
+            }
+            stack.removeLast()
+            if stack.isEmpty { break }
+            let parent = openat(fd, "..", directoryFlags)
+            close(fd)
+            guard parent >= 0 else {
+                listing.complete = false
+                return listing
+            }
+            fd = parent
+        }
+        close(fd)
+        listing.files.sort { $0.path < $1.path }
+        return listing
+    }
+
+    /// Deletes everything under the directory `root` (not consumed), however deep.
+    /// Returns false when something could not be removed.
+    static func removeContents(of root: Int32) -> Bool {
+        var fd = openat(root, ".", directoryFlags)
+        guard fd >= 0 else { return false }
+        var names: [String] = []
+        var ok = true
+        while true {
+            var subdirectory: String?
+            var removed = false
+            forEachEntry(fd) { name, info in
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    subdirectory = name
+                    return false
+                }
+                if unlinkat(fd, name, 0) == 0 { removed = true } else { ok = false }
+                return true
+            }
+            // readdir need not report entries after a removal: look again until a pass is clean.
+            if subdirectory == nil && removed && ok { continue }
+            if let subdirectory {
+                let child = openat(fd, subdirectory, directoryFlags)
+                if child >= 0 {
+                    close(fd)
+                    fd = child
+                    names.append(subdirectory)
+                    continue
+                }
+                // Cannot descend: try to remove it as it is, then give up on it.
+                if unlinkat(fd, subdirectory, AT_REMOVEDIR) != 0 {
+                    ok = false
+                    break
+                }
+                continue
+            }
+            guard let name = names.popLast() else { break }
+            let parent = openat(fd, "..", directoryFlags)
+            close(fd)
+            guard parent >= 0 else { return false }
+            fd = parent
+            if unlinkat(fd, name, AT_REMOVEDIR) != 0 {
+                ok = false
+                break
+            }
+        }
+        close(fd)
+        return ok
+    }
+
+    /// Opens the regular file at `path` below `root` for reading, refusing `..`, absolute
+    /// paths and a symbolic link in any component. Returns the descriptor or -1.
+    static func openRegularFile(_ path: String, below root: Int32) -> Int32 {
+        let components = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard !components.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0),
+            components.allSatisfy({ $0 != "." && $0 != ".." })
+        else { return -1 }
+        var directory = openat(root, ".", directoryFlags)
+        for component in components.dropLast() where directory >= 0 {
+            let next = openat(directory, component, directoryFlags)
+            close(directory)
+            directory = next
+        }
+        guard directory >= 0 else { return -1 }
+        defer { close(directory) }
+        let fd = openat(directory, components.last!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return -1 }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    /// Calls `body` with each entry of the directory `fd` (not consumed) and its `lstat`,
+    /// until it returns false. The directory is read from its start.
+    private static func forEachEntry(_ fd: Int32, _ body: (String, stat) -> Bool) {
+        let copy = dup(fd)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            return
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if !body(name, info) { return }
+        }
+    }
+}
