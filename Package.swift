@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Wasmtime", targets: ["Wasmtime"]),
         .library(name: "WasmSandboxMCP", targets: ["WasmSandboxMCP"]),
         .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
+        .executable(name: "wasm-sandbox-compile", targets: ["WasmSandboxCompiler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,8 @@ let package = Package(
         // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
         .systemLibrary(name: "CWasmtime", pkgConfig: "wasmtime"),
         .target(name: "Wasmtime", dependencies: ["CWasmtime"]),
+        // Compiles one untrusted module in a process of its own, under resource limits.
+        .executableTarget(name: "WasmSandboxCompiler", dependencies: ["Wasmtime"]),
         .target(
             name: "WasmSandbox",
             dependencies: [

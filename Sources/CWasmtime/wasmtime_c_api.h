@@ -99,6 +99,13 @@ void wasmtime_config_memory_guard_size_set(wasm_config_t *config, uint64_t size)
 void wasmtime_config_memory_reservation_for_growth_set(wasm_config_t *config, uint64_t size);
 void wasmtime_config_cranelift_opt_level_set(wasm_config_t *config, wasmtime_opt_level_t level);
 void wasmtime_config_parallel_compilation_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_threads_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_memory64_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_multi_memory_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_gc_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_function_references_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_exceptions_set(wasm_config_t *config, bool enable);
+void wasmtime_config_wasm_stack_switching_set(wasm_config_t *config, bool enable);
 
 wasmtime_pooling_allocation_config_t *wasmtime_pooling_allocation_config_new(void);
 void wasmtime_pooling_allocation_config_delete(wasmtime_pooling_allocation_config_t *config);
@@ -128,6 +135,7 @@ void wasm_trap_delete(wasm_trap_t *trap);
 void wasm_trap_message(const wasm_trap_t *trap, wasm_message_t *message);
 bool wasmtime_trap_code(const wasm_trap_t *trap, wasmtime_trap_code_t *code);
 wasm_trap_t *wasmtime_trap_new(const char *message, size_t length);
+wasm_trap_t *wasmtime_trap_new_code(wasmtime_trap_code_t code);
 
 // MARK: Modules (wasmtime/module.h, wasmtime/wat.h)
 
@@ -260,6 +268,14 @@ wasmtime_error_t *wasmtime_instance_pre_instantiate(const wasmtime_instance_pre_
                                                     wasm_trap_t **trap);
 bool wasmtime_instance_export_get(wasmtime_context_t *context, const wasmtime_instance_t *instance,
                                   const char *name, size_t name_length, wasmtime_extern_t *item);
+
+// Instantiates with imports given in the order the module declares them.
+wasmtime_error_t *wasmtime_instance_new(wasmtime_context_t *store, const wasmtime_module_t *module,
+                                       const wasmtime_extern_t *imports, size_t nimports,
+                                       wasmtime_instance_t *instance, wasm_trap_t **trap);
+bool wasmtime_linker_get(const wasmtime_linker_t *linker, wasmtime_context_t *store,
+                         const char *module, size_t module_len, const char *name, size_t name_len,
+                         wasmtime_extern_t *item);
 
 wasmtime_error_t *wasmtime_func_call(wasmtime_context_t *context, const wasmtime_func_t *func,
                                      const wasmtime_val_t *args, size_t nargs,

@@ -14,6 +14,9 @@ final class CancellationToken: Sendable {
         if cancelled { control.stop(.cancelled) }
     }
 
+    /// Whether the caller cancelled.
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
     func cancel() {
         let control = state.withLock { state in
             state.cancelled = true

@@ -16,7 +16,6 @@ struct Execution {
         let store = Store(engine: runtime.engine, data: run)
         // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
         let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
-        var ticks = 0
         store.limit(memorySize: limits.memoryBytes)
         let fuel = min(limits.fuel ?? Self.unlimitedFuel, Self.unlimitedFuel)
         var instance: Instance?
@@ -26,18 +25,12 @@ struct Execution {
             // Trap-free deadline handling: every tick the sandbox decides whether to go on.
             store.setEpochDeadline(ticks: 1)
             store.onEpochDeadline { [control] in
-                ticks += 1
-                if ticks % 10 == 0 { checkWorkspace() }
                 return control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
             }
             var wasi = WASIConfiguration()
             wasi.arguments = [request.programName] + request.arguments
             wasi.environment = request.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             wasi.stdin = request.stdin
-            if writesFiles {
-                wasi.stdout = run.stdout
-                wasi.stderr = run.stderr
-            }
             wasi.directories = request.mounts.map {
                 PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
             }
@@ -48,12 +41,15 @@ struct Execution {
             }
             try store.setWASI(wasi)
             instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
+            if writesFiles {
+                try FileWrites.attach(
+                    to: run, guest: instance!, forwarder: try runtime.forwarder(), wasi: runtime.wasi, store: store)
+            }
             try instance!.call("_start")
         } catch {
             failure = error
         }
 
-        checkWorkspace()
         var result = ExecutionResult(status: .ok)
         result.files = request.workspace?.files()
         (result.stdout, result.stdoutTruncated) = run.stdout.contents
@@ -62,16 +58,6 @@ struct Execution {
         if runtime.metersFuel { result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel) }
         classify(&result, failure: failure, instance: instance)
         return result
-    }
-
-    /// Stops the run when its workspace holds more than the limits allow. Wasmtime writes
-    /// the files itself, so the sandbox can only measure them, every 10 ms and at the end.
-    private func checkWorkspace() {
-        guard let workspace = request.workspace else { return }
-        let usage = workspace.listing()
-        if usage.bytes > limits.workspaceBytes || usage.entries > limits.workspaceEntries {
-            run.control.stop(.workspaceLimit)
-        }
     }
 
     /// Wasmtime refuses growth past the limit without telling the host, so a failure after
@@ -92,17 +78,23 @@ struct Execution {
         case .timeout: (.timedOut, "the run exceeded its \(limits.timeout) timeout")
         case .cancelled: (.cancelled, "the run was cancelled")
         case .outputLimit: (.outputLimit, Self.outputCapMessage)
-        case .workspaceLimit:
-            (
-                .outputLimit,
-                "the run left more than its workspace cap (\(limits.workspaceBytes) bytes, \(limits.workspaceEntries) entries)"
-            )
         case .none: nil
         }
     }
 
     /// Turns how the run ended into a status, the sandbox's own stops first.
     private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+        classifyOutcome(&result, failure: failure, instance: instance)
+        if run.files.exhausted && result.status != .ok && result.status != .timedOut && result.status != .cancelled {
+            // The guest failed after a write or create was refused for want of quota.
+            let original = result.message.map { " (\($0))" } ?? result.exitCode.map { " (exit code \($0))" } ?? ""
+            result.status = .outputLimit
+            result.message =
+                "the run reached its file quota (\(limits.workspaceBytes) bytes written, \(limits.workspaceEntries) entries created); the call past it failed with ENOSPC\(original)"
+        }
+    }
+
+    private func classifyOutcome(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
         if let (status, message) = stopOutcome() {
             result.status = status
             result.message = message
@@ -139,7 +131,9 @@ struct Execution {
         }
         if failure.trapCode == .outOfFuel {
             result.status = .outOfFuel
-        } else if nearMemoryLimit(result) {
+        } else if failure.isTrap && nearMemoryLimit(result) {
+            // Only a trap can follow a refused allocation (an allocator's abort is
+            // `unreachable`); a host function's error is its own story.
             result.status = .memoryLimit
             result.message = memoryLimitMessage(result, then: "failed: \(failure.message)")
         } else {

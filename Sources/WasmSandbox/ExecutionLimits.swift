@@ -12,10 +12,12 @@ public struct ExecutionLimits: Sendable, Hashable {
     public var stdoutBytes = 1 << 20
     /// Bytes of stderr kept; past this the run is stopped (default 1 MiB).
     public var stderrBytes = 1 << 20
-    /// Bytes the guest may leave in its workspace, checked every 10 ms while it runs and
-    /// at the end; past it the run is stopped (default 64 MiB).
+    /// Bytes the guest may write to files (its workspace and writable mounts) during the
+    /// run, every write counted, deletions giving nothing back (default 64 MiB). The write
+    /// that would cross it fails with `ENOSPC` and writes nothing.
     public var workspaceBytes = 64 << 20
-    /// Files, directories and links the guest may leave in its workspace (default 10,000).
+    /// Files, directories and links the guest may create during the run (default 10,000);
+    /// past it, creating fails with `ENOSPC`.
     public var workspaceEntries = 10_000
 
     public init() {}

@@ -46,6 +46,9 @@ public struct ExecutionResult: Sendable {
     public var memoryPeakBytes = 0
     /// True when the compiled module came from a cache (memory or disk).
     public var cacheHit = false
+    /// Time spent compiling the module for this request (not counted in ``duration``);
+    /// `nil` when it came from a cache.
+    public var compileDuration: Duration? = nil
     /// The files in the run's workspace after it ended, when it had one.
     public var files: [WorkspaceFile]? = nil
 
@@ -70,6 +73,7 @@ extension ExecutionResult: Encodable {
         case fuelConsumed = "fuel_consumed"
         case memoryPeakBytes = "memory_peak_bytes"
         case cacheHit = "cache_hit"
+        case compileMs = "compile_ms"
         case files
     }
 
@@ -88,6 +92,7 @@ extension ExecutionResult: Encodable {
         try container.encode(fuelConsumed, forKey: .fuelConsumed)
         try container.encode(memoryPeakBytes, forKey: .memoryPeakBytes)
         try container.encode(cacheHit, forKey: .cacheHit)
+        try container.encode(compileDuration.map { Double($0.nanoseconds) / 1e6 }, forKey: .compileMs)
         try container.encodeIfPresent(files, forKey: .files)
     }
 }

@@ -14,11 +14,11 @@ final class ExecutionThreadPool: @unchecked Sendable {
     private let queueCapacity: Int
     private var stopping = false
 
-    init(threads: Int, queueCapacity: Int, stackSize: Int) {
+    init(threads: Int, queueCapacity: Int, stackSize: Int, name: String = "wasm-sandbox") {
         self.queueCapacity = queueCapacity
         for index in 0..<threads {
             let thread = Thread { self.work() }
-            thread.name = "wasm-sandbox-\(index)"
+            thread.name = "\(name)-\(index)"
             thread.stackSize = stackSize
             thread.start()
         }

@@ -36,7 +36,8 @@ enum InterruptiblePoll {
     private static func poll(
         caller: Caller, control: RunControl, input: Int, output: Int, count: Int, eventsOut: Int
     ) throws -> Int32 {
-        guard count > 0 else { return WASIErrno.invalid }
+        // The subscriptions are copied out of guest memory: a bounded count bounds the copy.
+        guard count > 0, count <= HostCallBounds.maxSubscriptions else { return WASIErrno.invalid }
         let now = MonotonicClock.now()
         // Read the subscriptions; memory is only valid inside withMemory, never across the sleep.
         let subscriptions: [Subscription]? = try caller.withMemory { memory in

@@ -4,9 +4,9 @@ import Wasmtime
 
 /// A module ready to instantiate, linked both ways the sandbox runs modules.
 struct PreparedModule: Sendable {
-    /// stdout and stderr written directly by ``DirectOutput``: the fast path.
+    /// stdout and stderr written directly by ``DirectOutput``; no file can be written.
     let directOutput: InstancePre
-    /// Wasmtime's own `fd_write`, for runs that may write files.
+    /// File writes through ``FileWrites``, for runs with writable directories.
     let fileOutput: InstancePre
 }
 
@@ -16,8 +16,31 @@ struct Linkers: Sendable {
     let fileOutput: Linker
 }
 
-/// Compiled modules keyed by the SHA-256 of their bytes: a bounded in-memory LRU in front
-/// of an optional on-disk cache. Concurrent requests for the same new module compile it once.
+/// Module code to compile, as the request gave it.
+enum ModuleCode: Sendable {
+    case wasm([UInt8])
+    case wat(String)
+
+    /// The cache key: the SHA-256 of the bytes, with text keyed apart from binaries.
+    var key: [UInt8] {
+        switch self {
+        case .wasm(let bytes): Array(SHA256.hash(data: bytes))
+        case .wat(let text): Array(SHA256.hash(data: Array("wat\0\(text)".utf8)))
+        }
+    }
+}
+
+/// How modules missing from both caches are compiled.
+enum Compilation: Sendable {
+    /// In this process: for the engines the project ships, which are trusted.
+    case inProcess
+    /// In a helper process under a budget: for everything a request brings.
+    case isolated(IsolatedCompiler)
+}
+
+/// Compiled modules keyed by the SHA-256 of their code: an in-memory LRU bounded by entries
+/// and by bytes of compiled code, in front of an optional on-disk cache. Concurrent requests
+/// for the same new module compile it once.
 final class ModuleCache: @unchecked Sendable {
     /// What a lookup cost.
     enum Source: Sendable {
@@ -25,91 +48,146 @@ final class ModuleCache: @unchecked Sendable {
         case compiled(Duration)
     }
 
+    private struct Entry {
+        let module: PreparedModule
+        let bytes: Int
+        var lastUse: UInt64
+    }
+
     private let engine: Engine
     private let linkers: Linkers
     private let disk: DiskModuleCache?
     private let capacity: Int
+    private let byteCapacity: Int
     private let onCompile: (@Sendable (Int) -> Void)?
     private let condition = NSCondition()
-    private var entries: [[UInt8]: (module: PreparedModule, lastUse: UInt64)] = [:]
+    private var entries: [[UInt8]: Entry] = [:]
+    private var residentBytes = 0
     private var compiling: Set<[UInt8]> = []
     private var useCounter: UInt64 = 0
 
     init(
-        engine: Engine, linkers: Linkers, capacity: Int, disk: DiskModuleCache?,
+        engine: Engine, linkers: Linkers, capacity: Int, byteCapacity: Int, disk: DiskModuleCache?,
         onCompile: (@Sendable (Int) -> Void)? = nil
     ) {
         self.onCompile = onCompile
         self.engine = engine
         self.linkers = linkers
         self.capacity = max(capacity, 1)
+        self.byteCapacity = max(byteCapacity, 0)
         self.disk = disk
     }
 
-    /// The prepared module for `wasm`, compiling (or loading from disk) on a miss.
-    func module(for wasm: [UInt8]) throws(SandboxError) -> (PreparedModule, Source) {
-        try module(key: Array(SHA256.hash(data: wasm)), bytes: { wasm })
+    /// Compiled code in memory, right now.
+    var residentCodeBytes: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return residentBytes
     }
 
-    /// The prepared module stored under `key`; `bytes` is called only when it must be compiled.
-    /// The key must identify the bytes as surely as their hash does.
+    /// The prepared module stored under `key` in memory or on disk, without compiling.
+    func cached(key: [UInt8]) throws(SandboxError) -> (PreparedModule, Source)? {
+        condition.lock()
+        if let hit = entries[key] {
+            useCounter += 1
+            entries[key]!.lastUse = useCounter
+            condition.unlock()
+            return (hit.module, .memory)
+        }
+        condition.unlock()
+        guard let disk else { return nil }
+        let loaded = disk.withVerifiedPayload(key: key) { payload in
+            (try? Module(engine: engine, trustedSerialized: payload)).map { ($0, payload.count) }
+        }
+        guard let (module, size) = loaded else {
+            disk.discard(key: key)
+            return nil
+        }
+        let prepared = try prepare(module)
+        insert(prepared, key: key, bytes: size)
+        return (prepared, .disk)
+    }
+
+    /// The prepared module for `code`, compiling it with `compilation` on a miss. Callers
+    /// that must not compile (execution threads) call ``cached(key:)`` first.
+    func module(for code: ModuleCode, key: [UInt8]? = nil, compilation: Compilation) throws(SandboxError) -> (
+        PreparedModule, Source
+    ) {
+        let key = key ?? code.key
+        condition.lock()
+        while compiling.contains(key) { condition.wait() }
+        compiling.insert(key)
+        condition.unlock()
+        defer {
+            condition.lock()
+            compiling.remove(key)
+            condition.broadcast()
+            condition.unlock()
+        }
+        // Another caller may have finished the same module while this one waited.
+        if let hit = try cached(key: key) { return hit }
+        let start = MonotonicClock.now()
+        let (module, serialized) = try compile(code, compilation: compilation)
+        let prepared = try prepare(module)
+        let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
+        if let disk, let serialized { disk.store(key: key, serialized: serialized) }
+        insert(prepared, key: key, bytes: serialized?.count ?? 0)
+        return (prepared, .compiled(elapsed))
+    }
+
+    /// The prepared module stored under `key`; `bytes` is called only when it must be
+    /// compiled, in process. For trusted code only.
     func module(key: [UInt8], bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError) -> (
         PreparedModule, Source
     ) {
-        condition.lock()
-        while true {
-            if let hit = entries[key] {
-                useCounter += 1
-                entries[key]!.lastUse = useCounter
-                condition.unlock()
-                return (hit.module, .memory)
-            }
-            if !compiling.contains(key) { break }
-            condition.wait()
-        }
-        compiling.insert(key)
-        condition.unlock()
-
-        let result: Result<(PreparedModule, Source), SandboxError>
-        do { result = .success(try load(key: key, bytes: bytes)) } catch { result = .failure(error) }
-
-        condition.lock()
-        compiling.remove(key)
-        if case .success(let (module, _)) = result {
-            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                entries.removeValue(forKey: oldest.key)
-            }
-            useCounter += 1
-            entries[key] = (module, useCounter)
-        }
-        condition.broadcast()
-        condition.unlock()
-        return try result.get()
+        if let hit = try cached(key: key) { return hit }
+        return try module(for: .wasm(try bytes()), key: key, compilation: .inProcess)
     }
 
-    private func load(key: [UInt8], bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError) -> (
-        PreparedModule, Source
-    ) {
-        if let disk {
-            let loaded = disk.withVerifiedPayload(key: key) { try? Module(engine: engine, trustedSerialized: $0) }
-            if let module = loaded { return (try prepare(module), .disk) }
-            disk.discard(key: key)
+    private func compile(_ code: ModuleCode, compilation: Compilation) throws(SandboxError) -> (Module, [UInt8]?) {
+        switch compilation {
+        case .isolated(let compiler):
+            let serialized: [UInt8]
+            switch code {
+            case .wasm(let bytes): serialized = try compiler.compile(bytes, format: .wasm, engine: engine.configuration)
+            case .wat(let text):
+                serialized = try compiler.compile(Array(text.utf8), format: .wat, engine: engine.configuration)
+            }
+            do {
+                return (try Module(engine: engine, trustedSerialized: serialized), serialized)
+            } catch {
+                throw SandboxError("cannot load the compiled module: \(error.message)", kind: .internalError)
+            }
+        case .inProcess:
+            let wasm: [UInt8]
+            switch code {
+            case .wasm(let bytes): wasm = bytes
+            case .wat(let text):
+                do { wasm = try wat2wasm(text) } catch { throw SandboxError("invalid WAT: \(error.message)") }
+            }
+            onCompile?(wasm.count)
+            let module: Module
+            do { module = try Module(engine: engine, wasm: wasm) } catch {
+                throw SandboxError("invalid WebAssembly module: \(error.message)")
+            }
+            return (module, try? module.serialize())
         }
-        let wasm = try bytes()
-        onCompile?(wasm.count)
-        let start = MonotonicClock.now()
-        let module: Module
-        do {
-            module = try Module(engine: engine, wasm: wasm)
-        } catch {
-            throw SandboxError("invalid WebAssembly module: \(error.message)")
+    }
+
+    /// Adds an entry, evicting the least recently used ones past either bound. An entry
+    /// larger than the byte bound alone is used once and not kept.
+    private func insert(_ module: PreparedModule, key: [UInt8], bytes: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard bytes <= byteCapacity, entries[key] == nil else { return }
+        while !entries.isEmpty && (entries.count >= capacity || residentBytes + bytes > byteCapacity) {
+            let oldest = entries.min { $0.value.lastUse < $1.value.lastUse }!
+            residentBytes -= oldest.value.bytes
+            entries.removeValue(forKey: oldest.key)
         }
-        let prepared = try prepare(module)
-        let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
-        if let disk, let serialized = try? module.serialize() {
-            disk.store(key: key, serialized: serialized)
-        }
-        return (prepared, .compiled(elapsed))
+        useCounter += 1
+        entries[key] = Entry(module: module, bytes: bytes, lastUse: useCounter)
+        residentBytes += bytes
     }
 
     private func prepare(_ module: Module) throws(SandboxError) -> PreparedModule {

@@ -1,24 +1,29 @@
 import Wasmtime
 
+/// A request resolved as far as an execution thread may take it.
+enum Preparation {
+    /// The module to run and the request the guest sees.
+    case ready(PreparedModule, ExecutionRequest, ModuleCache.Source)
+    /// The module is in no cache: it must be compiled first, off the execution threads.
+    case needsCompile(ModuleCode, key: [UInt8])
+}
+
 extension Sandbox {
     /// Resolves a request to the module to run and the request the guest sees: for a
-    /// language runtime, the runtime's module with the source on stdin.
-    func prepare(_ request: ExecutionRequest, in runtime: Runtime) throws(SandboxError) -> (
-        PreparedModule, ExecutionRequest, ModuleCache.Source
-    ) {
+    /// language runtime, the runtime's module with the source on stdin. A module from the
+    /// request is looked up in the caches only; `compiled` is one compiled for it already.
+    func prepare(_ request: ExecutionRequest, in runtime: Runtime, compiled: (PreparedModule, ModuleCache.Source)?)
+        throws(SandboxError) -> Preparation
+    {
         switch request.input {
         case .wasm(let bytes):
             guard !bytes.isEmpty else { throw SandboxError("empty module: the input has no bytes") }
             try checkSize(bytes.count, of: "module", limit: configuration.maxModuleBytes)
-            let (module, source) = try runtime.cache.module(for: bytes)
-            return (module, request, source)
+            return try lookUp(.wasm(bytes), request: request, in: runtime, compiled: compiled)
         case .wat(let text):
             guard !text.allSatisfy(\.isWhitespace) else { throw SandboxError("empty module: the WAT text is empty") }
             try checkSize(text.utf8.count, of: "WAT text", limit: configuration.maxModuleBytes)
-            let wasm: [UInt8]
-            do { wasm = try wat2wasm(text) } catch { throw SandboxError("invalid WAT: \(error.message)") }
-            let (module, source) = try runtime.cache.module(for: wasm)
-            return (module, request, source)
+            return try lookUp(.wat(text), request: request, in: runtime, compiled: compiled)
         case .javascript(let source):
             try checkSource(source, language: "JavaScript")
             guard request.stdin.isEmpty else {
@@ -28,15 +33,44 @@ extension Sandbox {
             var guest = request
             guest.stdin = Array(source.utf8)
             guest.programName = "script.js"
-            return (module, guest, cacheSource)
+            return .ready(module, guest, cacheSource)
         case .python(let source):
             try checkSource(source, language: "Python")
             let (module, cacheSource) = try runtime.python.module(cache: runtime.cache)
             var guest = request
             guest.programName = "python"
             guest.arguments = ["-c", source] + request.arguments
-            return (module, guest, cacheSource)
+            return .ready(module, guest, cacheSource)
         }
+    }
+
+    /// How modules from requests are compiled.
+    var compilation: Compilation {
+        get throws(SandboxError) {
+            switch configuration.compileIsolation {
+            case .inProcess: return .inProcess
+            case .process:
+                guard let executable = configuration.compilerExecutable else {
+                    throw SandboxError(
+                        "the compile helper wasm-sandbox-compile was not found: set WASM_SANDBOX_COMPILER or SandboxConfiguration.compilerExecutable",
+                        kind: .internalError)
+                }
+                return .isolated(
+                    IsolatedCompiler(
+                        executable: executable, timeBudget: configuration.compileTimeBudget,
+                        memoryBudget: configuration.compileMemoryBudget))
+            }
+        }
+    }
+
+    private func lookUp(
+        _ code: ModuleCode, request: ExecutionRequest, in runtime: Runtime,
+        compiled: (PreparedModule, ModuleCache.Source)?
+    ) throws(SandboxError) -> Preparation {
+        if let (module, source) = compiled { return .ready(module, request, source) }
+        let key = code.key
+        if let (module, source) = try runtime.cache.cached(key: key) { return .ready(module, request, source) }
+        return .needsCompile(code, key: key)
     }
 
     private func checkSource(_ source: String, language: String) throws(SandboxError) {

@@ -6,7 +6,6 @@ enum StopReason: UInt8, Sendable {
     case none = 0
     case timeout
     case outputLimit
-    case workspaceLimit
     case cancelled
 }
 

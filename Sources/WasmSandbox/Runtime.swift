@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 import Wasmtime
 
 /// One Wasmtime engine with everything compiled for it: its module cache and language
@@ -13,36 +14,70 @@ final class Runtime: Sendable {
     let cache: ModuleCache
     let javascript: EngineModule
     let python: EngineModule
+    /// Wasmtime's WASI alone, for the originals behind ``FileWrites``.
+    let wasi: Linker
+    /// ``FileWrites``'s forwarder, compiled on first use.
+    private let forwarderModule = Mutex<Module?>(nil)
 
     init(configuration: SandboxConfiguration, metersFuel: Bool) throws(WasmtimeError) {
         let engineConfiguration = Self.engineConfiguration(for: configuration, metersFuel: metersFuel)
         engine = try Engine(engineConfiguration)
         self.metersFuel = metersFuel
         let linkers = Linkers(directOutput: Linker(engine: engine), fileOutput: Linker(engine: engine))
+        wasi = Linker(engine: engine)
+        try wasi.defineWASI()
         for linker in [linkers.directOutput, linkers.fileOutput] {
             try linker.defineWASI()
             try InterruptiblePoll.define(on: linker)
+            try RandomSource.define(on: linker)
         }
         try DirectOutput.define(on: linkers.directOutput)
-        let fingerprint = Array(SHA256.hash(data: Array("wasmtime-c-api-50|\(engineConfiguration)".utf8)))
+        try FileWrites.define(on: linkers.fileOutput)
+        // A set prints in a per-process order: list the proposals sorted so that every
+        // process derives the same fingerprint.
+        var described = engineConfiguration
+        described.disabledProposals = []
+        let identity =
+            "wasmtime-c-api-50|\(described)|\(engineConfiguration.disabledProposals.sorted().map(\.rawValue))"
+        let fingerprint = Array(SHA256.hash(data: Array(identity.utf8)))
         let disk = configuration.diskCacheDirectory.flatMap {
-            try? DiskModuleCache(directory: $0, engineFingerprint: fingerprint)
+            try? DiskModuleCache(directory: $0, engineFingerprint: fingerprint, maxBytes: configuration.diskCacheBytes)
         }
         cache = ModuleCache(
-            engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity, disk: disk,
+            engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity,
+            byteCapacity: configuration.moduleCacheBytes, disk: disk,
             onCompile: configuration.onCompile)
         javascript = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
         python = EngineModule(language: "Python", file: configuration.pythonEngine)
     }
+
+    /// The module that forwards file writes to Wasmtime's WASI (see ``FileWrites``).
+    func forwarder() throws(WasmtimeError) -> Module {
+        try forwarderModule.withLock { (cached: inout Module?) throws(WasmtimeError) -> Module in
+            if let cached { return cached }
+            let module = try Module(engine: engine, wasm: try wat2wasm(FileWrites.forwarderText))
+            cached = module
+            return module
+        }
+    }
+
+    /// Proposals nothing the sandbox runs needs, turned off so that no guest reaches memory
+    /// outside its capped linear memory (GC heaps, exception objects), shares memory across
+    /// threads, or holds more than one memory.
+    static let disabledProposals: Set<EngineConfiguration.Proposal> = [
+        .gc, .functionReferences, .threads, .memory64, .multiMemory, .exceptions, .stackSwitching,
+    ]
 
     static func engineConfiguration(for configuration: SandboxConfiguration, metersFuel: Bool) -> EngineConfiguration {
         var engine = EngineConfiguration()
         engine.consumeFuel = metersFuel
         engine.epochInterruption = true
         engine.maxWasmStack = configuration.maxWasmStackBytes
+        engine.disabledProposals = disabledProposals
         var pooling = PoolingConfiguration(
-            // One slot per sandbox thread and as many for callers of executeBlocking.
-            totalInstances: UInt32(2 * configuration.maxConcurrentExecutions),
+            // One run per sandbox thread and as many for callers of executeBlocking, each with
+            // its module and, when it writes files, a forwarder (see FileWrites).
+            totalInstances: UInt32(4 * configuration.maxConcurrentExecutions),
             maxMemorySize: configuration.maxMemoryBytes)
         pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
         // Reset the first 4 MiB of a reused memory in place instead of unmapping it: a

@@ -23,6 +23,8 @@ public final class Sandbox: Sendable {
     /// For runs without one: the default.
     let unmetered: Runtime
     private let pool: ExecutionThreadPool
+    /// Compiles of request modules: bounded, and never on an execution thread.
+    private let compilePool: ExecutionThreadPool
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
     private let blockingRuns = Atomic<Int>(0)
@@ -33,6 +35,12 @@ public final class Sandbox: Sendable {
     public init(configuration: SandboxConfiguration = SandboxConfiguration()) throws {
         guard configuration.maxConcurrentExecutions > 0, configuration.maxQueuedExecutions >= 0 else {
             throw SandboxError("the sandbox needs at least one execution thread and a non-negative queue")
+        }
+        guard configuration.maxConcurrentCompiles > 0, configuration.maxQueuedCompiles >= 0 else {
+            throw SandboxError("the sandbox needs at least one compile thread and a non-negative compile queue")
+        }
+        guard configuration.compileTimeBudget > .zero, configuration.compileMemoryBudget >= 64 << 20 else {
+            throw SandboxError("the compile budget needs a positive time and at least 64 MiB of memory")
         }
         guard configuration.maxMemoryBytes >= 65536, configuration.maxMemoryBytes % 65536 == 0 else {
             throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")
@@ -50,31 +58,47 @@ public final class Sandbox: Sendable {
             queueCapacity: configuration.maxQueuedExecutions,
             // Host calls and Wasmtime's own frames need room beyond the Wasm stack limit.
             stackSize: 2 * configuration.maxWasmStackBytes + (8 << 20))
+        compilePool = ExecutionThreadPool(
+            threads: configuration.maxConcurrentCompiles, queueCapacity: configuration.maxQueuedCompiles,
+            stackSize: 8 << 20, name: "wasm-sandbox-compile")
         ticker = EpochTicker(engines: [metered.engine, unmetered.engine], interval: configuration.checkInterval)
     }
 
     deinit {
         pool.shutdown()
+        compilePool.shutdown()
         ticker.shutdown()
     }
 
     /// Runs a request to completion on a sandbox thread; never blocks the caller's thread.
     ///
-    /// Cancelling the calling task stops the run (status ``ExecutionResult/Status/cancelled``).
+    /// A module in no cache is first compiled on a compile thread (in a helper process under
+    /// the compile budget), then run on an execution thread. Cancelling the calling task
+    /// stops the run (status ``ExecutionResult/Status/cancelled``).
     public func execute(_ request: ExecutionRequest) async -> ExecutionResult {
         let token = CancellationToken()
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let accepted = pool.submit { [self] in
-                    continuation.resume(returning: runNow(request, onStart: token.attach))
+            var precompiled: (PreparedModule, ModuleCache.Source)?
+            while true {
+                let compiled = precompiled
+                let step = await submit(to: pool, busy: "all execution slots and the wait queue are full") {
+                    [self] in
+                    runNow(request, compiled: compiled, compileInline: false, onStart: token.attach)
                 }
-                if !accepted {
-                    let busy = ExecutionResult(
-                        status: .busy, message: "all execution slots and the wait queue are full")
-                    metrics.record(busy)
-                    continuation.resume(returning: busy)
+                guard case .needsCompile(let job) = step else {
+                    guard case .finished(let result) = step else { fatalError("unreachable") }
+                    return result
                 }
-                metrics.queueDepth.record(pool.queued)
+                let outcome = await submit(to: compilePool, busy: "all compile slots and their queue are full") {
+                    .compiled(Result { () throws(SandboxError) in try job() })
+                }
+                switch outcome {
+                case .compiled(.success(let module)): precompiled = module
+                case .compiled(.failure(let error)): return failed(error)
+                case .finished(let busy): return busy
+                case .needsCompile: fatalError("unreachable")
+                }
+                if token.isCancelled { return failed(SandboxError("the run was cancelled"), status: .cancelled) }
             }
         } onCancel: {
             token.cancel()
@@ -82,7 +106,8 @@ public final class Sandbox: Sendable {
     }
 
     /// Runs a request on the calling thread, blocking it. For callers that own their threads,
-    /// which must have a stack well above ``SandboxConfiguration/maxWasmStackBytes``.
+    /// which must have a stack well above ``SandboxConfiguration/maxWasmStackBytes``. A module
+    /// in no cache is compiled on this thread too (in the helper process, under its budget).
     ///
     /// At most ``SandboxConfiguration/maxConcurrentExecutions`` blocking calls run at once;
     /// more get `busy` at once.
@@ -94,17 +119,60 @@ public final class Sandbox: Sendable {
             metrics.record(busy)
             return busy
         }
-        return runNow(request, onStart: { _ in })
+        guard case .finished(let result) = runNow(request, compiled: nil, compileInline: true, onStart: { _ in })
+        else { fatalError("an inline compile never defers") }
+        return result
     }
 
-    private func runNow(_ request: ExecutionRequest, onStart: (RunControl) -> Void) -> ExecutionResult {
+    /// One step of a request on a sandbox thread.
+    private enum Step: Sendable {
+        case finished(ExecutionResult)
+        case needsCompile(@Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source))
+        case compiled(Result<(PreparedModule, ModuleCache.Source), SandboxError>)
+    }
+
+    private func submit(to pool: ExecutionThreadPool, busy: String, _ work: @escaping @Sendable () -> Step) async
+        -> Step
+    {
+        await withCheckedContinuation { continuation in
+            let accepted = pool.submit { continuation.resume(returning: work()) }
+            if !accepted {
+                let result = ExecutionResult(status: .busy, message: busy)
+                metrics.record(result)
+                continuation.resume(returning: .finished(result))
+            }
+            metrics.queueDepth.record(self.pool.queued)
+        }
+    }
+
+    private func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
+        let result = ExecutionResult(
+            status: status ?? (error.kind == .internalError ? .internalError : .invalidInput), message: error.message)
+        metrics.record(result)
+        return result
+    }
+
+    private func runNow(
+        _ request: ExecutionRequest, compiled: (PreparedModule, ModuleCache.Source)?, compileInline: Bool,
+        onStart: (RunControl) -> Void
+    ) -> Step {
         metrics.inFlight.record(pool.active)
         let limits = request.limits ?? configuration.defaultLimits
         var result: ExecutionResult
         do {
             try check(limits)
             let runtime = limits.fuel == nil ? unmetered : metered
-            let (module, guest, source) = try prepare(request, in: runtime)
+            var preparation = try prepare(request, in: runtime, compiled: compiled)
+            if case .needsCompile(let code, let key) = preparation {
+                let compilation = try self.compilation
+                let job: @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source) = {
+                    try runtime.cache.module(for: code, key: key, compilation: compilation)
+                }
+                guard compileInline else { return .needsCompile(job) }
+                let (module, source) = try job()
+                preparation = .ready(module, request, source)
+            }
+            guard case .ready(let module, let guest, let source) = preparation else { fatalError("unreachable") }
             metrics.record(source)
             let run = RunState(limits: limits)
             onStart(run.control)
@@ -112,13 +180,12 @@ public final class Sandbox: Sendable {
             let start = MonotonicClock.now()
             result = ticker.whileActive { execution() }
             result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))
-            if case .compiled = source {} else { result.cacheHit = true }
+            if case .compiled(let elapsed) = source { result.compileDuration = elapsed } else { result.cacheHit = true }
         } catch {
-            result = ExecutionResult(
-                status: error.kind == .internalError ? .internalError : .invalidInput, message: error.message)
+            return .finished(failed(error))
         }
         metrics.record(result)
-        return result
+        return .finished(result)
     }
 
     private func check(_ limits: ExecutionLimits) throws(SandboxError) {

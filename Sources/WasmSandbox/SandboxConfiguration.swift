@@ -33,9 +33,42 @@ public struct SandboxConfiguration: Sendable {
     public var onCompile: (@Sendable (_ moduleBytes: Int) -> Void)? = nil
     /// Compiled modules kept in memory (default 64).
     public var moduleCacheCapacity = 64
+    /// Bytes of compiled code kept in memory, all modules together (default 512 MiB); the
+    /// least recently used modules go first.
+    public var moduleCacheBytes = 512 << 20
     /// Where compiled modules are kept across processes; `nil` turns the disk cache off.
     /// Default: `$XDG_CACHE_HOME/wasm-sandbox` or `~/.cache/wasm-sandbox`.
     public var diskCacheDirectory: URL? = SandboxConfiguration.defaultDiskCacheDirectory
+    /// Bytes the disk cache may hold (default 2 GiB); past it, the least recently used
+    /// files are deleted.
+    public var diskCacheBytes = 2 << 30
+
+    /// Where modules from requests are compiled (engines the project ships are trusted and
+    /// always compile in process).
+    public enum CompileIsolation: Sendable, Hashable {
+        /// In a `wasm-sandbox-compile` helper process under ``compileTimeBudget`` and
+        /// ``compileMemoryBudget``, killed past them (the default).
+        case process
+        /// In this process, without a budget: only for modules you trust.
+        case inProcess
+    }
+
+    /// Where modules from requests are compiled (default ``CompileIsolation/process``).
+    public var compileIsolation = CompileIsolation.process
+    /// The compile helper. Default: `$WASM_SANDBOX_COMPILER`, else `wasm-sandbox-compile`
+    /// beside the running executable, else in `$WASM_SANDBOX_PREFIX/bin`.
+    public var compilerExecutable: URL? = SandboxConfiguration.defaultCompilerExecutable
+    /// Wall-clock time one module may take to compile (default 10 s); a module over it is
+    /// `invalid_input`.
+    public var compileTimeBudget: Duration = .seconds(10)
+    /// Address space the compile helper may use (default 2 GiB); a module needing more is
+    /// `invalid_input`.
+    public var compileMemoryBudget = 2 << 30
+    /// Compiles running at once, each on a thread of the sandbox's own (default 2); they
+    /// never occupy execution threads.
+    public var maxConcurrentCompiles = 2
+    /// Compiles that may wait; past this, requests needing a compile get `busy` (default 64).
+    public var maxQueuedCompiles = 64
     /// How often deadlines and stop requests are checked inside running Wasm (default 1 ms).
     public var checkInterval: Duration = .milliseconds(1)
     /// Where metrics go; `nil` uses the process-wide `MetricsSystem.factory`.
@@ -50,6 +83,20 @@ public struct SandboxConfiguration: Sendable {
         }
         let prefix = ProcessInfo.processInfo.environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
         return URL(fileURLWithPath: prefix ?? "/usr/local").appendingPathComponent("share/wasm-sandbox/\(name)")
+    }
+
+    /// Where the compile helper is, unless the environment says otherwise.
+    public static var defaultCompilerExecutable: URL? {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["WASM_SANDBOX_COMPILER"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        let name = "wasm-sandbox-compile"
+        var candidates: [URL] = []
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name))
+        }
+        let prefix = environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local"
+        candidates.append(URL(fileURLWithPath: prefix).appendingPathComponent("bin/\(name)"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
     /// The per-user default location of the compiled-module cache.

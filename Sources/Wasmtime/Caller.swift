@@ -29,4 +29,22 @@ public struct Caller {
         let size = wasmtime_memory_data_size(context, &item.of.memory)
         return try body(UnsafeMutableRawBufferPointer(start: base, count: size))
     }
+
+    /// Calls a function of the caller's store from inside a host function, such as an
+    /// export of a helper instance. Its traps come back as errors.
+    public func call(_ function: Function, _ arguments: [Value], resultCount: Int) throws(WasmtimeError) -> [Value] {
+        var function = function.raw
+        let args = arguments.map(\.raw)
+        var results = [wasmtime_val_t](repeating: wasmtime_val_t(), count: resultCount)
+        var trap: OpaquePointer?
+        let error = args.withUnsafeBufferPointer { args in
+            results.withUnsafeMutableBufferPointer { results in
+                wasmtime_func_call(
+                    wasmtime_caller_context(raw), &function, args.baseAddress, args.count, results.baseAddress,
+                    results.count, &trap)
+            }
+        }
+        try WasmtimeError.check(error, trap: trap)
+        return results.compactMap(Value.init)
+    }
 }

@@ -18,6 +18,17 @@ public final class Engine: @unchecked Sendable {
         wasmtime_config_async_stack_size_set(config, configuration.effectiveAsyncStackSize)
         wasmtime_config_cranelift_opt_level_set(config, configuration.optimization.rawValue)
         wasmtime_config_parallel_compilation_set(config, configuration.parallelCompilation)
+        for proposal in configuration.disabledProposals {
+            switch proposal {
+            case .gc: wasmtime_config_wasm_gc_set(config, false)
+            case .functionReferences: wasmtime_config_wasm_function_references_set(config, false)
+            case .threads: wasmtime_config_wasm_threads_set(config, false)
+            case .memory64: wasmtime_config_wasm_memory64_set(config, false)
+            case .multiMemory: wasmtime_config_wasm_multi_memory_set(config, false)
+            case .exceptions: wasmtime_config_wasm_exceptions_set(config, false)
+            case .stackSwitching: wasmtime_config_wasm_stack_switching_set(config, false)
+            }
+        }
         if let value = configuration.memoryReservation { wasmtime_config_memory_reservation_set(config, value) }
         if let value = configuration.memoryGuardSize { wasmtime_config_memory_guard_size_set(config, value) }
         if let value = configuration.memoryReservationForGrowth {

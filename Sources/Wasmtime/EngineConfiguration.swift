@@ -2,7 +2,7 @@
 ///
 /// Wasmtime aborts the process on some invalid configurations instead of reporting them, so
 /// ``validate()`` checks those combinations first and ``Engine/init(_:)`` calls it.
-public struct EngineConfiguration: Sendable, Hashable {
+public struct EngineConfiguration: Sendable, Hashable, Codable {
     /// Counts instructions against a per-store fuel budget.
     public var consumeFuel = false
     /// Lets a store be interrupted when the engine's epoch passes its deadline.
@@ -24,8 +24,30 @@ public struct EngineConfiguration: Sendable, Hashable {
     public var parallelCompilation = true
     /// Preallocated slots for instances and memories; `nil` allocates on demand.
     public var pooling: PoolingConfiguration? = nil
+    /// WebAssembly proposals turned off; the others keep Wasmtime's defaults.
+    public var disabledProposals: Set<Proposal> = []
 
-    public enum Optimization: UInt8, Sendable, Hashable {
+    /// WebAssembly proposals that can be turned off.
+    public enum Proposal: String, Sendable, Hashable, CaseIterable, Comparable, Codable {
+        /// Garbage-collected structs and arrays: their heap is not a linear memory.
+        case gc
+        /// Typed function references (required by GC).
+        case functionReferences
+        /// Shared memories and atomics.
+        case threads
+        /// 64-bit linear memories.
+        case memory64
+        /// More than one linear memory per module.
+        case multiMemory
+        /// Exception handling.
+        case exceptions
+        /// Stack switching (continuations).
+        case stackSwitching
+
+        public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    public enum Optimization: UInt8, Sendable, Hashable, Codable {
         case none = 0
         case speed = 1
         case speedAndSize = 2
@@ -43,6 +65,9 @@ public struct EngineConfiguration: Sendable, Hashable {
     public func validate() throws(WasmtimeError) {
         guard maxWasmStack >= 64 * 1024 else {
             throw WasmtimeError(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
+        }
+        if disabledProposals.contains(.functionReferences) && !disabledProposals.contains(.gc) {
+            throw WasmtimeError(message: "the GC proposal needs function references: disable both or neither")
         }
         if let asyncStackSize, asyncStackSize < maxWasmStack {
             throw WasmtimeError(
@@ -69,7 +94,7 @@ public struct EngineConfiguration: Sendable, Hashable {
 
 /// Sizes of the pooling instance allocator: every slot is reserved up front, so an
 /// instantiation only hands out a slot instead of mapping memory.
-public struct PoolingConfiguration: Sendable, Hashable {
+public struct PoolingConfiguration: Sendable, Hashable, Codable {
     /// Instances (and memories, tables, GC heaps) that may be alive at once.
     public var totalInstances: UInt32
     /// The largest linear memory a slot holds.

@@ -6,6 +6,29 @@ public struct Instance {
     public let store: Store
     var raw: wasmtime_instance_t
 
+    init(store: Store, raw: wasmtime_instance_t) {
+        self.store = store
+        self.raw = raw
+    }
+
+    /// Instantiates `module` with `imports` given in the order the module declares them.
+    public init(store: Store, module: Module, imports: [Extern]) throws(WasmtimeError) {
+        var instance = wasmtime_instance_t()
+        var trap: OpaquePointer?
+        let items = imports.map(\.raw)
+        let error = items.withUnsafeBufferPointer {
+            wasmtime_instance_new(store.context, module.raw, $0.baseAddress, $0.count, &instance, &trap)
+        }
+        try WasmtimeError.check(error, trap: trap)
+        self.init(store: store, raw: instance)
+    }
+
+    /// The function or memory exported under `name`.
+    public func export(_ name: String) -> Extern? {
+        var item = wasmtime_extern_t()
+        return export(name, into: &item) ? Extern(item) : nil
+    }
+
     /// Calls an exported function that takes and returns nothing, such as WASI's `_start`.
     ///
     /// - Throws: the trap, the error of a host function, or WASI's exit (see

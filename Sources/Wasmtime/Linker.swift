@@ -45,6 +45,16 @@ public final class Linker: @unchecked Sendable {
         try WasmtimeError.check(error)
     }
 
+    /// The definition of `module`.`name` made concrete in `store` (a host function becomes
+    /// a function of that store).
+    public func get(module: String, name: String, in store: Store) -> Extern? {
+        var item = wasmtime_extern_t()
+        guard wasmtime_linker_get(raw, store.context, module, module.utf8.count, name, name.utf8.count, &item) else {
+            return nil
+        }
+        return Extern(item)
+    }
+
     /// Resolves a module's imports once, so that instantiation only allocates.
     public func instantiatePre(_ module: Module) throws(WasmtimeError) -> InstancePre {
         var pre: OpaquePointer?
@@ -92,6 +102,9 @@ private func callHostFunction(
         }
         for (index, value) in values.enumerated() { results![index] = value.raw }
         return nil
+    } catch let error as WasmtimeError where error.trapCode != nil {
+        // A trap from Wasm the host function called (fuel, say) keeps its code.
+        return wasmtime_trap_new_code(error.trapCode!.rawValue)
     } catch {
         let message = String(describing: error)
         return wasmtime_trap_new(message, message.utf8.count)

@@ -1,0 +1,173 @@
+import Wasmtime
+
+/// The sandbox's own layer over the WASI functions that write files or create entries, so
+/// that a run's file quota (``ExecutionLimits/workspaceBytes`` and
+/// ``ExecutionLimits/workspaceEntries``) is enforced exactly, at the call that would cross it.
+///
+/// Wasmtime writes the files itself, and a host function cannot call Wasmtime's WASI
+/// implementation directly (it finds the guest's memory through the calling instance). So
+/// each run with writable directories gets a tiny forwarder instance in its store that
+/// imports the guest's memory and Wasmtime's own functions and re-exports them. The
+/// shadows here charge the quota, call the forwarder, and refund what was not written.
+/// A call that would cross the quota fails with `ENOSPC` and nothing is written.
+///
+/// The quota counts every byte written to a file (overwrites too), every byte a file is
+/// extended to by `fd_allocate` or `fd_filestat_set_size`, and every file, directory or
+/// link created; deletions give nothing back. It therefore also bounds data a guest hides
+/// in unlinked files or in directories nested beyond `PATH_MAX`.
+enum FileWrites {
+    /// The WASI functions behind the quota and their parameters.
+    static let forwarded: [(name: String, parameters: [ValueType])] = [
+        ("fd_write", [.i32, .i32, .i32, .i32]),
+        ("fd_pwrite", [.i32, .i32, .i32, .i64, .i32]),
+        ("fd_allocate", [.i32, .i64, .i64]),
+        ("fd_filestat_set_size", [.i32, .i64]),
+        ("path_open", [.i32, .i32, .i32, .i32, .i32, .i64, .i64, .i32, .i32]),
+        ("path_create_directory", [.i32, .i32, .i32]),
+        ("path_symlink", [.i32, .i32, .i32, .i32, .i32]),
+        ("path_link", [.i32, .i32, .i32, .i32, .i32, .i32, .i32]),
+    ]
+
+    private static let createFlag = 1
+
+    /// The forwarder module: imports the guest's memory (exported again as `memory`, where
+    /// WASI looks for it) and each forwarded function, and exports a function that calls it.
+    static var forwarderText: String {
+        func types(_ parameters: [ValueType]) -> String {
+            parameters.map { $0 == .i64 ? "i64" : "i32" }.joined(separator: " ")
+        }
+        var text = "(module\n  (import \"sandbox\" \"memory\" (memory 0))\n"
+        for (index, function) in forwarded.enumerated() {
+            text +=
+                "  (import \"wasi_snapshot_preview1\" \"\(function.name)\" (func $f\(index) (param \(types(function.parameters))) (result i32)))\n"
+        }
+        text += "  (export \"memory\" (memory 0))\n"
+        for (index, function) in forwarded.enumerated() {
+            let locals = function.parameters.indices.map { "(local.get \($0))" }.joined(separator: " ")
+            text +=
+                "  (func (export \"\(function.name)\") (param \(types(function.parameters))) (result i32) (call $f\(index) \(locals)))\n"
+        }
+        return text + ")"
+    }
+
+    /// Defines the charging shadows on a linker whose runs may write files.
+    static func define(on linker: Linker) throws(WasmtimeError) {
+        for (index, function) in forwarded.enumerated() {
+            try linker.shadowWASI(function.name, parameters: function.parameters) { caller, run, arguments in
+                if index == 0, let errno = try DirectOutput.write(caller: caller, run: run, arguments: arguments) {
+                    return errno
+                }
+                guard let target = run.files.forwarder?[index] else { return WASIErrno.notCapable }
+                return try charge(function.name, arguments, caller: caller, quota: run.files) {
+                    let values = zip(function.parameters, arguments).map { type, value in
+                        type == .i64 ? Value.i64(Int64(value)) : Value.i32(Int32(truncatingIfNeeded: value))
+                    }
+                    guard case .i32(let errno)? = try caller.call(target, values, resultCount: 1).first else {
+                        throw SandboxError("\(function.name) returned no errno")
+                    }
+                    return errno
+                }
+            }
+        }
+    }
+
+    /// Charges one call to the quota, makes it through `forward`, and refunds what it did
+    /// not use.
+    private static func charge(
+        _ name: String, _ arguments: [Int], caller: Caller, quota: FileQuota, forward: () throws -> Int32
+    ) throws -> Int32 {
+        switch name {
+        case "fd_write", "fd_pwrite":
+            let resultAddress = arguments[arguments.count - 1]
+            guard
+                let requested = try caller.withMemory({
+                    DirectOutput.totalLength(of: arguments[1], count: arguments[2], in: UnsafeRawBufferPointer($0))
+                })
+            else { return arguments[2] > HostCallBounds.maxIOVecs ? WASIErrno.invalid : WASIErrno.fault }
+            guard quota.take(bytes: requested) else { return WASIErrno.noSpace }
+            let errno = try forward()
+            let written =
+                errno == WASIErrno.success
+                ? try caller.withMemory { memory in
+                    resultAddress + 4 <= memory.count
+                        ? Int(memory.loadUnaligned(fromByteOffset: resultAddress, as: UInt32.self)) : requested
+                } : 0
+            quota.give(bytes: requested - min(written, requested))
+            return errno
+        case "fd_allocate", "fd_filestat_set_size":
+            // The size a file may be extended to: charged in full, as it may all be new.
+            let size = name == "fd_allocate" ? arguments[2] : arguments[1]
+            guard size >= 0 else { return WASIErrno.invalid }
+            guard quota.take(bytes: size) else { return WASIErrno.noSpace }
+            return try forward()
+        default:
+            // path_open creates an entry only with O_CREAT; the other three always do.
+            if name == "path_open" && arguments[4] & createFlag == 0 { return try forward() }
+            guard quota.takeEntry() else { return WASIErrno.noSpace }
+            let errno = try forward()
+            if errno != WASIErrno.success { quota.giveEntry() }
+            return errno
+        }
+    }
+
+    /// Instantiates the forwarder for a guest instance and hands its functions to the run.
+    /// A guest without an exported memory cannot pass WASI any buffer, so it gets none.
+    static func attach(
+        to run: RunState, guest: Instance, forwarder module: Module, wasi: Linker, store: Store
+    ) throws(WasmtimeError) {
+        guard case .memory(let memory)? = guest.export("memory") else { return }
+        var imports: [Extern] = [.memory(memory)]
+        for function in forwarded {
+            guard let original = wasi.get(module: "wasi_snapshot_preview1", name: function.name, in: store) else {
+                throw WasmtimeError(message: "WASI defines no \(function.name)")
+            }
+            imports.append(original)
+        }
+        let forwarder = try Instance(store: store, module: module, imports: imports)
+        run.files.forwarder = forwarded.map { function in
+            guard case .function(let export)? = forwarder.export(function.name) else {
+                fatalError("the forwarder module exports every forwarded function")
+            }
+            return export
+        }
+    }
+}
+
+/// What one run may still write to files and create, charged by ``FileWrites``.
+///
+/// Touched only on the run's own thread, inside its host calls.
+final class FileQuota: @unchecked Sendable {
+    private(set) var bytesLeft: Int
+    private(set) var entriesLeft: Int
+    /// Set once a call was refused for want of quota.
+    private(set) var exhausted = false
+    /// The forwarder's functions, in ``FileWrites/forwarded`` order, once attached.
+    var forwarder: [Function]?
+
+    init(bytes: Int, entries: Int) {
+        bytesLeft = max(bytes, 0)
+        entriesLeft = max(entries, 0)
+    }
+
+    func take(bytes: Int) -> Bool {
+        guard bytes <= bytesLeft else {
+            exhausted = true
+            return false
+        }
+        bytesLeft -= bytes
+        return true
+    }
+
+    func give(bytes: Int) { bytesLeft += bytes }
+
+    func takeEntry() -> Bool {
+        guard entriesLeft > 0 else {
+            exhausted = true
+            return false
+        }
+        entriesLeft -= 1
+        return true
+    }
+
+    func giveEntry() { entriesLeft += 1 }
+}
