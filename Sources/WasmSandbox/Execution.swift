@@ -66,6 +66,13 @@ struct Execution {
         result.memoryPeakBytes * 2 > limits.memoryBytes
     }
 
+    /// Whether the guest's last words are about memory. Wasmtime does not report a refused
+    /// `memory.grow`, so an exit is blamed on the limit only with the guest's own say-so.
+    private func saysOutOfMemory(_ result: ExecutionResult) -> Bool {
+        let tail = String(decoding: result.stderr.suffix(4096), as: UTF8.self).lowercased()
+        return tail.contains("memory")
+    }
+
     private func memoryLimitMessage(_ result: ExecutionResult, then outcome: String) -> String {
         "linear memory reached \(result.memoryPeakBytes) bytes of its \(limits.memoryBytes)-byte limit, then the run \(outcome)"
     }
@@ -112,9 +119,9 @@ struct Execution {
         if let code = failure.exitStatus {
             result.exitCode = code
             result.status = code == 0 ? .ok : .exited
-            if code != 0 && nearMemoryLimit(result) {
+            if code != 0 && nearMemoryLimit(result) && saysOutOfMemory(result) {
                 // A runtime that survives a failed allocation (QuickJS's "out of memory",
-                // Python's MemoryError) exits instead of trapping.
+                // Python's MemoryError) exits instead of trapping, and says so.
                 result.status = .memoryLimit
                 result.message = memoryLimitMessage(result, then: "exited with code \(code)")
             }

@@ -39,8 +39,8 @@ public final class Sandbox: Sendable {
         guard configuration.maxConcurrentCompiles > 0, configuration.maxQueuedCompiles >= 0 else {
             throw SandboxError("the sandbox needs at least one compile thread and a non-negative compile queue")
         }
-        guard configuration.compileTimeBudget > .zero, configuration.compileMemoryBudget >= 64 << 20 else {
-            throw SandboxError("the compile budget needs a positive time and at least 64 MiB of memory")
+        guard configuration.compileTimeBudget > .zero, configuration.compileMemoryBudget >= 128 << 20 else {
+            throw SandboxError("the compile budget needs a positive time and at least 128 MiB of memory")
         }
         guard configuration.maxMemoryBytes >= 65536, configuration.maxMemoryBytes % 65536 == 0 else {
             throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")

@@ -165,13 +165,13 @@ enum Guests {
         """)
 
     /// Hands the sandbox's own host functions addresses outside its memory: an iovec list
-    /// past the end for fd_write, then a huge subscription count for poll_oneoff. Exits with
-    /// 10 when fd_write answered EFAULT (21), plus 1 when poll_oneoff did.
+    /// past the end for fd_write, then subscriptions running past the end for poll_oneoff.
+    /// Exits with 10 when fd_write answered EFAULT (21), plus 1 when poll_oneoff did.
     static let badPointers = module(
         """
         (func (export "_start") (local $write i32) (local $poll i32)
           (local.set $write (call $fd_write (i32.const 1) (i32.const 65530) (i32.const 100) (i32.const 8)))
-          (local.set $poll (call $poll_oneoff (i32.const 0) (i32.const 1024) (i32.const 0x7fffffff) (i32.const 8)))
+          (local.set $poll (call $poll_oneoff (i32.const 65000) (i32.const 1024) (i32.const 100) (i32.const 8)))
           (call $proc_exit (i32.add (i32.mul (i32.eq (local.get $write) (i32.const 21)) (i32.const 10))
                                     (i32.eq (local.get $poll) (i32.const 21)))))
         """)

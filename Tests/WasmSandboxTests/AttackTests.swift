@@ -1,0 +1,390 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import WasmSandbox
+
+/// Guests written to break the sandbox's own limits, one per finding of the hostile review.
+enum Attacks {
+    /// A module with the WASI imports the attacks use; `body` defines `_start`.
+    static func module(_ body: String, memoryPages: Int = 2) -> String {
+        """
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+          (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "path_open"
+            (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "path_create_directory"
+            (func $mkdir (param i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "path_unlink_file" (func $unlink (param i32 i32 i32) (result i32)))
+          (memory (export "memory") \(memoryPages))
+          ;; Opens (creating when $create is 1) the path at $name/$length below $dir; returns
+          ;; the new descriptor or exits with the errno.
+          (func $open (param $dir i32) (param $name i32) (param $length i32) (param $oflags i32) (result i32)
+            (local $errno i32)
+            ;; A directory (oflags 2) is opened without rights of its own, as wasi-libc does.
+            (local.set $errno (call $path_open (local.get $dir) (i32.const 0) (local.get $name) (local.get $length)
+              (local.get $oflags) (select (i64.const 0) (i64.const 0x1fffffff) (i32.eq (local.get $oflags) (i32.const 2)))
+              (i64.const 0x1fffffff) (i32.const 0) (i32.const 8)))
+            (if (local.get $errno) (then (call $proc_exit (local.get $errno))))
+            (i32.load (i32.const 8)))
+          ;; Writes $length bytes from address 65536 to $fd in one call; returns the errno.
+          (func $write (param $fd i32) (param $length i32) (result i32)
+            (i32.store (i32.const 16) (i32.const 65536))
+            (i32.store (i32.const 20) (local.get $length))
+            (call $fd_write (local.get $fd) (i32.const 16) (i32.const 1) (i32.const 24)))
+          ;; Writes 64 KiB chunks to $fd until a write fails, then exits with its errno.
+          (func $flood (param $fd i32) (local $errno i32)
+            (loop $again
+              (local.set $errno (call $write (local.get $fd) (i32.const 65536)))
+              (br_if $again (i32.eqz (local.get $errno))))
+            (call $proc_exit (local.get $errno)))
+          (data (i32.const 1024) "\(String(repeating: "d", count: 200))")
+          (data (i32.const 2048) "file")
+          \(body))
+        """
+    }
+
+    /// Nests 30 directories of 200-character names (a host path of over 6,000 bytes, past
+    /// PATH_MAX), each opened by descriptor, then floods a file at the bottom.
+    static let deepFlood = module(
+        """
+        (func (export "_start") (local $dir i32) (local $depth i32)
+          (local.set $dir (i32.const 3))
+          (loop $down
+            (drop (call $mkdir (local.get $dir) (i32.const 1024) (i32.const 200)))
+            (local.set $dir (call $open (local.get $dir) (i32.const 1024) (i32.const 200) (i32.const 2)))
+            (local.set $depth (i32.add (local.get $depth) (i32.const 1)))
+            (br_if $down (i32.lt_u (local.get $depth) (i32.const 30))))
+          (call $flood (call $open (local.get $dir) (i32.const 2048) (i32.const 4) (i32.const 1))))
+        """)
+
+    /// Creates a file, unlinks it, and floods it through the descriptor it kept.
+    static let unlinkedFlood = module(
+        """
+        (func (export "_start") (local $fd i32)
+          (local.set $fd (call $open (i32.const 3) (i32.const 2048) (i32.const 4) (i32.const 1)))
+          (drop (call $unlink (i32.const 3) (i32.const 2048) (i32.const 4)))
+          (call $flood (local.get $fd)))
+        """)
+
+    /// Three writes of 768 KiB each; exits with the errno of the second.
+    static let threeLargeWrites = module(
+        """
+        (func (export "_start") (local $fd i32) (local $second i32)
+          (local.set $fd (call $open (i32.const 3) (i32.const 2048) (i32.const 4) (i32.const 1)))
+          (drop (call $write (local.get $fd) (i32.const 786432)))
+          (local.set $second (call $write (local.get $fd) (i32.const 786432)))
+          (drop (call $write (local.get $fd) (i32.const 786432)))
+          (call $proc_exit (local.get $second)))
+        """, memoryPages: 16)
+
+    /// Creates directories named by a counter until creating fails; exits with the errno.
+    static let directoryFlood = module(
+        """
+        (func (export "_start") (local $n i32) (local $errno i32)
+          (loop $again
+            ;; The name: three letters counting in base 26.
+            (i32.store8 (i32.const 3000) (i32.add (i32.const 97) (i32.rem_u (local.get $n) (i32.const 26))))
+            (i32.store8 (i32.const 3001)
+              (i32.add (i32.const 97) (i32.rem_u (i32.div_u (local.get $n) (i32.const 26)) (i32.const 26))))
+            (i32.store8 (i32.const 3002) (i32.add (i32.const 97) (i32.div_u (local.get $n) (i32.const 676))))
+            (local.set $errno (call $mkdir (i32.const 3) (i32.const 3000) (i32.const 3)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br_if $again (i32.eqz (local.get $errno))))
+          (call $proc_exit (local.get $errno)))
+        """)
+
+    /// fd_write with 100,000 iovecs (all valid: zero-length at address 0); exits with the errno.
+    static func hugeIOVecCount(fd: Int) -> String {
+        module(
+            """
+            (func (export "_start")
+              (call $proc_exit (call $fd_write (i32.const \(fd)) (i32.const 0) (i32.const 100000) (i32.const 8))))
+            """, memoryPages: 16)
+    }
+
+    /// poll_oneoff with a million subscriptions in bounds of a 64 MiB memory; exits with the errno.
+    static let hugeSubscriptionCount = module(
+        """
+        (func (export "_start")
+          (call $proc_exit (call $poll_oneoff (i32.const 0) (i32.const 0) (i32.const 1000000) (i32.const 8))))
+        """, memoryPages: 1024)
+
+    /// random_get for a buffer running past the end of a 1.5 MiB memory; exits with the errno.
+    static let randomOutOfBounds = module(
+        """
+        (func (export "_start")
+          (call $proc_exit (call $random_get (i32.const 0) (i32.const 0x7fffffff))))
+        """, memoryPages: 24)
+
+    /// Asks for 1 GiB of randomness, 64 MiB at a time, forever.
+    static let randomForever = module(
+        """
+        (func (export "_start") (loop $again (drop (call $random_get (i32.const 0) (i32.const 0x4000000))) (br $again)))
+        """, memoryPages: 1024)
+
+    /// A 50 KB module whose compile takes Cranelift many seconds and hundreds of MB: 600
+    /// nested blocks left by one wide br_table, in a loop over 3,000 locals.
+    static func compileBomb(salt: Int = 0) -> String {
+        let (blocks, locals) = (600, 3000)
+        var body = String(repeating: "(block ", count: blocks)
+        body += "(br_table \((0..<blocks).map(String.init).joined(separator: " ")) (local.get 0))"
+        for index in 0..<blocks {
+            body += ")(local.set \(index % locals) (i32.add (local.get \((index + 1) % locals)) (i32.const \(salt))))"
+        }
+        let declared = Array(repeating: "i32", count: locals).joined(separator: " ")
+        return
+            #"(module (func (export "_start") (local \#(declared)) (loop $l \#(body) (br_if $l (local.get 0)))))"#
+    }
+}
+
+@Suite("Attacks on the sandbox's own limits")
+struct AttackTests {
+    func quota(bytes: Int = 1 << 20, entries: Int = 10_000) -> ExecutionLimits {
+        var limits = ExecutionLimits(timeout: .seconds(60))
+        limits.workspaceBytes = bytes
+        limits.workspaceEntries = entries
+        return limits
+    }
+
+    func runInWorkspace(_ wat: String, limits: ExecutionLimits) async throws -> (ExecutionResult, Workspace) {
+        let workspace = try Workspace()
+        let result = await sharedSandbox.execute(request(.wat(wat), limits: limits, workspace: workspace))
+        return (result, workspace)
+    }
+
+    @Test func directoriesNestedPastPathMaxCannotHideBytes() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.deepFlood, limits: quota())
+        #expect(result.status == .outputLimit)
+        #expect(result.exitCode == 51)  // ENOSPC
+        #expect(result.message?.contains("file quota") == true)
+        // The walk finds the file 30 levels down, holding exactly the quota.
+        let files = workspace.files()
+        #expect(files.count == 1)
+        #expect(files.first?.size == 1 << 20)
+        #expect(files.first?.path.split(separator: "/").count == 31)
+        #expect((files.first?.path.utf8.count ?? 0) > Int(PATH_MAX))
+        #expect(result.files == files)
+        workspace.remove()
+        #expect(!FileManager.default.fileExists(atPath: workspace.directory.path))
+    }
+
+    @Test func writesToAnUnlinkedFileAreCounted() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.unlinkedFlood, limits: quota())
+        #expect(result.status == .outputLimit)
+        #expect(result.exitCode == 51)
+        #expect(workspace.files().isEmpty)
+    }
+
+    @Test func aWriteThatWouldCrossTheQuotaWritesNothing() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.threeLargeWrites, limits: quota())
+        #expect(result.status == .outputLimit)
+        #expect(result.exitCode == 51)
+        // The first write fits; the second and third would cross 1 MiB and write nothing.
+        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 786_432)])
+    }
+
+    @Test func createdEntriesAreCounted() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.directoryFlood, limits: quota(entries: 50))
+        #expect(result.status == .outputLimit)
+        #expect(result.exitCode == 51)
+        #expect(workspace.listing().entries == 50)
+    }
+
+    @Test func aGuestThatHandlesTheRefusalFinishesNormally() async throws {
+        // Python reports ENOSPC as an OSError it may catch; the run then ends as the guest chooses.
+        let workspace = try Workspace()
+        var limits = quota(bytes: 1000)
+        limits.timeout = .seconds(120)
+        let result = await sharedSandbox.execute(
+            request(
+                .python(
+                    """
+                    try:
+                        with open('/workspace/big', 'wb') as f:
+                            f.write(b'x' * 5000)
+                    except OSError as error:
+                        print('refused', error.errno)
+                    """), limits: limits, workspace: workspace))
+        #expect(result.status == .ok)
+        #expect(result.stdoutText == "refused 28\n" || result.stdoutText == "refused 51\n")
+    }
+
+    @Test func readingBackNeverFollowsALinkInAnyComponent() throws {
+        let workspace = try Workspace(files: ["inner/secret.txt": Array("inside".utf8)])
+        defer { workspace.remove() }
+        let root = workspace.directory.path
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "inner")
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc", withDestinationPath: "/etc")
+        #expect(workspace.contents(of: "inner/secret.txt") == Array("inside".utf8))
+        #expect(workspace.contents(of: "link/secret.txt") == nil)
+        #expect(workspace.contents(of: "etc/passwd") == nil)
+        #expect(workspace.contents(of: "inner/../inner/secret.txt") == nil)
+        #expect(workspace.contents(of: "/etc/passwd") == nil)
+        #expect(workspace.files().map(\.path) == ["inner/secret.txt"])
+    }
+
+    @Test func inputFilesAreBounded() {
+        let many = Dictionary(uniqueKeysWithValues: (0...Workspace.maxInputFiles).map { ("f\($0)", [UInt8]()) })
+        #expect(throws: SandboxError.self) { try Workspace(files: many) }
+        let large = ["big": [UInt8](repeating: 0, count: Workspace.maxInputBytes + 1)]
+        #expect(throws: SandboxError.self) { try Workspace(files: large) }
+    }
+
+    @Test(arguments: [1, 5])
+    func aHugeIOVecCountIsRefusedAtOnce(fd: Int) async throws {
+        // fd 1 goes to the output capture, fd 5 to a file through the quota layer.
+        let (result, _) = try await runInWorkspace(Attacks.hugeIOVecCount(fd: fd), limits: quota())
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 28)  // EINVAL
+    }
+
+    @Test func aHugeSubscriptionCountIsRefusedWithoutAllocating() async {
+        let result = await run(Attacks.hugeSubscriptionCount)
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 28)
+    }
+
+    @Test func randomGetOutsideMemoryIsAFaultNotAMemoryLimit() async {
+        // Memory is over half its cap, which once made any failure look like memory_limit.
+        let result = await run(Attacks.randomOutOfBounds, limits: ExecutionLimits(memoryBytes: 2 << 20))
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 21)  // EFAULT
+    }
+
+    @Test func largeRandomRequestsStopAtTheDeadline() async {
+        let result = await run(Attacks.randomForever, limits: ExecutionLimits(timeout: .milliseconds(200)))
+        #expect(result.status == .timedOut)
+    }
+
+    @Test(arguments: [
+        ("(module (type (array i8)) (func (drop (array.new_default 0 (i32.const 10)))))", "gc"),
+        ("(module (memory 1 1 shared))", "threads"),
+        ("(module (memory i64 1))", "memory64"),
+        ("(module (memory 1) (memory 1))", "multiple memories"),
+    ])
+    func proposalsNothingNeedsAreOff(wat: String, error: String) async {
+        let result = await sharedSandbox.execute(request(.wat(wat)))
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains(error) == true)
+    }
+}
+
+@Suite("Compile bombs", .serialized)
+struct CompileBombTests {
+    static let sandbox: Sandbox = {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.compileTimeBudget = .seconds(3)
+        return try! Sandbox(configuration: configuration)
+    }()
+
+    @Test func aModuleOverItsCompileTimeBudgetIsRefused() async {
+        let result = await Self.sandbox.execute(request(.wat(Attacks.compileBomb())))
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("exceeded its budget") == true)
+    }
+
+    @Test func aModuleOverItsCompileMemoryBudgetIsRefused() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.compileTimeBudget = .seconds(600)
+        configuration.compileMemoryBudget = 256 << 20
+        let sandbox = try Sandbox(configuration: configuration)
+        let result = await sandbox.execute(request(.wat(Attacks.compileBomb(salt: 1))))
+        #expect(result.status == .invalidInput)
+        #expect(result.message?.contains("exceeded its budget") == true)
+        // An ordinary module still compiles under the same budget.
+        #expect(await sandbox.execute(request(.wat(Guests.hello))).status == .ok)
+    }
+
+    @Test func bombsHoldNoExecutionThreadWhileOrdinaryRequestsRun() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.maxConcurrentExecutions = 2
+        configuration.compileTimeBudget = .seconds(5)
+        let sandbox = try Sandbox(configuration: configuration)
+        // Warm the JavaScript engine (a trusted, in-process compile) first.
+        #expect(await sandbox.execute(request(.javascript("1"))).status == .ok)
+        let finishedBombs = Counter()
+        let bombs = (0..<6).map { salt in
+            Task {
+                let result = await sandbox.execute(request(.wat(Attacks.compileBomb(salt: 10 + salt))))
+                finishedBombs.increment()
+                return result
+            }
+        }
+        // Six bombs against two execution threads: ordinary requests must not wait for them.
+        for _ in 0..<5 {
+            let hello = await sandbox.execute(request(.javascript("console.log('still here')")))
+            #expect(hello.status == .ok)
+            #expect(hello.stdoutText == "still here\n")
+        }
+        #expect(finishedBombs.value == 0)
+        for bomb in bombs {
+            let result = await bomb.value
+            // Two compile at once and four wait their turn; each is refused at its budget.
+            #expect(result.status == .invalidInput)
+        }
+    }
+
+    @Test func compileTimeIsReported() async {
+        let result = await Self.sandbox.execute(request(.wat(Guests.hello + " ")))
+        #expect(result.status == .ok)
+        #expect((result.compileDuration ?? .zero) > .zero)
+        #expect(result.cacheHit == false)
+        let again = await Self.sandbox.execute(request(.wat(Guests.hello + " ")))
+        #expect(again.compileDuration == nil)
+        #expect(again.cacheHit)
+    }
+}
+
+@Suite("Caches stay within their bounds")
+struct CacheBoundTests {
+    /// A distinct module whose compiled code is tens of KB.
+    static func module(_ index: Int) -> String {
+        let functions = (0..<200).map { "(func (result i32) (i32.const \($0 + index * 1000)))" }.joined()
+        return #"(module \#(functions) (func (export "_start")))"#
+    }
+
+    @Test func theMemoryCacheIsBoundedByBytes() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.moduleCacheBytes = 100_000
+        let sandbox = try Sandbox(configuration: configuration)
+        for index in 0..<8 {
+            #expect(await sandbox.execute(request(.wat(Self.module(index)))).status == .ok)
+            #expect(sandbox.unmetered.cache.residentCodeBytes <= 100_000)
+        }
+        #expect(sandbox.unmetered.cache.residentCodeBytes > 0)
+    }
+
+    @Test func theDiskCacheIsBoundedByBytes() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = directory.appendingPathComponent("cache")
+        configuration.diskCacheBytes = 400_000
+        let sandbox = try Sandbox(configuration: configuration)
+        for index in 0..<12 {
+            #expect(await sandbox.execute(request(.wat(Self.module(100 + index)))).status == .ok)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/cache")
+        let total = try names.reduce(0) {
+            $0 + (try FileManager.default.attributesOfItem(atPath: directory.path + "/cache/" + $1)[.size] as! Int)
+        }
+        #expect(total <= 400_000)
+        #expect(names.count >= 2)
+        #expect(names.count < 12)
+    }
+}
+
+/// A thread-safe count.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
