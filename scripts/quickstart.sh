@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 swift build -c release --product wasm-sandbox
+swift build -c release --product wasm-sandbox-compile  # compiles request modules under a budget
 bin=.build/release/wasm-sandbox
 show() {  # show DESCRIPTION COMMAND...: runs one example and prints its JSON result
   echo "== $1"

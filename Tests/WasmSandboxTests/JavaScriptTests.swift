@@ -166,6 +166,25 @@ struct JavaScriptAttackTests {
         #expect(caught.stdoutText == "RangeError true\n")
     }
 
+    @Test(arguments: [
+        "JSON.parse('['.repeat(100000) + ']'.repeat(100000))",
+        "let a = []; for (let i = 0; i < 200000; i++) a = [a]; a.flat(Infinity)",
+    ])
+    func deepNativeRecursionIsARangeErrorNotATrap(source: String) async {
+        // These built-ins recurse in C below QuickJS's own stack check.
+        let result = await runJS(source, limits: ExecutionLimits(timeout: .seconds(120)))
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("RangeError: Maximum call stack size exceeded"))
+    }
+
+    @Test func parseAndFlatStillWork() async {
+        let result = await runJS(
+            #"console.log(JSON.parse('{"a":[1,{"b":"[[{"}]}').a[1].b, JSON.parse('[1]', (k, v) => v), [1, [2, [3, [4]]]].flat(Infinity), [[1], [2, [3]]].flat())"#
+        )
+        #expect(result.stdoutText == "[[{ [ 1 ] [ 1, 2, 3, 4 ] [ 1, 2, [ 3 ] ]\n")
+    }
+
     @Test func consoleFloodHitsTheOutputCap() async {
         let result = await runJS(
             "for (;;) console.log('flood flood flood flood')", limits: ExecutionLimits(stdoutBytes: 100_000))

@@ -185,6 +185,56 @@
     globalThis.queueMicrotask = (callback) => { Promise.resolve().then(callback); };
   }
 
+  // Some built-ins recurse in C without touching the shadow stack that QuickJS measures, so
+  // a deep enough input would exhaust Wasm's native stack (a trap) before QuickJS noticed.
+  // Inputs deeper than this are refused with the RangeError deep JavaScript recursion gets.
+  const maxNativeNesting = 10000;
+  const tooDeep = () => new RangeError("Maximum call stack size exceeded");
+  const nativeParse = JSON.parse;
+  const brackets = /[[{]/g;
+  function nestingDepth(text) {
+    let depth = 0, deepest = 0, inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (c === 92) i++;  // backslash: skip the escaped character
+        else if (c === 34) inString = false;
+      } else if (c === 34) inString = true;
+      else if (c === 91 || c === 123) { if (++depth > deepest) deepest = depth; }
+      else if (c === 93 || c === 125) depth--;
+    }
+    return deepest;
+  }
+  Object.defineProperty(JSON, "parse", {
+    value: function parse(text, reviver) {
+      const source = String(text);
+      // Counting brackets is native and fast; only text with enough of them is scanned.
+      if (source.length > maxNativeNesting && (source.match(brackets)?.length ?? 0) > maxNativeNesting &&
+          nestingDepth(source) > maxNativeNesting) throw tooDeep();
+      return nativeParse(source, reviver);
+    },
+    writable: true, configurable: true,
+  });
+  const nativeFlat = Array.prototype.flat;
+  Object.defineProperty(Array.prototype, "flat", {
+    value: function flat(depth) {
+      const levels = depth === undefined ? 1 : Math.trunc(Number(depth)) || 0;
+      if (levels <= 1000) return nativeFlat.call(this, levels);
+      // Deeper flattening in JavaScript, whose recursion QuickJS does check.
+      const result = [];
+      const visit = (array, left) => {
+        for (let i = 0; i < array.length; i++) {
+          if (!(i in array)) continue;
+          if (left > 0 && Array.isArray(array[i])) visit(array[i], left - 1);
+          else result.push(array[i]);
+        }
+      };
+      visit(Object(this), levels);
+      return result;
+    },
+    writable: true, configurable: true,
+  });
+
   function runTimers() {
     if (timers.size === 0) return false;
     let id = -1, timer = null;
