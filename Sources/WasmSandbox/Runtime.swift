@@ -79,6 +79,8 @@ final class Runtime: Sendable {
             // its module and, when it writes files, a forwarder (see FileWrites).
             totalInstances: UInt32(4 * configuration.maxConcurrentExecutions),
             maxMemorySize: configuration.maxMemoryBytes)
+        // The forwarder has no memory or table of its own.
+        pooling.totalMemories = UInt32(2 * configuration.maxConcurrentExecutions)
         pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
         // Reset the first 4 MiB of a reused memory in place instead of unmapping it: a
         // pre-initialised engine otherwise takes a page fault for every page it touches.

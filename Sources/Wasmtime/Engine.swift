@@ -37,9 +37,11 @@ public final class Engine: @unchecked Sendable {
         if let pooling = configuration.pooling {
             let pool = wasmtime_pooling_allocation_config_new()!
             wasmtime_pooling_allocation_config_total_core_instances_set(pool, pooling.totalInstances)
-            wasmtime_pooling_allocation_config_total_memories_set(pool, pooling.totalInstances)
-            wasmtime_pooling_allocation_config_total_tables_set(pool, pooling.totalInstances)
-            wasmtime_pooling_allocation_config_total_gc_heaps_set(pool, pooling.totalInstances)
+            let memories = pooling.totalMemories ?? pooling.totalInstances
+            wasmtime_pooling_allocation_config_total_memories_set(pool, memories)
+            wasmtime_pooling_allocation_config_total_tables_set(pool, memories)
+            wasmtime_pooling_allocation_config_total_gc_heaps_set(pool, memories)
+            wasmtime_pooling_allocation_config_total_stacks_set(pool, pooling.totalStacks)
             wasmtime_pooling_allocation_config_max_memory_size_set(pool, pooling.maxMemorySize)
             wasmtime_pooling_allocation_config_max_core_instance_size_set(pool, pooling.maxCoreInstanceSize)
             wasmtime_pooling_allocation_config_table_elements_set(pool, pooling.tableElements)

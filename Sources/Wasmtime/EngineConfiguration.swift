@@ -82,6 +82,9 @@ public struct EngineConfiguration: Sendable, Hashable, Codable {
                         "pooling max memory size (\(pooling.maxMemorySize) bytes) exceeds the memory reservation (\(reservation) bytes)"
                 )
             }
+            guard pooling.totalMemories != 0 else {
+                throw WasmtimeError(message: "pooling allocator needs at least one memory slot")
+            }
             guard pooling.totalInstances > 0 else {
                 throw WasmtimeError(message: "pooling allocator needs at least one instance slot")
             }
@@ -95,8 +98,15 @@ public struct EngineConfiguration: Sendable, Hashable, Codable {
 /// Sizes of the pooling instance allocator: every slot is reserved up front, so an
 /// instantiation only hands out a slot instead of mapping memory.
 public struct PoolingConfiguration: Sendable, Hashable, Codable {
-    /// Instances (and memories, tables, GC heaps) that may be alive at once.
+    /// Instances that may be alive at once.
     public var totalInstances: UInt32
+    /// Linear memories (and tables, GC heaps) that may be alive at once; `nil` for one per
+    /// instance. Each is a reserved slot with guard pages, so fewer cost less address space
+    /// and fewer kernel mappings.
+    public var totalMemories: UInt32? = nil
+    /// Stacks for async calls, each with a guard page; Wasmtime's default is 1000, and code
+    /// that never calls Wasm asynchronously needs none beyond the one this keeps.
+    public var totalStacks: UInt32 = 1
     /// The largest linear memory a slot holds.
     public var maxMemorySize: Int
     /// The largest instance metadata (VM context) a module may need.
