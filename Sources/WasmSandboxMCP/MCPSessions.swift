@@ -72,9 +72,9 @@ actor MCPSessions {
         let id = UUID().uuidString
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: id), logger: logger)
-        let server = await service.makeServer(logger: logger)
+        let server: Server
         do {
-            try await server.start(transport: transport)
+            server = try await service.startServer(transport: transport, logger: logger)
         } catch {
             return .error(statusCode: 500, .internalError("cannot start a session: \(error)"))
         }
