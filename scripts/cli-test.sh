@@ -50,5 +50,30 @@ serve_malformed() { (printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notificat
 check mcp-malformed 0 'Parse error' -- serve_malformed
 check mcp-serves-after-malformed 0 '"healthy":true' -- serve_malformed
 check health 0 '"healthy":true' -- $bin health
+# A number no Int holds used to trap the server in Int(Double); now it is an error and the server goes on.
+huge='{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"javascript","code":"1","timeout_ms":1e300}}}'
+serve_huge() { (printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$huge" "$call"; sleep 2) | $bin serve --log-level critical; }
+check mcp-huge-number 0 "'timeout_ms' must be an integer from 1 to 86400000, got 1e+300" -- serve_huge
+check mcp-serves-after-huge-number 0 '"healthy":true' -- serve_huge
+serve_uninitialized() { (printf '%s\n' "$call"; sleep 2) | $bin serve --log-level critical; }
+check mcp-call-before-initialize 0 '"message":"Invalid Request: the session is not initialized: send '"'"'initialize'"'"' first"},"id":2' -- serve_uninitialized
+# Numeric flags outside their documented ranges are usage errors (64), never a trap or a silent wrap.
+check timeout-huge 64 "is invalid for '--timeout-ms" -- $bin run examples/hello.wat --timeout-ms 1e300
+check timeout-too-long 64 "--timeout-ms must be an integer from 1 to 86400000, got 86400001" -- $bin run examples/hello.wat --timeout-ms 86400001
+check memory-huge 64 "--memory-mb must be an integer from 1 to 4096, got 99999999999999" -- $bin run examples/hello.wat --memory-mb 99999999999999
+check output-huge 64 "--max-output-kb must be an integer from 0 to 1048576" -- $bin run examples/hello.wat --max-output-kb 9007199254740993
+check fuel-zero 64 "--fuel must be an integer from 1 to 9007199254740992, got 0" -- $bin run examples/hello.wat --fuel 0
+check fuel-huge 64 "--fuel must be an integer from 1 to 9007199254740992" -- $bin run examples/hello.wat --fuel 18446744073709551615
+check soak-clients 64 "--clients must be an integer from 1 to 1024" -- $bin soak --clients 99999999
+check bench-negative 64 "--iterations must be an integer from 1 to 100000000, got 0" -- $bin bench --iterations 0
+check serve-memory-flag 64 "--max-memory-mb must be an integer from 1 to 4096" -- $bin serve --max-memory-mb 99999999999999
+check serve-memory-env 64 "MCP_SANDBOX_MAX_MEMORY_MB must be an integer from 1 to 4096, got '99999999999999'" -- env MCP_SANDBOX_MAX_MEMORY_MB=99999999999999 $bin serve
+check serve-port 64 "--http must look like HOST:PORT" -- $bin serve --http 127.0.0.1:99999999999999999999
+# Overlong command lines are refused before ArgumentParser (whose parsing is quadratic) sees them.
+many_env=(); for _ in $(seq 10000); do many_env+=(--env A=1); done
+check argv-cap 64 "20002 command-line arguments exceed the limit of 4096" -- $bin run examples/hello.wat "${many_env[@]}"
+check options-cap 64 "1202 options and values exceed the limit of 1024" -- $bin run examples/hello.wat "${many_env[@]:0:1200}"
+many_args=(); for _ in $(seq 4000); do many_args+=(x); done
+check guest-args 0 "3900 more items" -- $bin run examples/hello.js -- "${many_args[@]}"
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -129,6 +129,19 @@ async def exercise(session, transport):
     except McpError as error:
         check_on("unknown language", "unknown language" in str(error), error)
 
+    # Numbers no integer holds once trapped the server in Int(Double), over stdio and HTTP alike.
+    for arguments, message in [
+        ({"timeout_ms": 1e300}, "'timeout_ms' must be an integer from 1 to 86400000, got 1e+300"),
+        ({"memory_mb": 1.5}, "'memory_mb' must be an integer from 1 to 4096, got 1.5"),
+        ({"fuel": 1e19}, "'fuel' must be an integer from 1 to 9007199254740992, got 1e+19"),
+        ({"args": 5}, "'args' must be an array of strings"),
+    ]:
+        try:
+            bad = await session.call_tool("execute_code", {"language": "javascript", "code": "1", **arguments})
+            check_on(f"bad {arguments}", bad.isError and message in bad.content[0].text, bad)
+        except McpError as error:
+            check_on(f"bad {arguments}", message in str(error), error)
+
     # A cancelled call: the client gives up after 300 ms and sends notifications/cancelled.
     # This SDK version does not send it by itself when a call is abandoned; the id of the
     # next request is its session counter (pinned version, see .ci/run).

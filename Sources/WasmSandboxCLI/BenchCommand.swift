@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WasmSandbox
+import WasmSandboxMCP
 import Wasmtime
 
 #if canImport(Glibc)
@@ -34,6 +35,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, javascript, python, mcp, all
+    }
+
+    func validate() throws {
+        try checkBounds(iterations, "--iterations", 1...LimitBounds.iterations.upperBound)
+        try checkBounds(processIterations, "--process-iterations", 1...LimitBounds.iterations.upperBound)
+        // The loop counter is an i32 in the benchmark's module.
+        try checkBounds(loopIterations, "--loop-iterations", 1...Int(Int32.max))
     }
 
     func run() async throws {

@@ -1,4 +1,6 @@
+import ArgumentParser
 import WasmSandbox
+import WasmSandboxMCP
 
 /// The CLI's exit status for a run that the sandbox, not the guest, ended. Documented in the
 /// README; chosen after coreutils `timeout` (124) and the signals a process limit would raise.
@@ -18,4 +20,10 @@ enum ExitStatus {
         case .outputLimit: 153  // as after SIGXFSZ, file size limit exceeded
         }
     }
+}
+
+/// Rejects a numeric flag outside its range with a message naming the flag (exit status 64).
+func checkBounds(_ value: Int?, _ flag: String, _ range: ClosedRange<Int>) throws {
+    guard let value else { return }
+    do { try LimitBounds.check(value, name: flag, in: range) } catch { throw ValidationError(error.description) }
 }

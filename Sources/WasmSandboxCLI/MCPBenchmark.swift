@@ -79,8 +79,7 @@ struct MCPBenchmark {
 
         // The SDK and JSON alone, without HTTP: one session on the in-memory transport.
         let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
-        let mcpServer = await service.makeServer()
-        try await mcpServer.start(transport: serverTransport)
+        _ = try await service.startServer(transport: serverTransport)
         let client = Client(name: "bench", version: "1")
         _ = try await client.connect(transport: clientTransport)
         let arguments: [String: Value] = ["language": "javascript", "code": #"console.log("hi")"#]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WasmSandbox
+import WasmSandboxMCP
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,16 +23,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Inline program source instead of a file (needs --lang, except for JavaScript).")
     var code: String?
 
-    @Option(name: .customLong("timeout-ms"), help: "Wall-clock limit in milliseconds (default 5000).")
+    @Option(name: .customLong("timeout-ms"), help: "Wall-clock limit in milliseconds (default 5000, at most 86400000).")
     var timeoutMs: Int?
 
-    @Option(name: .customLong("memory-mb"), help: "Linear memory limit in MiB (default 256).")
+    @Option(name: .customLong("memory-mb"), help: "Linear memory limit in MiB (default 256, at most 4096).")
     var memoryMb: Int?
 
-    @Option(help: "Fuel budget, about one unit per Wasm instruction (default: none).")
+    @Option(help: "Fuel budget, about one unit per Wasm instruction (default: none, at most 2^53).")
     var fuel: UInt64?
 
-    @Option(name: .customLong("max-output-kb"), help: "Cap on stdout and on stderr, each, in KiB (default 1024).")
+    @Option(
+        name: .customLong("max-output-kb"),
+        help: "Cap on stdout and on stderr, each, in KiB (default 1024, at most 1048576).")
     var maxOutputKb: Int?
 
     @Option(help: "A file whose bytes the guest reads on stdin (default: empty).")
@@ -62,9 +65,13 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if (file == nil) == (code == nil) { throw ValidationError("give either a FILE or --code, not both") }
         if code != nil && lang == .wasm { throw ValidationError("--code takes text: WAT or JavaScript") }
-        if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be positive") }
-        if let memoryMb, memoryMb <= 0 { throw ValidationError("--memory-mb must be positive") }
-        if let maxOutputKb, maxOutputKb < 0 { throw ValidationError("--max-output-kb must not be negative") }
+        // Checked here, before `<< 20`, `<< 10` or `.milliseconds` could overflow or trap.
+        try checkBounds(timeoutMs, "--timeout-ms", LimitBounds.timeoutMs)
+        try checkBounds(memoryMb, "--memory-mb", LimitBounds.memoryMb)
+        try checkBounds(maxOutputKb, "--max-output-kb", 0...LimitBounds.outputKb.upperBound)
+        if let fuel, fuel < 1 || fuel > UInt64(LimitBounds.fuel.upperBound) {
+            throw ValidationError(BoundsError(name: "--fuel", range: LimitBounds.fuel, got: "\(fuel)").description)
+        }
     }
 
     func run() async throws {
@@ -136,7 +143,10 @@ struct RunCommand: AsyncParsableCommand {
         }
         var request = ExecutionRequest(input)
         request.programName = name
-        request.arguments = arguments
+        // `main` hands ArgumentParser only what precedes `--`; the guest's arguments come from here.
+        request.arguments =
+            WasmSandboxCommand.splitGuestArguments(Array(CommandLine.arguments.dropFirst())).guest
+            ?? arguments
         var limits = ExecutionLimits()
         if let timeoutMs { limits.timeout = .milliseconds(timeoutMs) }
         if let memoryMb { limits.memoryBytes = memoryMb << 20 }

@@ -32,6 +32,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-output-kb")) var maxOutputKb: Int?
     @Option(name: .customLong("max-code-bytes")) var maxCodeBytes: Int?
     @Option(name: .customLong("max-concurrent")) var maxConcurrent: Int?
+    @Option(name: .customLong("max-inline-total-bytes")) var maxInlineTotalBytes: Int?
+    @Option(name: .customLong("http-idle-timeout-seconds")) var httpIdleTimeoutSeconds: Int?
+    @Option(name: .customLong("http-request-timeout-seconds")) var httpRequestTimeoutSeconds: Int?
+    @Option(name: .customLong("http-max-connections")) var httpMaxConnections: Int?
+    @Option(name: .customLong("max-sessions")) var maxSessions: Int?
+    @Option(name: .customLong("session-idle-timeout-seconds")) var sessionIdleTimeoutSeconds: Int?
+    @Option(name: .customLong("http-event-stream-seconds")) var httpEventStreamSeconds: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -46,13 +53,32 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration: MCPServerConfiguration
         do {
             configuration = try MCPServerConfiguration(environment: ProcessInfo.processInfo.environment)
-            if let defaultTimeoutMs { configuration.defaultTimeoutMs = defaultTimeoutMs }
-            if let maxTimeoutMs { configuration.maxTimeoutMs = maxTimeoutMs }
-            if let defaultMemoryMb { configuration.defaultMemoryMb = defaultMemoryMb }
-            if let maxMemoryMb { configuration.maxMemoryMb = maxMemoryMb }
-            if let maxOutputKb { configuration.maxOutputKb = maxOutputKb }
-            if let maxCodeBytes { configuration.maxCodeBytes = maxCodeBytes }
-            if let maxConcurrent { configuration.maxConcurrentExecutions = maxConcurrent }
+            let flags: [(Int?, String, WritableKeyPath<MCPServerConfiguration, Int>, ClosedRange<Int>)] = [
+                (defaultTimeoutMs, "--default-timeout-ms", \.defaultTimeoutMs, LimitBounds.timeoutMs),
+                (maxTimeoutMs, "--max-timeout-ms", \.maxTimeoutMs, LimitBounds.timeoutMs),
+                (defaultMemoryMb, "--default-memory-mb", \.defaultMemoryMb, LimitBounds.memoryMb),
+                (maxMemoryMb, "--max-memory-mb", \.maxMemoryMb, LimitBounds.memoryMb),
+                (maxOutputKb, "--max-output-kb", \.maxOutputKb, LimitBounds.outputKb),
+                (maxCodeBytes, "--max-code-bytes", \.maxCodeBytes, LimitBounds.codeBytes),
+                (maxConcurrent, "--max-concurrent", \.maxConcurrentExecutions, LimitBounds.concurrentExecutions),
+                (maxInlineTotalBytes, "--max-inline-total-bytes", \.maxInlineTotalBytes, LimitBounds.inlineBytes),
+                (httpIdleTimeoutSeconds, "--http-idle-timeout-seconds", \.httpIdleTimeoutSeconds, LimitBounds.seconds),
+                (
+                    httpRequestTimeoutSeconds, "--http-request-timeout-seconds", \.httpRequestTimeoutSeconds,
+                    LimitBounds.seconds
+                ),
+                (httpMaxConnections, "--http-max-connections", \.httpMaxConnections, LimitBounds.connections),
+                (maxSessions, "--max-sessions", \.maxSessions, LimitBounds.sessions),
+                (
+                    sessionIdleTimeoutSeconds, "--session-idle-timeout-seconds", \.sessionIdleTimeoutSeconds,
+                    LimitBounds.seconds
+                ),
+                (httpEventStreamSeconds, "--http-event-stream-seconds", \.httpEventStreamSeconds, LimitBounds.seconds),
+            ]
+            for (value, flag, field, range) in flags {
+                try checkBounds(value, flag, range)
+                if let value { configuration[keyPath: field] = value }
+            }
             try configuration.validate()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
@@ -73,8 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         let service = try SandboxMCPServer(configuration: configuration)
-        let server = await service.makeServer(logger: logger)
-        try await server.start(transport: StdioTransport(logger: logger))
+        let server = try await service.startServer(transport: StdioTransport(logger: logger), logger: logger)
         logger.info("serving MCP over stdio")
 
         // SIGINT/SIGTERM: stop reading, let the process end; runs in flight end with it.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WasmSandbox
+import WasmSandboxMCP
 
 struct SoakCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,12 @@ struct SoakCommand: AsyncParsableCommand {
 
     @Option(help: "Concurrent callers.")
     var clients = 8
+
+    func validate() throws {
+        try checkBounds(runs, "--runs", LimitBounds.iterations)
+        try checkBounds(warmup, "--warmup", LimitBounds.iterations)
+        try checkBounds(clients, "--clients", LimitBounds.concurrentExecutions)
+    }
 
     func run() async throws {
         var configuration = SandboxConfiguration()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct WasmSandboxCommand: AsyncParsableCommand {
@@ -7,4 +8,35 @@ struct WasmSandboxCommand: AsyncParsableCommand {
         abstract: "Run untrusted WebAssembly in Wasmtime sandboxes with hard limits.",
         subcommands: [RunCommand.self, ServeCommand.self, HealthCommand.self, BenchCommand.self, SoakCommand.self]
     )
+
+    /// The most command-line arguments accepted, guest arguments included.
+    static let maxArguments = 4_096
+    /// The most arguments ArgumentParser is given. Its parsing time grows with the square of
+    /// their number (2,000 `--env` flags take seconds, 20,000 half a minute), so a longer
+    /// command line is refused before parsing; `run`'s guest arguments after `--` are split
+    /// off first and do not count.
+    static let maxParsedArguments = 1_024
+
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let parsed = splitGuestArguments(arguments).options
+        if arguments.count > maxArguments || parsed.count > maxParsedArguments {
+            let message =
+                arguments.count > maxArguments
+                ? "\(arguments.count) command-line arguments exceed the limit of \(maxArguments)"
+                : "\(parsed.count) options and values exceed the limit of \(maxParsedArguments)"
+            FileHandle.standardError.write(Data("wasm-sandbox: \(message)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        await main(parsed)
+    }
+
+    /// Splits `run`'s arguments at the first `--`: the options for ArgumentParser, and the
+    /// guest's arguments after it (`nil` for other commands or without `--`).
+    static func splitGuestArguments(_ arguments: [String]) -> (options: [String], guest: [String]?) {
+        guard arguments.first == "run", let terminator = arguments.firstIndex(of: "--") else {
+            return (arguments, nil)
+        }
+        return (Array(arguments[..<terminator]), Array(arguments[(terminator + 1)...]))
+    }
 }

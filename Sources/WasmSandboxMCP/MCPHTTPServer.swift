@@ -1,19 +1,30 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import MCP
+import NIOCore
+import NIOHTTPTypes
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// MCP's Streamable HTTP transport on Hummingbird, at `/mcp`, with `GET /health` (the canary)
 /// and `GET /metrics` (Prometheus text from the registry the process bootstrapped).
+///
+/// Slow and idle clients are bounded by the service's configuration: an idle timeout (which
+/// also closes a connection stuck in its request head), a deadline for each whole request, a
+/// cap on open connections (further clients wait in the listen backlog), a cap on sessions with
+/// idle expiry on a timer, and a lifetime for `GET` event streams.
 public struct MCPHTTPServer: Sendable {
     public let service: SandboxMCPServer
     public let host: String
     public let port: Int
     public let prometheus: PrometheusCollectorRegistry?
     let logger: Logger
+    let sessions: MCPSessions
+    let connections = ConnectionCount()
 
     public init(
         service: SandboxMCPServer, host: String, port: Int, prometheus: PrometheusCollectorRegistry?, logger: Logger
@@ -23,7 +34,18 @@ public struct MCPHTTPServer: Sendable {
         self.port = port
         self.prometheus = prometheus
         self.logger = logger
+        let configuration = service.configuration
+        self.sessions = MCPSessions(
+            service: service, logger: logger, maxSessions: configuration.maxSessions,
+            idleTimeout: .seconds(configuration.sessionIdleTimeoutSeconds),
+            eventStreamLifetime: .seconds(configuration.httpEventStreamSeconds))
     }
+
+    /// HTTP connections open now.
+    public var openConnections: Int { connections.value }
+
+    /// MCP sessions open now.
+    public var openSessions: Int { get async { await sessions.count } }
 
     /// The largest request body accepted (a call carries code and files).
     static let maxBodyBytes = 16 << 20
@@ -31,7 +53,8 @@ public struct MCPHTTPServer: Sendable {
     /// Serves until SIGINT or SIGTERM, then closes every session (stopping their runs).
     /// `onReady` gets the bound port, which differs from `port` when that is 0.
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let sessions = MCPSessions(service: service, logger: logger)
+        let sessions = sessions
+        let configuration = service.configuration
         let router = Router()
         for method in [HTTPRequest.Method.post, .get, .delete] {
             router.on("/mcp", method: method) { request, _ -> Response in
@@ -51,12 +74,20 @@ public struct MCPHTTPServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
+        let requestTimeout = TimeAmount.seconds(Int64(configuration.httpRequestTimeoutSeconds))
         var app = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "wasm-sandbox"),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestDeadlineHandler(timeout: requestTimeout)],
+                    idleTimeout: .seconds(Int64(configuration.httpIdleTimeoutSeconds)))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "wasm-sandbox",
+                availableConnectionsDelegate: ConnectionLimit(
+                    maximum: configuration.httpMaxConnections, count: connections)),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) },
             logger: logger)
-        app.addServices(SessionCloser(sessions: sessions))
+        app.addServices(SessionCloser(sessions: sessions), SessionExpiry(sessions: sessions))
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
@@ -140,6 +171,92 @@ extension MCPHTTPServer {
 /// A JSON-RPC id (a string or a number) carried across tasks.
 struct SendableJSON: @unchecked Sendable {
     let value: Any
+}
+
+/// The number of open connections, shared between the connection limit and its observers.
+final class ConnectionCount: Sendable {
+    private let count = Atomic(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
+}
+
+/// Stops accepting connections while `maximum` are open, so that clients, however many, never
+/// take the process to its descriptor limit; the kernel's listen backlog holds the rest until
+/// a connection closes (the idle and request timeouts see that they do).
+struct ConnectionLimit: AvailableConnectionsDelegate {
+    let maximum: Int
+    let count: ConnectionCount
+    private var open = 0
+
+    init(maximum: Int, count: ConnectionCount) {
+        self.maximum = maximum
+        self.count = count
+    }
+
+    mutating func connectionOpened() {
+        open += 1
+        count.add(1)
+    }
+
+    mutating func connectionClosed() {
+        open -= 1
+        count.add(-1)
+    }
+
+    func isAcceptingNewConnections() -> Bool { open < maximum }
+}
+
+/// Closes a connection whose request, head to end of body, takes longer than `timeout` to
+/// arrive. Hummingbird's idle timeout is measured from the last request part, so a client
+/// trickling a body a byte at a time would otherwise hold its connection forever.
+final class RequestDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            deadline?.cancel()
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            deadline = context.eventLoop.scheduleTask(in: timeout) { loopBound.value.close(promise: nil) }
+        case .end:
+            deadline?.cancel()
+            deadline = nil
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// Closes idle MCP sessions on a timer, so they expire even when no other request arrives.
+private struct SessionExpiry: Service {
+    let sessions: MCPSessions
+
+    func run() async throws {
+        let interval = await sessions.expiryInterval
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                await sessions.expireIdleSessions()
+            }
+        }
+    }
 }
 
 /// Closes the MCP sessions when the application shuts down, so no run outlives the server.

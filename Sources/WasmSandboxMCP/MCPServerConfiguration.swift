@@ -4,7 +4,8 @@ import Foundation
 /// the result says which limits applied.
 ///
 /// Every field can come from the environment (`MCP_SANDBOX_*`, see ``init(environment:)``);
-/// the CLI's flags override it.
+/// the CLI's flags override it. Every field has a range (``LimitBounds``) that ``validate()``
+/// enforces.
 public struct MCPServerConfiguration: Sendable {
     public var defaultTimeoutMs = 5_000
     public var maxTimeoutMs = 30_000
@@ -18,42 +19,88 @@ public struct MCPServerConfiguration: Sendable {
     public var maxCodeBytes = 1 << 20
     /// Workspace files at most this large come back inline in the result.
     public var maxInlineFileBytes = 64 * 1024
+    /// The most bytes of workspace files returned inline by one call, all files together; the
+    /// others are listed with their path and size only.
+    public var maxInlineTotalBytes = 1 << 20
     /// Executions running at once; more wait in a queue, and past it calls get `busy`.
     public var maxConcurrentExecutions = 20
     public var maxQueuedExecutions = 100
 
+    /// Streamable HTTP: a connection with no request in progress is closed after this long
+    /// without a complete request head. This also bounds a client sending half a header.
+    public var httpIdleTimeoutSeconds = 60
+    /// Streamable HTTP: the time a client has to send a whole request, from its head to the
+    /// end of its body.
+    public var httpRequestTimeoutSeconds = 30
+    /// Streamable HTTP: open connections; further clients wait in the listen backlog until
+    /// one closes.
+    public var httpMaxConnections = 512
+    /// Streamable HTTP: MCP sessions at once. At the cap, `initialize` closes the
+    /// least-recently-used idle session; when every session is busy it is refused.
+    public var maxSessions = 256
+    /// Streamable HTTP: a session without requests or open streams for this long is closed.
+    public var sessionIdleTimeoutSeconds = 3_600
+    /// Streamable HTTP: a `GET` event stream is closed after this long (clients reconnect);
+    /// one such stream per session is open at a time.
+    public var httpEventStreamSeconds = 300
+
     public init() {}
 
-    /// Reads `MCP_SANDBOX_DEFAULT_TIMEOUT_MS`, `MCP_SANDBOX_MAX_TIMEOUT_MS`,
-    /// `MCP_SANDBOX_DEFAULT_MEMORY_MB`, `MCP_SANDBOX_MAX_MEMORY_MB`, `MCP_SANDBOX_MAX_FUEL`,
-    /// `MCP_SANDBOX_MAX_OUTPUT_KB`, `MCP_SANDBOX_MAX_CODE_BYTES`,
-    /// `MCP_SANDBOX_MAX_INLINE_FILE_BYTES`, `MCP_SANDBOX_MAX_CONCURRENT` and
-    /// `MCP_SANDBOX_MAX_QUEUED`; a malformed value is an error naming the variable.
+    /// The environment variables read, each with the field it sets and the range it allows.
+    private static var variables: [(name: String, field: WritableKeyPath<Self, Int>, range: ClosedRange<Int>)] {
+        [
+            ("DEFAULT_TIMEOUT_MS", \.defaultTimeoutMs, LimitBounds.timeoutMs),
+            ("MAX_TIMEOUT_MS", \.maxTimeoutMs, LimitBounds.timeoutMs),
+            ("DEFAULT_MEMORY_MB", \.defaultMemoryMb, LimitBounds.memoryMb),
+            ("MAX_MEMORY_MB", \.maxMemoryMb, LimitBounds.memoryMb),
+            ("MAX_OUTPUT_KB", \.maxOutputKb, LimitBounds.outputKb),
+            ("MAX_CODE_BYTES", \.maxCodeBytes, LimitBounds.codeBytes),
+            ("MAX_INLINE_FILE_BYTES", \.maxInlineFileBytes, LimitBounds.inlineBytes),
+            ("MAX_INLINE_TOTAL_BYTES", \.maxInlineTotalBytes, LimitBounds.inlineBytes),
+            ("MAX_CONCURRENT", \.maxConcurrentExecutions, LimitBounds.concurrentExecutions),
+            ("MAX_QUEUED", \.maxQueuedExecutions, LimitBounds.queuedExecutions),
+            ("HTTP_IDLE_TIMEOUT_SECONDS", \.httpIdleTimeoutSeconds, LimitBounds.seconds),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", \.httpRequestTimeoutSeconds, LimitBounds.seconds),
+            ("HTTP_MAX_CONNECTIONS", \.httpMaxConnections, LimitBounds.connections),
+            ("MAX_SESSIONS", \.maxSessions, LimitBounds.sessions),
+            ("SESSION_IDLE_TIMEOUT_SECONDS", \.sessionIdleTimeoutSeconds, LimitBounds.seconds),
+            ("HTTP_EVENT_STREAM_SECONDS", \.httpEventStreamSeconds, LimitBounds.seconds),
+        ]
+    }
+
+    /// Reads every `MCP_SANDBOX_*` variable of the README's table (`MCP_SANDBOX_MAX_TIMEOUT_MS`,
+    /// `MCP_SANDBOX_MAX_MEMORY_MB`, `MCP_SANDBOX_MAX_FUEL`, `MCP_SANDBOX_MAX_SESSIONS`, …);
+    /// a malformed or out-of-range value is an error naming the variable and its range.
     public init(environment: [String: String]) throws {
-        func read(_ name: String, into value: inout Int) throws {
-            guard let text = environment["MCP_SANDBOX_\(name)"] else { return }
-            guard let number = Int(text), number > 0 else {
-                throw ConfigurationError("MCP_SANDBOX_\(name) must be a positive integer, got '\(text)'")
+        for variable in Self.variables {
+            let name = "MCP_SANDBOX_\(variable.name)"
+            guard let text = environment[name] else { continue }
+            do { self[keyPath: variable.field] = try LimitBounds.parse(text, name: name, in: variable.range) } catch {
+                throw ConfigurationError(error.description)
             }
-            value = number
         }
-        try read("DEFAULT_TIMEOUT_MS", into: &defaultTimeoutMs)
-        try read("MAX_TIMEOUT_MS", into: &maxTimeoutMs)
-        try read("DEFAULT_MEMORY_MB", into: &defaultMemoryMb)
-        try read("MAX_MEMORY_MB", into: &maxMemoryMb)
-        try read("MAX_OUTPUT_KB", into: &maxOutputKb)
-        try read("MAX_CODE_BYTES", into: &maxCodeBytes)
-        try read("MAX_INLINE_FILE_BYTES", into: &maxInlineFileBytes)
-        try read("MAX_CONCURRENT", into: &maxConcurrentExecutions)
-        try read("MAX_QUEUED", into: &maxQueuedExecutions)
-        var fuel = 0
-        try read("MAX_FUEL", into: &fuel)
-        if fuel > 0 { maxFuel = UInt64(fuel) }
+        if let text = environment["MCP_SANDBOX_MAX_FUEL"] {
+            do {
+                maxFuel = UInt64(try LimitBounds.parse(text, name: "MCP_SANDBOX_MAX_FUEL", in: LimitBounds.fuel))
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+        }
         try validate()
     }
 
-    /// Checks that defaults fit under maxima.
+    /// Checks that every field lies in its range and that defaults fit under maxima.
     public func validate() throws {
+        for variable in Self.variables {
+            do {
+                try LimitBounds.check(
+                    self[keyPath: variable.field], name: variable.name.lowercased(), in: variable.range)
+            } catch { throw ConfigurationError(error.description) }
+        }
+        if let maxFuel, maxFuel > UInt64(LimitBounds.fuel.upperBound) || maxFuel < 1 {
+            throw ConfigurationError(
+                BoundsError(name: "max_fuel", range: LimitBounds.fuel, got: "\(maxFuel)").description)
+        }
         guard defaultTimeoutMs <= maxTimeoutMs, defaultMemoryMb <= maxMemoryMb else {
             throw ConfigurationError(
                 "defaults must not exceed maxima (timeout \(defaultTimeoutMs)/\(maxTimeoutMs) ms, memory \(defaultMemoryMb)/\(maxMemoryMb) MiB)"

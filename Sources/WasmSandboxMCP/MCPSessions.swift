@@ -4,37 +4,57 @@ import MCP
 
 /// The Streamable HTTP sessions of one endpoint: an MCP server and transport per session,
 /// created by an `initialize` request and found again by the `Mcp-Session-Id` header.
+///
+/// Sessions are bounded: at most `maxSessions` exist (at the cap, `initialize` closes the
+/// least-recently-used idle session, or is refused when all are busy); a session without
+/// requests or open streams for `idleTimeout` is closed by a timer (``expireIdleSessions()``);
+/// a `GET` event stream is closed after `eventStreamLifetime`, one per session at a time.
 actor MCPSessions {
     private struct Session {
         let server: Server
         let transport: StatefulHTTPServerTransport
         var lastUsed: ContinuousClock.Instant
+        /// Response streams being relayed (POST calls and the GET stream); a session with any is busy.
+        var streams = 0
+        var eventStreams = 0
     }
 
     private let service: SandboxMCPServer
     private let logger: Logger
+    private let maxSessions: Int
     private let idleTimeout: Duration
+    private let eventStreamLifetime: Duration
     private var sessions: [String: Session] = [:]
 
-    init(service: SandboxMCPServer, logger: Logger, idleTimeout: Duration = .seconds(3600)) {
+    init(
+        service: SandboxMCPServer, logger: Logger, maxSessions: Int = 256, idleTimeout: Duration = .seconds(3600),
+        eventStreamLifetime: Duration = .seconds(300)
+    ) {
         self.service = service
         self.logger = logger
+        self.maxSessions = maxSessions
         self.idleTimeout = idleTimeout
+        self.eventStreamLifetime = eventStreamLifetime
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        dropIdleSessions()
         let id = request.header(HTTPHeaderName.sessionID)
+        let method = request.method.uppercased()
         if let id, var session = sessions[id] {
             session.lastUsed = .now
             sessions[id] = session
+            if method == "GET", session.eventStreams > 0 {
+                return .error(
+                    statusCode: 409, .invalidRequest("Conflict: this session already has an open GET event stream"),
+                    sessionID: id)
+            }
             let response = await session.transport.handleRequest(request)
-            if request.method.uppercased() == "DELETE", response.statusCode == 200 {
+            if method == "DELETE", response.statusCode == 200 {
                 await close(id)
             }
-            return response
+            return track(response, session: id, isEventStream: method == "GET")
         }
-        if id == nil, request.method.uppercased() == "POST", let body = request.body, Self.isInitialize(body) {
+        if id == nil, method == "POST", let body = request.body, Self.isInitialize(body) {
             return await open(request)
         }
         if id != nil { return .error(statusCode: 404, .invalidRequest("Not Found: no such session")) }
@@ -68,21 +88,91 @@ actor MCPSessions {
 
     var count: Int { sessions.count }
 
+    /// Closes the sessions idle for longer than the idle timeout: no open stream, and no
+    /// request since. Called on a timer, so that sessions expire without further traffic.
+    func expireIdleSessions() async {
+        let now = ContinuousClock.now
+        for (id, session) in sessions where session.streams == 0 && now - session.lastUsed > idleTimeout {
+            logger.debug("session expired", metadata: ["session": "\(id)"])
+            await close(id)
+        }
+    }
+
+    /// How often ``expireIdleSessions()`` should run: often enough that a session outlives its
+    /// idle timeout by at most a quarter of it (and 30 s).
+    var expiryInterval: Duration { max(min(idleTimeout / 4, .seconds(30)), .milliseconds(10)) }
+
     private func open(_ request: HTTPRequest) async -> HTTPResponse {
+        if sessions.count >= maxSessions {
+            guard
+                let oldest = sessions.filter({ $0.value.streams == 0 }).min(by: {
+                    $0.value.lastUsed < $1.value.lastUsed
+                })
+            else {
+                return .error(
+                    statusCode: 503,
+                    .invalidRequest("Service Unavailable: all \(maxSessions) MCP sessions are busy; try again later"))
+            }
+            logger.info(
+                "closing the least recently used idle session: at the cap", metadata: ["session": "\(oldest.key)"])
+            await close(oldest.key)
+        }
         let id = UUID().uuidString
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: id), logger: logger)
-        let server = await service.makeServer(logger: logger)
+        let server: Server
         do {
-            try await server.start(transport: transport)
+            server = try await service.startServer(transport: transport, logger: logger)
         } catch {
             return .error(statusCode: 500, .internalError("cannot start a session: \(error)"))
         }
         sessions[id] = Session(server: server, transport: transport, lastUsed: .now)
         logger.debug("session opened", metadata: ["session": "\(id)"])
         let response = await transport.handleRequest(request)
-        if response.statusCode >= 400 { await close(id) }
-        return response
+        if response.statusCode >= 400 {
+            await close(id)
+            return response
+        }
+        return track(response, session: id, isEventStream: false)
+    }
+
+    /// Counts a streamed response against its session while it is relayed, so that a busy
+    /// session is neither expired nor evicted; a `GET` event stream also ends after its
+    /// lifetime, since an idle client could otherwise hold it (and its connection) forever.
+    private func track(_ response: HTTPResponse, session id: String, isEventStream: Bool) -> HTTPResponse {
+        guard case .stream(let stream, let headers) = response, sessions[id] != nil else { return response }
+        sessions[id]?.streams += 1
+        if isEventStream { sessions[id]?.eventStreams += 1 }
+        let (relay, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+        let pump = Task {
+            do {
+                for try await chunk in stream { continuation.yield(chunk) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        let lifetime = eventStreamLifetime
+        let expiry =
+            isEventStream
+            ? Task {
+                try await Task.sleep(for: lifetime)
+                continuation.finish()
+            } : nil
+        continuation.onTermination = { _ in
+            pump.cancel()
+            expiry?.cancel()
+            Task { await self.streamEnded(session: id, isEventStream: isEventStream) }
+        }
+        return .stream(relay, headers: headers)
+    }
+
+    private func streamEnded(session id: String, isEventStream: Bool) {
+        guard var session = sessions[id] else { return }
+        session.streams -= 1
+        if isEventStream { session.eventStreams -= 1 }
+        session.lastUsed = .now
+        sessions[id] = session
     }
 
     private func close(_ id: String) async {
@@ -90,14 +180,6 @@ actor MCPSessions {
         await session.server.stop()
         await session.transport.disconnect()
         logger.debug("session closed", metadata: ["session": "\(id)"])
-    }
-
-    private func dropIdleSessions() {
-        let now = ContinuousClock.now
-        for (id, session) in sessions where now - session.lastUsed > idleTimeout {
-            sessions.removeValue(forKey: id)
-            Task { await session.server.stop() }
-        }
     }
 
     /// Whether a POST body is an `initialize` request, the only one that may open a session.

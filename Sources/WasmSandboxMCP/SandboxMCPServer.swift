@@ -32,16 +32,27 @@ public final class SandboxMCPServer: Sendable {
         self.sandbox = try Sandbox(configuration: sandboxConfiguration)
     }
 
-    /// An MCP server with the tools registered, ready to `start(transport:)`.
-    public func makeServer(logger: Logger? = nil) async -> Server {
+    /// Starts an MCP server with the tools registered on `transport` and returns it.
+    ///
+    /// Until the client's `initialize` request has been answered, tool requests get a JSON-RPC
+    /// `invalid request` error: the SDK's lenient mode would run them, and its strict mode drops
+    /// them without any response.
+    public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
         let server = Server(
             name: "wasm-sandbox", version: "0.1.0", title: "WebAssembly sandbox",
             instructions: "Use execute_code to run untrusted JavaScript, Python or WebAssembly safely.",
             capabilities: .init(tools: .init(listChanged: false)))
-        await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: ToolDefinitions.all) }
-        await server.withMethodHandler(CallTool.self) { [self] params in
-            try await call(params.name, arguments: params.arguments)
+        let initialized = Atomic(false)
+        let notInitialized = MCPError.invalidRequest("the session is not initialized: send 'initialize' first")
+        await server.withMethodHandler(ListTools.self) { _ in
+            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            return ListTools.Result(tools: ToolDefinitions.all)
         }
+        await server.withMethodHandler(CallTool.self) { [self] params in
+            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            return try await call(params.name, arguments: params.arguments)
+        }
+        try await server.start(transport: transport) { _, _ in initialized.store(true, ordering: .releasing) }
         return server
     }
 
@@ -74,11 +85,15 @@ public final class SandboxMCPServer: Sendable {
         request.stdin = arguments.stdin
         request.limits = arguments.limits
         if !arguments.files.isEmpty || arguments.language == "python" {
-            do { request.workspace = try Workspace(files: arguments.files) } catch {
-                throw MCPError.invalidParams(error.message)
+            do { request.workspace = try await Workspace.create(files: arguments.files) } catch {
+                switch error.kind {
+                case .invalidInput: throw MCPError.invalidParams("'files': \(error.message)")
+                case .internalError: throw MCPError.internalError(error.message)
+                }
             }
         }
-        defer { request.workspace?.remove() }
+        // Removal walks the whole tree: on a sandbox thread, never on the cooperative pool.
+        defer { request.workspace?.removeInBackground() }
 
         stats.withLock { $0.inFlight += 1 }
         let result = await sandbox.execute(request)
@@ -94,28 +109,63 @@ public final class SandboxMCPServer: Sendable {
         var limits = arguments.applied
         limits["clamped"] = .array(arguments.clamped.map { .string($0) })
         structured["limits"] = .object(limits)
+        var omitted = 0
         if let workspace = request.workspace {
-            structured["files"] = .array(
-                (result.files ?? []).map { file in
+            let inline = await inlineFiles(result.files ?? [], of: workspace)
+            omitted = inline.omitted
+            structured["files"] = .array(inline.entries)
+            structured["files_omitted"] = .int(omitted)
+        }
+        return CallTool.Result(
+            content: [
+                .text(
+                    text: Self.summary(
+                        result, arguments: arguments, omittedFiles: omitted, configuration: configuration),
+                    annotations: nil, _meta: nil)
+            ],
+            structuredContent: Optional(.object(structured)),
+            isError: result.status != .ok)
+    }
+
+    /// The workspace files as result entries: each with its path and size, and its contents
+    /// (`text`, or `base64` when not UTF-8) while it fits under the per-file and the total
+    /// inline budgets; the files beyond are listed without contents and counted in `omitted`.
+    /// The reads happen off the cooperative pool, since they block on the disk.
+    private func inlineFiles(_ files: [WorkspaceFile], of workspace: Workspace) async -> (
+        entries: [Value], omitted: Int
+    ) {
+        let perFile = configuration.maxInlineFileBytes
+        let total = configuration.maxInlineTotalBytes
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var budget = total
+                var omitted = 0
+                let entries = files.map { file -> Value in
                     var entry: [String: Value] = ["path": .string(file.path), "size": .int(file.size)]
-                    if file.size <= configuration.maxInlineFileBytes, let bytes = workspace.contents(of: file.path) {
+                    if file.size <= perFile, file.size <= budget, let bytes = workspace.contents(of: file.path),
+                        bytes.count <= budget
+                    {
+                        budget -= bytes.count
                         if let text = String(validating: bytes, as: UTF8.self) {
                             entry["text"] = .string(text)
                         } else {
                             entry["base64"] = .string(Data(bytes).base64EncodedString())
                         }
+                    } else {
+                        omitted += 1
                     }
                     return .object(entry)
-                })
+                }
+                continuation.resume(returning: (entries, omitted))
+            }
         }
-        return CallTool.Result(
-            content: [.text(text: Self.summary(result, arguments: arguments), annotations: nil, _meta: nil)],
-            structuredContent: Optional(.object(structured)),
-            isError: result.status != .ok)
     }
 
     /// What a model reads: output, then one line saying how the run ended and under which limits.
-    static func summary(_ result: ExecutionResult, arguments: ExecuteCodeArguments) -> String {
+    static func summary(
+        _ result: ExecutionResult, arguments: ExecuteCodeArguments, omittedFiles: Int = 0,
+        configuration: MCPServerConfiguration = MCPServerConfiguration()
+    ) -> String {
         var text = ""
         if !result.stdout.isEmpty {
             text += "stdout:\n\(result.stdoutText)\(result.stdoutText.hasSuffix("\n") ? "" : "\n")"
@@ -133,6 +183,12 @@ public final class SandboxMCPServer: Sendable {
             " (limits: timeout \(limits.timeout.components.seconds * 1000 + limits.timeout.components.attoseconds / 1_000_000_000_000_000) ms, memory \(limits.memoryBytes >> 20) MiB"
         if let fuel = limits.fuel { line += ", fuel \(fuel)" }
         if !arguments.clamped.isEmpty { line += "; clamped: \(arguments.clamped.joined(separator: ", "))" }
+        if omittedFiles > 0 {
+            text +=
+                "files: \(omittedFiles) of \(result.files?.count ?? 0) workspace files listed without contents "
+                + "(inline limits: \(configuration.maxInlineFileBytes) bytes a file, "
+                + "\(configuration.maxInlineTotalBytes) bytes in all)\n"
+        }
         return text + line + ")"
     }
 

@@ -1,4 +1,5 @@
 import MCP
+import WasmSandbox
 
 /// The tools the server offers, with their input and output schemas.
 enum ToolDefinitions {
@@ -22,11 +23,15 @@ enum ToolDefinitions {
                 "stdin": .object(["type": "string"]),
                 "args": .object(["type": "array", "items": .object(["type": "string"])]),
                 "env": .object(["type": "object", "additionalProperties": .object(["type": "string"])]),
-                "timeout_ms": .object(["type": "integer", "minimum": 1]),
-                "memory_mb": .object(["type": "integer", "minimum": 1]),
-                "fuel": .object(["type": "integer", "minimum": 1]),
+                "timeout_ms": .object([
+                    "type": "integer", "minimum": 1, "maximum": .int(LimitBounds.timeoutMs.upperBound),
+                ]),
+                "memory_mb": .object([
+                    "type": "integer", "minimum": 1, "maximum": .int(LimitBounds.memoryMb.upperBound),
+                ]),
+                "fuel": .object(["type": "integer", "minimum": 1, "maximum": .int(LimitBounds.fuel.upperBound)]),
                 "files": .object([
-                    "type": "array",
+                    "type": "array", "maxItems": .int(Workspace.maxInputFiles),
                     "items": .object([
                         "type": "object",
                         "properties": .object([
@@ -65,6 +70,7 @@ enum ToolDefinitions {
                 "cache_hit": .object(["type": "boolean"]),
                 "limits": .object(["type": "object"]),
                 "files": .object(["type": "array"]),
+                "files_omitted": .object(["type": "integer"]),
             ]),
             "required": .array(["status", "stdout", "stderr", "limits"]),
         ])

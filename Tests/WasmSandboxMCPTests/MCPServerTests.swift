@@ -15,8 +15,7 @@ let service: SandboxMCPServer = {
 /// A client connected to a fresh server session through the SDK's in-memory transport.
 func connectedClient(to service: SandboxMCPServer = service) async throws -> Client {
     let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
-    let server = await service.makeServer()
-    try await server.start(transport: serverTransport)
+    _ = try await service.startServer(transport: serverTransport)
     let client = Client(name: "wasm-sandbox-tests", version: "1.0")
     _ = try await client.connect(transport: clientTransport)
     return client
@@ -82,7 +81,7 @@ struct MCPServerTests {
     @Test func limitsAboveTheMaximaAreClampedAndReported() async throws {
         let client = try await connectedClient()
         let result = try await execute(
-            client, ["language": "javascript", "code": "1", "timeout_ms": 99_999_999, "memory_mb": 64])
+            client, ["language": "javascript", "code": "1", "timeout_ms": 50_000_000, "memory_mb": 64])
         let limits = result.structuredContent?.objectValue?["limits"]?.objectValue
         #expect(limits?["timeout_ms"] == 10_000)
         #expect(limits?["memory_mb"] == 64)
@@ -111,7 +110,10 @@ struct MCPServerTests {
             (["language": 3, "code": "1"], "'language' must be a string"),
             (["language": "cobol", "code": "1"], "unknown language 'cobol'"),
             (["language": "wasm", "code": "!!not base64!!"], "not valid base64"),
-            (["language": "javascript", "code": "1", "timeout_ms": -5], "'timeout_ms' must be positive"),
+            (
+                ["language": "javascript", "code": "1", "timeout_ms": -5],
+                "'timeout_ms' must be an integer from 1 to 86400000, got -5"
+            ),
             (["language": "javascript", "code": "1", "memory_mb": "lots"], "'memory_mb' must be an integer"),
             (
                 ["language": "javascript", "code": .string(String(repeating: "x", count: 100_001))],
