@@ -1,7 +1,8 @@
 /// A few threads of the sandbox's own for blocking file work (workspaces), so that async
 /// callers never block Swift's cooperative pool with disk I/O.
 enum BlockingIO {
-    private static let pool = ExecutionThreadPool(threads: 2, queueCapacity: 10_000, stackSize: 1 << 20, name: "wasm-sandbox-io")
+    private static let pool = ExecutionThreadPool(
+        threads: 2, queueCapacity: 10_000, stackSize: 1 << 20, name: "wasm-sandbox-io")
 
     /// Runs `work` on an I/O thread and returns its result.
     static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

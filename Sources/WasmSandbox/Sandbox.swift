@@ -124,6 +124,9 @@ public final class Sandbox: Sendable {
         return result
     }
 
+    /// Executions running on the sandbox's threads now.
+    var activeExecutions: Int { pool.active }
+
     /// One step of a request on a sandbox thread.
     private enum Step: Sendable {
         case finished(ExecutionResult)

@@ -87,9 +87,9 @@ public final class Workspace: Sendable {
 
     /// Creates a workspace on a thread of the sandbox's own, so the disk I/O never blocks
     /// Swift's cooperative pool.
-    public static func create(files: [String: [UInt8]] = [:], guestPath: String = "/workspace") async throws(
-        SandboxError
-    ) -> Workspace {
+    public static func create(files: [String: [UInt8]] = [:], guestPath: String = "/workspace")
+        async throws(SandboxError) -> Workspace
+    {
         let result: Result<Workspace, SandboxError> = await BlockingIO.run {
             Result { () throws(SandboxError) in try Workspace(files: files, guestPath: guestPath) }
         }

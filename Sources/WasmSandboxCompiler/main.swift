@@ -29,7 +29,9 @@ else { fail(70, "usage: wasm-sandbox-compile ENGINE-JSON wasm|wat MEMORY-BYTES C
 
 var memoryLimit = rlimit(rlim_cur: rlim_t(memoryBytes), rlim_max: rlim_t(memoryBytes))
 var cpuLimit = rlimit(rlim_cur: rlim_t(cpuSeconds), rlim_max: rlim_t(cpuSeconds + 1))
-guard setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &memoryLimit) == 0, setrlimit(__rlimit_resource_t(RLIMIT_CPU.rawValue), &cpuLimit) == 0 else {
+guard setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &memoryLimit) == 0,
+    setrlimit(__rlimit_resource_t(RLIMIT_CPU.rawValue), &cpuLimit) == 0
+else {
     fail(70, "cannot set resource limits: \(String(cString: strerror(errno)))")
 }
 

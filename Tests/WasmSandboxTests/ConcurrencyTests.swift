@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
-import WasmSandbox
+
+@testable import WasmSandbox
 
 @Suite("Many runs at once")
 struct ConcurrencyTests {
@@ -39,9 +40,14 @@ struct ConcurrencyTests {
         configuration.maxQueuedExecutions = 1
         configuration.diskCacheDirectory = nil
         let sandbox = try Sandbox(configuration: configuration)
+        // Compile the module first, so that each request below goes straight to a thread.
+        #expect(
+            await sandbox.execute(request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(1)))).status
+                == .timedOut)
         let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(500)))
         let first = Task { await sandbox.execute(slow) }
-        try await Task.sleep(for: .milliseconds(150))  // let it take the only thread
+        // Wait (on an event, not a guess) until it holds the only thread.
+        while sandbox.activeExecutions == 0 { await Task.yield() }
         var results = await withTaskGroup(of: ExecutionResult.self) { group in
             for _ in 0..<3 { group.addTask { await sandbox.execute(slow) } }
             return await group.reduce(into: []) { $0.append($1) }

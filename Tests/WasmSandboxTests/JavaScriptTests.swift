@@ -151,7 +151,7 @@ struct JavaScriptAttackTests {
     @Test func memoryBombHitsTheLimitAndTheHostIsUntouched() async {
         let result = await runJS(
             "const hoard = []; for (;;) hoard.push(new Array(100000).fill(hoard.length))",
-            limits: ExecutionLimits(memoryBytes: 64 << 20))
+            limits: ExecutionLimits(timeout: .seconds(120), memoryBytes: 64 << 20))
         #expect(result.status == .memoryLimit, "\(result.status) \(result.stderrText) \(result.message ?? "")")
         #expect(result.memoryPeakBytes <= 64 << 20)
         #expect(await runJS("console.log('still here')").stdoutText == "still here\n")

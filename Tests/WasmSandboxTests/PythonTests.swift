@@ -9,7 +9,8 @@ func runPython(
     // Timing is not what these tests check: a generous timeout holds on a loaded machine.
     await sharedSandbox.execute(
         request(
-            .python(source), arguments: arguments, stdin: stdin, limits: limits ?? ExecutionLimits(timeout: .seconds(120)),
+            .python(source), arguments: arguments, stdin: stdin,
+            limits: limits ?? ExecutionLimits(timeout: .seconds(120)),
             workspace: workspace))
 }
 
