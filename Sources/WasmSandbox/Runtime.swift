@@ -35,8 +35,11 @@ final class Runtime: Sendable {
         try FileWrites.define(on: linkers.fileOutput)
         // A set prints in a per-process order: list the proposals sorted so that every
         // process derives the same fingerprint.
+        // The instance pool plays no part in compiled code (the compile helper has none), so
+        // sandboxes sized differently share cache files.
         var described = engineConfiguration
         described.disabledProposals = []
+        described.pooling = nil
         let identity =
             "wasmtime-c-api-50|\(described)|\(engineConfiguration.disabledProposals.sorted().map(\.rawValue))"
         let fingerprint = Array(SHA256.hash(data: Array(identity.utf8)))

@@ -213,6 +213,28 @@ struct AttackTests {
         #expect(result.stdoutText == "refused 28\n" || result.stdoutText == "refused 51\n")
     }
 
+    @Test func ordinaryRequestsAreAnsweredWhileTheFileAttacksRun() async throws {
+        let attacks = [Attacks.deepFlood, Attacks.unlinkedFlood, Attacks.directoryFlood, Attacks.threeLargeWrites]
+        try await withThrowingTaskGroup(of: (Bool, ExecutionResult).self) { group in
+            for attack in attacks {
+                group.addTask {
+                    let (result, workspace) = try await runInWorkspace(attack, limits: quota(entries: 500))
+                    workspace.remove()
+                    return (true, result)
+                }
+            }
+            for _ in 0..<20 { group.addTask { (false, await run(Guests.hello)) } }
+            for try await (isAttack, result) in group {
+                if isAttack {
+                    #expect(result.status == .outputLimit)
+                } else {
+                    #expect(result.status == .ok)
+                    #expect(result.stdoutText == "hello\n")
+                }
+            }
+        }
+    }
+
     @Test func readingBackNeverFollowsALinkInAnyComponent() throws {
         let workspace = try Workspace(files: ["inner/secret.txt": Array("inside".utf8)])
         defer { workspace.remove() }
@@ -305,19 +327,21 @@ struct CompileBombTests {
         var configuration = SandboxConfiguration()
         configuration.diskCacheDirectory = nil
         configuration.maxConcurrentExecutions = 2
-        configuration.compileTimeBudget = .seconds(5)
+        // One bomb compiles at a time, so the test leaves a core to the rest of the suite.
+        configuration.maxConcurrentCompiles = 1
+        configuration.compileTimeBudget = .seconds(3)
         let sandbox = try Sandbox(configuration: configuration)
         // Warm the JavaScript engine (a trusted, in-process compile) first.
         #expect(await sandbox.execute(request(.javascript("1"))).status == .ok)
         let finishedBombs = Counter()
-        let bombs = (0..<6).map { salt in
+        let bombs = (0..<3).map { salt in
             Task {
                 let result = await sandbox.execute(request(.wat(Attacks.compileBomb(salt: 10 + salt))))
                 finishedBombs.increment()
                 return result
             }
         }
-        // Six bombs against two execution threads: ordinary requests must not wait for them.
+        // More bombs than execution threads: ordinary requests must not wait for them.
         for _ in 0..<5 {
             let hello = await sandbox.execute(request(.javascript("console.log('still here')")))
             #expect(hello.status == .ok)
@@ -326,7 +350,7 @@ struct CompileBombTests {
         #expect(finishedBombs.value == 0)
         for bomb in bombs {
             let result = await bomb.value
-            // Two compile at once and four wait their turn; each is refused at its budget.
+            // One compiles at a time and the others wait their turn; each is refused at its budget.
             #expect(result.status == .invalidInput)
         }
     }
