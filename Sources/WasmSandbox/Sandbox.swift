@@ -25,6 +25,8 @@ public final class Sandbox: Sendable {
     private let pool: ExecutionThreadPool
     /// Compiles of request modules: bounded, and never on an execution thread.
     private let compilePool: ExecutionThreadPool
+    /// Requests waiting for each module being compiled, by runtime and module key.
+    private let compilesInFlight = Mutex<[[UInt8]: [CheckedContinuation<Step, Never>]]>([:])
     private let ticker: EpochTicker
     private let metrics: SandboxMetrics
     private let blockingRuns = Atomic<Int>(0)
@@ -85,14 +87,11 @@ public final class Sandbox: Sendable {
                     [self] in
                     runNow(request, compiled: compiled, compileInline: false, onStart: token.attach)
                 }
-                guard case .needsCompile(let job) = step else {
+                guard case .needsCompile(let key, let job) = step else {
                     guard case .finished(let result) = step else { fatalError("unreachable") }
                     return result
                 }
-                let outcome = await submit(to: compilePool, busy: "all compile slots and their queue are full") {
-                    .compiled(Result { () throws(SandboxError) in try job() })
-                }
-                switch outcome {
+                switch await compile(key: key, job) {
                 case .compiled(.success(let module)): precompiled = module
                 case .compiled(.failure(let error)): return failed(error)
                 case .finished(let busy): return busy
@@ -130,7 +129,8 @@ public final class Sandbox: Sendable {
     /// One step of a request on a sandbox thread.
     private enum Step: Sendable {
         case finished(ExecutionResult)
-        case needsCompile(@Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source))
+        /// `key` identifies the module and the runtime it is compiled for.
+        case needsCompile(key: [UInt8], @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source))
         case compiled(Result<(PreparedModule, ModuleCache.Source), SandboxError>)
     }
 
@@ -146,6 +146,38 @@ public final class Sandbox: Sendable {
             }
             metrics.queueDepth.record(self.pool.queued)
         }
+    }
+
+    /// Compiles on a compile thread. Requests for a module already being compiled wait for
+    /// that compile instead of taking a queue slot or a thread of their own.
+    private func compile(
+        key: [UInt8], _ job: @escaping @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source)
+    ) async -> Step {
+        await withCheckedContinuation { continuation in
+            let first = compilesInFlight.withLock { waiting -> Bool in
+                if waiting[key] != nil {
+                    waiting[key]!.append(continuation)
+                    return false
+                }
+                waiting[key] = [continuation]
+                return true
+            }
+            guard first else { return }
+            let accepted = compilePool.submit { [self] in
+                finishCompile(key: key, .compiled(Result { () throws(SandboxError) in try job() }))
+            }
+            if !accepted {
+                finishCompile(
+                    key: key,
+                    .finished(ExecutionResult(status: .busy, message: "all compile slots and their queue are full")))
+            }
+        }
+    }
+
+    private func finishCompile(key: [UInt8], _ step: Step) {
+        let waiting = compilesInFlight.withLock { $0.removeValue(forKey: key) ?? [] }
+        if case .finished(let busy) = step { for _ in waiting { metrics.record(busy) } }
+        for continuation in waiting { continuation.resume(returning: step) }
     }
 
     private func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
@@ -171,7 +203,7 @@ public final class Sandbox: Sendable {
                 let job: @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source) = {
                     try runtime.cache.module(for: code, key: key, compilation: compilation)
                 }
-                guard compileInline else { return .needsCompile(job) }
+                guard compileInline else { return .needsCompile(key: [runtime.metersFuel ? 1 : 0] + key, job) }
                 let (module, source) = try job()
                 preparation = .ready(module, request, source)
             }

@@ -355,6 +355,30 @@ struct CompileBombTests {
         }
     }
 
+    @Test func requestsForOneNewModuleShareItsCompile() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.maxConcurrentCompiles = 1
+        configuration.maxQueuedCompiles = 1
+        let sandbox = try Sandbox(configuration: configuration)
+        // 200 requests for two new modules need two compiles: no queue slot is spent on a
+        // compile already under way, so none is busy.
+        let results = await withTaskGroup(of: ExecutionResult.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    index % 2 == 0
+                        ? await sandbox.execute(request(Guests.hello, limits: ExecutionLimits(timeout: .seconds(60))))
+                        : await sandbox.execute(
+                            request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(5))))
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0.status == .ok && $0.stdoutText == "hello\n" }.count == 100)
+        #expect(results.filter { $0.status == .timedOut }.count == 100)
+        #expect(results.filter { $0.compileDuration != nil }.count >= 2)
+    }
+
     @Test func compileTimeIsReported() async {
         let result = await Self.sandbox.execute(request(.wat(Guests.hello + " ")))
         #expect(result.status == .ok)
