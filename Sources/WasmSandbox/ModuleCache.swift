@@ -85,6 +85,13 @@ final class ModuleCache: @unchecked Sendable {
         return residentBytes
     }
 
+    /// The prepared module stored under `key` in memory, if it is there.
+    func inMemory(key: [UInt8]) -> PreparedModule? {
+        condition.lock()
+        defer { condition.unlock() }
+        return entries[key]?.module
+    }
+
     /// The prepared module stored under `key` in memory or on disk, without compiling.
     func cached(key: [UInt8]) throws(SandboxError) -> (PreparedModule, Source)? {
         condition.lock()

@@ -87,11 +87,11 @@ public final class Sandbox: Sendable {
                     [self] in
                     runNow(request, compiled: compiled, compileInline: false, onStart: token.attach)
                 }
-                guard case .needsCompile(let key, let job) = step else {
+                guard case .needsCompile(let key, let cache, let job) = step else {
                     guard case .finished(let result) = step else { fatalError("unreachable") }
                     return result
                 }
-                switch await compile(key: key, job) {
+                switch await compile(key: key, cache: cache, job) {
                 case .compiled(.success(let module)): precompiled = module
                 case .compiled(.failure(let error)): return failed(error)
                 case .finished(let busy): return busy
@@ -125,12 +125,16 @@ public final class Sandbox: Sendable {
 
     /// Executions running on the sandbox's threads now.
     var activeExecutions: Int { pool.active }
+    /// Executions waiting for a thread now.
+    var queuedExecutions: Int { pool.queued }
 
     /// One step of a request on a sandbox thread.
     private enum Step: Sendable {
         case finished(ExecutionResult)
         /// `key` identifies the module and the runtime it is compiled for.
-        case needsCompile(key: [UInt8], @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source))
+        case needsCompile(
+            key: [UInt8], cache: ModuleCache,
+            @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source))
         case compiled(Result<(PreparedModule, ModuleCache.Source), SandboxError>)
     }
 
@@ -151,7 +155,8 @@ public final class Sandbox: Sendable {
     /// Compiles on a compile thread. Requests for a module already being compiled wait for
     /// that compile instead of taking a queue slot or a thread of their own.
     private func compile(
-        key: [UInt8], _ job: @escaping @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source)
+        key: [UInt8], cache: ModuleCache,
+        _ job: @escaping @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source)
     ) async -> Step {
         await withCheckedContinuation { continuation in
             let first = compilesInFlight.withLock { waiting -> Bool in
@@ -163,6 +168,12 @@ public final class Sandbox: Sendable {
                 return true
             }
             guard first else { return }
+            // A compile that finished after this request's lookup left its module in memory
+            // (it is stored before its waiters are released).
+            if let hit = cache.inMemory(key: Array(key.dropFirst())) {
+                finishCompile(key: key, .compiled(.success((hit, .memory))))
+                return
+            }
             let accepted = compilePool.submit { [self] in
                 finishCompile(key: key, .compiled(Result { () throws(SandboxError) in try job() }))
             }
@@ -203,7 +214,9 @@ public final class Sandbox: Sendable {
                 let job: @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source) = {
                     try runtime.cache.module(for: code, key: key, compilation: compilation)
                 }
-                guard compileInline else { return .needsCompile(key: [runtime.metersFuel ? 1 : 0] + key, job) }
+                guard compileInline else {
+                    return .needsCompile(key: [runtime.metersFuel ? 1 : 0] + key, cache: runtime.cache, job)
+                }
                 let (module, source) = try job()
                 preparation = .ready(module, request, source)
             }

@@ -44,19 +44,37 @@ struct ConcurrencyTests {
         #expect(
             await sandbox.execute(request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(1)))).status
                 == .timedOut)
-        let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(500)))
-        let first = Task { await sandbox.execute(slow) }
-        // Wait (on an event, not a guess) until it holds the only thread.
-        while sandbox.activeExecutions == 0 { await Task.yield() }
-        var results = await withTaskGroup(of: ExecutionResult.self) { group in
-            for _ in 0..<3 { group.addTask { await sandbox.execute(slow) } }
-            return await group.reduce(into: []) { $0.append($1) }
+        // Runs that would spin for a minute; the test cancels them once it has seen the busy answers.
+        let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .seconds(60)))
+        let deadline = ContinuousClock.now + .seconds(60)
+        func waitUntil(_ condition: () -> Bool) async throws {
+            while !condition() {
+                try #require(ContinuousClock.now < deadline)
+                try await Task.sleep(for: .milliseconds(5))
+            }
         }
-        results.append(await first.value)
-        let busy = results.filter { $0.status == .busy }
-        #expect(busy.count == 2)
-        #expect(busy.allSatisfy { $0.message?.contains("full") == true })
-        #expect(results.filter { $0.status == .timedOut }.count == 2)
+        // The thread that ran the warm-up counts as active until it has handed back its result.
+        try await waitUntil { sandbox.activeExecutions == 0 }
+        let first = Task { await sandbox.execute(slow) }
+        // Now the only run: once active, it holds the only thread until it is cancelled.
+        try await waitUntil { sandbox.activeExecutions == 1 }
+        let answered = Counter()
+        let others = (0..<3).map { _ in
+            Task {
+                let result = await sandbox.execute(slow)
+                answered.increment()
+                return result
+            }
+        }
+        // One waits in the queue; the two beyond it are answered at once (busy).
+        try await waitUntil { answered.value == 2 && sandbox.queuedExecutions == 1 }
+        first.cancel()
+        for task in others { task.cancel() }
+        var results = [await first.value]
+        for task in others { results.append(await task.value) }
+        #expect(results.filter { $0.status == .busy }.count == 2)
+        #expect(results.filter { $0.status == .busy }.allSatisfy { $0.message?.contains("full") == true })
+        #expect(results.filter { $0.status == .cancelled }.count == 2)
         // Once the queue drains the sandbox serves again.
         #expect(await sandbox.execute(ExecutionRequest(.wat(Guests.hello))).status == .ok)
     }

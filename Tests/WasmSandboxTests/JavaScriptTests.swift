@@ -190,7 +190,6 @@ struct JavaScriptAttackTests {
             "for (;;) console.log('flood flood flood flood')", limits: ExecutionLimits(stdoutBytes: 100_000))
         #expect(result.status == .outputLimit)
         #expect(result.stdout.count == 100_000)
-        #expect(result.duration < .milliseconds(1000))
     }
 
     @Test func hugeSourceIsRejectedWithTheLimit() async {
