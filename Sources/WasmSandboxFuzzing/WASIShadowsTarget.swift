@@ -1,0 +1,189 @@
+import Foundation
+import WasmSandbox
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension FuzzTarget {
+    /// The sandbox's own WASI functions (`fd_write`, `poll_oneoff`, `random_get` and the
+    /// file-quota layer), called by a real guest with arguments and memory from the input.
+    ///
+    /// Input: a flags byte (bit 0: give the run a workspace, so that the quota layer is in
+    /// place; bits 1-2: number of calls less one), then per call a byte choosing the
+    /// function followed by its arguments (4 little-endian bytes per `i32`, 8 per `i64`),
+    /// then the guest's memory from address 0. The guest makes the calls and exits with the
+    /// last errno. Whatever it asks, the run must end in a guest-side status (never
+    /// `internal_error`), the host must survive, and the workspace must hold no more
+    /// written bytes than the quota.
+    public static let wasiShadows = FuzzTarget(name: "wasi-shadows") { data in
+        WASIShadowsFuzzing.check(WASIShadowsFuzzing.Program(data))
+    }
+}
+
+enum WASIShadowsFuzzing {
+    /// The functions a program may call, with their WASI preview 1 parameter types.
+    static let functions: [(name: String, parameters: [String])] = [
+        ("fd_write", ["i32", "i32", "i32", "i32"]),
+        ("poll_oneoff", ["i32", "i32", "i32", "i32"]),
+        ("random_get", ["i32", "i32"]),
+        ("fd_pwrite", ["i32", "i32", "i32", "i64", "i32"]),
+        ("fd_allocate", ["i32", "i64", "i64"]),
+        ("fd_filestat_set_size", ["i32", "i64"]),
+        ("path_open", ["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i32", "i32"]),
+        ("path_create_directory", ["i32", "i32", "i32"]),
+        ("path_symlink", ["i32", "i32", "i32", "i32", "i32"]),
+        ("path_link", ["i32", "i32", "i32", "i32", "i32", "i32", "i32"]),
+        // Not shadowed, but it moves the file offset that the shadowed fd_write starts from.
+        ("fd_seek", ["i32", "i64", "i32", "i32"]),
+    ]
+    static let pageSize = 65536
+    /// The file quota every run with a workspace gets.
+    static let quotaBytes = 4096
+    static let quotaEntries = 8
+
+    struct Call {
+        var function: Int
+        var arguments: [Int64]
+    }
+
+    struct Program {
+        var workspace: Bool
+        var calls: [Call] = []
+        var memory: [UInt8]
+
+        init(_ data: UnsafeRawBufferPointer) {
+            var rest = data[...]
+            func take(_ count: Int) -> UInt64 {
+                let bytes = rest.prefix(count)
+                rest = rest.dropFirst(count)
+                return bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            let flags = take(1)
+            workspace = flags & 1 != 0
+            for _ in 0...(flags >> 1 & 3) {
+                let function = Int(take(1)) % functions.count
+                let arguments = functions[function].parameters.map { type in
+                    type == "i64" ? Int64(bitPattern: take(8)) : Int64(Int32(truncatingIfNeeded: take(4)))
+                }
+                calls.append(Call(function: function, arguments: arguments))
+            }
+            memory = Array(rest.prefix(pageSize))
+        }
+
+        /// A WASI command with one page of memory holding `memory`, making the calls.
+        var wat: String {
+            var text = "(module\n"
+            for (index, function) in functions.enumerated() {
+                text +=
+                    "  (import \"wasi_snapshot_preview1\" \"\(function.name)\" (func $f\(index) (param \(function.parameters.joined(separator: " "))) (result i32)))\n"
+            }
+            text += "  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n"
+            text += "  (memory (export \"memory\") 1 1)\n"
+            text += "  (data (i32.const 0) \"" + memory.map { String(format: "\\%02x", $0) }.joined() + "\")\n"
+            text += "  (func (export \"_start\") (local $errno i32)\n"
+            for call in calls {
+                let function = functions[call.function]
+                let arguments = zip(function.parameters, call.arguments).map { "(\($0).const \($1))" }
+                text += "    (local.set $errno (call $f\(call.function) \(arguments.joined(separator: " "))))\n"
+            }
+            return text + "    (call $exit (local.get $errno))))\n"
+        }
+    }
+
+    /// One sandbox for all inputs, as a server has: compiled in process (each input is a
+    /// new module) and without a disk cache, so the fuzzer leaves nothing behind.
+    static let sandbox: Sandbox = {
+        var configuration = SandboxConfiguration()
+        configuration.diskCacheDirectory = nil
+        configuration.compileIsolation = .inProcess
+        configuration.moduleCacheCapacity = 4
+        configuration.maxMemoryBytes = 4 << 20
+        configuration.maxConcurrentExecutions = 1
+        do {
+            return try Sandbox(configuration: configuration)
+        } catch {
+            fatalError("cannot create the fuzzing sandbox: \(error)")
+        }
+    }()
+
+    static func check(_ program: Program) -> String? {
+        var request = ExecutionRequest(.wat(program.wat))
+        var limits = ExecutionLimits(
+            timeout: .milliseconds(100), memoryBytes: 1 << 20, stdoutBytes: 1024, stderrBytes: 1024)
+        limits.workspaceBytes = quotaBytes
+        limits.workspaceEntries = quotaEntries
+        request.limits = limits
+        if program.workspace {
+            do { request.workspace = try Workspace() } catch { return "cannot create a workspace: \(error)" }
+        }
+        defer { request.workspace?.remove() }
+        let result = sandbox.executeBlocking(request)
+        switch result.status {
+        case .internalError: return "internal_error: \(result.message ?? "")"
+        // The module is ours, so refusing it is a fault of the sandbox (or of this harness).
+        case .invalidInput: return "the generated module was refused: \(result.message ?? "")"
+        default: break
+        }
+        if let workspace = request.workspace {
+            let written = writtenBytes(below: workspace.directory.path)
+            if written > quotaBytes { return "the workspace holds \(written) written bytes, over the quota" }
+        }
+        return nil
+    }
+
+    /// The non-zero bytes in the regular files below `path`, each file counted once however
+    /// many links it has, links never followed. Every one of them was written by a call the
+    /// quota charged (holes, extensions and allocations read as zeros), so their sum is
+    /// bounded by the quota whatever the file sizes say.
+    static func writtenBytes(below path: String) -> Int {
+        var seen: Set<[UInt64]> = []
+        var total = 0
+        var pending = [path]
+        while let directory = pending.popLast() {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for name in names {
+                let entry = directory + "/" + name
+                var info = stat()
+                guard lstat(entry, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: pending.append(entry)
+                case S_IFREG:
+                    guard seen.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted else { continue }
+                    total += nonZeroBytes(in: entry)
+                default: continue
+                }
+            }
+        }
+        return total
+    }
+
+    // Linux's SEEK_DATA and SEEK_HOLE, which Glibc's module leaves out (they need _GNU_SOURCE).
+    private static let seekData: Int32 = 3
+    private static let seekHole: Int32 = 4
+
+    /// The non-zero bytes of one file, reading its data extents only (a guest may leave
+    /// huge holes). Stops early past the quota: any more would already be a failure.
+    private static func nonZeroBytes(in path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var count = 0
+        var offset = lseek(fd, 0, seekData)
+        while offset >= 0, count <= quotaBytes {
+            let end = lseek(fd, offset, seekHole)
+            guard end > offset else { break }
+            while offset < end, count <= quotaBytes {
+                let read = buffer.withUnsafeMutableBytes {
+                    pread(fd, $0.baseAddress, min($0.count, Int(end - offset)), offset)
+                }
+                guard read > 0 else { return count }
+                count += buffer[..<read].count(where: { $0 != 0 })
+                offset += off_t(read)
+            }
+            offset = lseek(fd, end, seekData)
+        }
+        return count
+    }
+}
