@@ -26,9 +26,6 @@ seconds=${2:-600}
 shift $(($# < 2 ? $# : 2))
 
 export WASM_SANDBOX_FUZZ=1
-# Swift's own crash handler would keep libFuzzer's from running, and with it the saving of
-# the crashing input; libFuzzer prints the stack itself.
-export SWIFT_BACKTRACE=enable=no
 swift build --scratch-path .build-fuzz --product "fuzz-$target"
 binary="$(swift build --scratch-path .build-fuzz --show-bin-path)/fuzz-$target"
 
@@ -38,6 +35,10 @@ mkdir -p "$scratch" .build-fuzz/artifacts
 flags=(-artifact_prefix=".build-fuzz/artifacts/$target-" -timeout=10 -rss_limit_mb=4096)
 if [ -f "Tests/FuzzCorpus/$target.dict" ]; then flags+=(-dict="Tests/FuzzCorpus/$target.dict"); fi
 
+# Swift's own crash handler would keep libFuzzer's from running, and with it the saving of
+# the crashing input; libFuzzer prints the stack itself. (Set only now: a change in the
+# environment of the build would rebuild everything.)
+export SWIFT_BACKTRACE=enable=no
 if [ "$seconds" = merge ]; then
     exec "$binary" "${flags[@]}" -merge=1 "$corpus" "$scratch" "$@"
 fi

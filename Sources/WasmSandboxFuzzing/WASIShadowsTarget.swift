@@ -12,10 +12,11 @@ extension FuzzTarget {
     /// Input: a flags byte (bit 0: give the run a workspace, so that the quota layer is in
     /// place; bits 1-2: number of calls less one), then per call a byte choosing the
     /// function followed by its arguments (4 little-endian bytes per `i32`, 8 per `i64`),
-    /// then the guest's memory from address 0. The guest makes the calls and exits with the
-    /// last errno. Whatever it asks, the run must end in a guest-side status (never
-    /// `internal_error`), the host must survive, and the workspace must hold no more
-    /// written bytes than the quota.
+    /// then the guest's first memory page. The guest makes the calls, writes that page to
+    /// stdout and exits with the last errno. Whatever it asks, the run must end in a
+    /// guest-side status (never `internal_error`), the host must survive, the calls must
+    /// have changed no byte of the page outside their output parameters, and the workspace
+    /// must hold no more written bytes than the quota.
     public static let wasiShadows = FuzzTarget(name: "wasi-shadows") { data in
         WASIShadowsFuzzing.check(WASIShadowsFuzzing.Program(data))
     }
@@ -45,6 +46,25 @@ enum WASIShadowsFuzzing {
     struct Call {
         var function: Int
         var arguments: [Int64]
+
+        /// The memory the call may write: its output parameters, as WASI defines them.
+        var outputs: [Range<Int>] {
+            func at(_ index: Int, _ count: Int) -> Range<Int> {
+                let address = Int(UInt32(truncatingIfNeeded: arguments[index]))
+                return address..<address + count
+            }
+            switch functions[function].name {
+            case "fd_write": return [at(3, 4)]
+            case "fd_pwrite": return [at(4, 4)]
+            case "path_open": return [at(8, 4)]
+            case "fd_seek": return [at(3, 8)]
+            case "random_get": return [at(0, Int(UInt32(truncatingIfNeeded: arguments[1])))]
+            case "poll_oneoff":
+                // Up to one 32-byte event per subscription, and the number of events.
+                return [at(1, Int(UInt32(truncatingIfNeeded: arguments[2])) * 32), at(3, 4)]
+            default: return []
+            }
+        }
     }
 
     struct Program {
@@ -71,7 +91,8 @@ enum WASIShadowsFuzzing {
             memory = Array(rest.prefix(pageSize))
         }
 
-        /// A WASI command with one page of memory holding `memory`, making the calls.
+        /// A WASI command whose first memory page holds `memory` (the second is for the
+        /// harness), making the calls and then writing the first page to stdout.
         var wat: String {
             var text = "(module\n"
             for (index, function) in functions.enumerated() {
@@ -79,7 +100,7 @@ enum WASIShadowsFuzzing {
                     "  (import \"wasi_snapshot_preview1\" \"\(function.name)\" (func $f\(index) (param \(function.parameters.joined(separator: " "))) (result i32)))\n"
             }
             text += "  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n"
-            text += "  (memory (export \"memory\") 1 1)\n"
+            text += "  (memory (export \"memory\") 2 2)\n"
             text += "  (data (i32.const 0) \"" + memory.map { String(format: "\\%02x", $0) }.joined() + "\")\n"
             text += "  (func (export \"_start\") (local $errno i32)\n"
             for call in calls {
@@ -87,6 +108,11 @@ enum WASIShadowsFuzzing {
                 let arguments = zip(function.parameters, call.arguments).map { "(\($0).const \($1))" }
                 text += "    (local.set $errno (call $f\(call.function) \(arguments.joined(separator: " "))))\n"
             }
+            // The iovec is written after the calls, which may have changed the second page.
+            text += "    (i32.store (i32.const \(pageSize)) (i32.const 0))\n"
+            text += "    (i32.store (i32.const \(pageSize + 4)) (i32.const \(pageSize)))\n"
+            text +=
+                "    (drop (call $f0 (i32.const 1) (i32.const \(pageSize)) (i32.const 1) (i32.const \(pageSize + 8))))\n"
             return text + "    (call $exit (local.get $errno))))\n"
         }
     }
@@ -108,24 +134,44 @@ enum WASIShadowsFuzzing {
     }()
 
     static func check(_ program: Program) -> String? {
+        let workspace: Workspace?
+        do { workspace = program.workspace ? try Workspace() : nil } catch {
+            return "cannot create a workspace: \(error)"
+        }
+        defer { workspace?.remove() }
+        return verify(program, run(program, workspace: workspace), workspace: workspace)
+    }
+
+    static func run(_ program: Program, workspace: Workspace?) -> ExecutionResult {
         var request = ExecutionRequest(.wat(program.wat))
         var limits = ExecutionLimits(
-            timeout: .milliseconds(100), memoryBytes: 1 << 20, stdoutBytes: 1024, stderrBytes: 1024)
+            timeout: .milliseconds(100), memoryBytes: 1 << 20, stdoutBytes: 1 << 20, stderrBytes: 1024)
         limits.workspaceBytes = quotaBytes
         limits.workspaceEntries = quotaEntries
         request.limits = limits
-        if program.workspace {
-            do { request.workspace = try Workspace() } catch { return "cannot create a workspace: \(error)" }
-        }
-        defer { request.workspace?.remove() }
-        let result = sandbox.executeBlocking(request)
+        request.workspace = workspace
+        return sandbox.executeBlocking(request)
+    }
+
+    static func verify(_ program: Program, _ result: ExecutionResult, workspace: Workspace?) -> String? {
         switch result.status {
         case .internalError: return "internal_error: \(result.message ?? "")"
         // The module is ours, so refusing it is a fault of the sandbox (or of this harness).
         case .invalidInput: return "the generated module was refused: \(result.message ?? "")"
         default: break
         }
-        if let workspace = request.workspace {
+        // The page arrives when no call stopped the run (a stop, like a full stdout, is fine).
+        if result.status == .ok || result.status == .exited, !result.stdoutTruncated, result.stdout.count >= pageSize {
+            let page = result.stdout.suffix(pageSize)
+            let before = program.memory + [UInt8](repeating: 0, count: pageSize - program.memory.count)
+            let outputs = program.calls.flatMap(\.outputs)
+            for (address, (old, new)) in zip(before, page).enumerated() where old != new {
+                guard outputs.contains(where: { $0.contains(address) }) else {
+                    return "byte \(address) changed from \(old) to \(new) outside every call's output parameters"
+                }
+            }
+        }
+        if let workspace {
             let written = writtenBytes(below: workspace.directory.path)
             if written > quotaBytes { return "the workspace holds \(written) written bytes, over the quota" }
         }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import MCP
+import Testing
 import WasmSandbox
+
 @testable import WasmSandboxFuzzing
 
 /// Replays every committed fuzz corpus file through its target, so that the inputs the
@@ -47,6 +48,20 @@ import WasmSandbox
         limits.timeout = .milliseconds(1)
         limits.fuel = configuration.maxFuel.map { $0 + 1 }
         #expect(MCPArgumentsFuzzing.check(limits, raw: ["fuel": .int(1)], configuration: configuration) != nil)
+    }
+
+    /// The guest's page comes back, and a change outside the declared output parameters is
+    /// caught: here random_get's 32 bytes, declared as none.
+    @Test func wasiOracleCatchesWritesOutsideOutputs() throws {
+        // One call: random_get(64, 32); memory: 128 bytes of 0xAB.
+        let input: [UInt8] = [0, 2, 64, 0, 0, 0, 32, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 128)
+        var program = input.withUnsafeBytes { WASIShadowsFuzzing.Program($0) }
+        let result = WASIShadowsFuzzing.run(program, workspace: nil)
+        #expect(result.status == .ok)
+        #expect(result.stdout.count == WASIShadowsFuzzing.pageSize)
+        #expect(WASIShadowsFuzzing.verify(program, result, workspace: nil) == nil)
+        program.calls[0].arguments[1] = 0
+        #expect(WASIShadowsFuzzing.verify(program, result, workspace: nil) != nil)
     }
 
     /// Written bytes count each file once however many links it has, skip holes and never
