@@ -26,8 +26,9 @@ seconds=${2:-600}
 shift $(($# < 2 ? $# : 2))
 
 export WASM_SANDBOX_FUZZ=1
-swift build --scratch-path .build-fuzz --product "fuzz-$target"
-binary="$(swift build --scratch-path .build-fuzz --show-bin-path)/fuzz-$target"
+# The skip switch is for the fuzzer only: a change in the build's environment rebuilds.
+env -u WASM_SANDBOX_FUZZ_SKIP_KNOWN swift build --scratch-path .build-fuzz --product "fuzz-$target"
+binary="$(env -u WASM_SANDBOX_FUZZ_SKIP_KNOWN swift build --scratch-path .build-fuzz --show-bin-path)/fuzz-$target"
 
 corpus="Tests/FuzzCorpus/$target"
 scratch=".build-fuzz/corpus/$target"

@@ -12,7 +12,8 @@ extension FuzzTarget {
     /// Input: a flags byte (bit 0: give the run a workspace, so that the quota layer is in
     /// place; bits 1-2: number of calls less one), then per call a byte choosing the
     /// function followed by its arguments (4 little-endian bytes per `i32`, 8 per `i64`),
-    /// then the guest's first memory page. The guest makes the calls, writes that page to
+    /// then the guest's first memory page. The guest (one module; the program comes on
+    /// stdin) makes the calls, writes that page to
     /// stdout and exits with the last errno. Whatever it asks, the run must end in a
     /// guest-side status (never `internal_error`), the host must survive, the calls must
     /// have changed no byte of the page outside their output parameters, and the workspace
@@ -91,41 +92,103 @@ enum WASIShadowsFuzzing {
             memory = Array(rest.prefix(pageSize))
         }
 
-        /// A WASI command whose first memory page holds `memory` (the second is for the
-        /// harness), making the calls and then writing the first page to stdout.
-        var wat: String {
-            var text = "(module\n"
-            for (index, function) in functions.enumerated() {
-                text +=
-                    "  (import \"wasi_snapshot_preview1\" \"\(function.name)\" (func $f\(index) (param \(function.parameters.joined(separator: " "))) (result i32)))\n"
-            }
-            text += "  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n"
-            text += "  (memory (export \"memory\") 2 2)\n"
-            text += "  (data (i32.const 0) \"" + memory.map { String(format: "\\%02x", $0) }.joined() + "\")\n"
-            text += "  (func (export \"_start\") (local $errno i32)\n"
+        /// What the guest reads on stdin: its first memory page, then per call the
+        /// function's index and up to nine arguments, each as a little-endian `i64`.
+        var stdin: [UInt8] {
+            var bytes = memory + [UInt8](repeating: 0, count: pageSize - memory.count)
             for call in calls {
-                let function = functions[call.function]
-                let arguments = zip(function.parameters, call.arguments).map { "(\($0).const \($1))" }
-                text += "    (local.set $errno (call $f\(call.function) \(arguments.joined(separator: " "))))\n"
+                let words =
+                    [Int64(call.function)] + call.arguments + Array(repeating: 0, count: 9 - call.arguments.count)
+                for word in words { withUnsafeBytes(of: word.littleEndian) { bytes.append(contentsOf: $0) } }
             }
-            // The iovec is written after the calls, which may have changed the second page.
-            text += "    (i32.store (i32.const \(pageSize)) (i32.const 0))\n"
-            text += "    (i32.store (i32.const \(pageSize + 4)) (i32.const \(pageSize)))\n"
-            text +=
-                "    (drop (call $f0 (i32.const 1) (i32.const \(pageSize)) (i32.const 1) (i32.const \(pageSize + 8))))\n"
-            return text + "    (call $exit (local.get $errno))))\n"
+            return bytes
         }
     }
 
-    /// One sandbox for all inputs, as a server has: compiled in process (each input is a
-    /// new module) and without a disk cache, so the fuzzer leaves nothing behind.
+    static let maxCalls = 4
+    static let recordSize = 80
+
+    /// The guest, the same for every input so that it is compiled once: it reads its first
+    /// memory page and its calls from stdin, makes the calls, writes the page to stdout and
+    /// exits with the last errno. The second page is its scratch space.
+    ///
+    /// The calls are copied into locals before the first is made, as a call may overwrite
+    /// any memory, and the oracle must know what each call was asked.
+    static let guest: String = {
+        let calls = pageSize + 1024
+        var text = "(module\n"
+        for (index, function) in functions.enumerated() {
+            let parameters = function.parameters.joined(separator: " ")
+            text += "  (import \"wasi_snapshot_preview1\" \"\(function.name)\" "
+            text += "(func $f\(index) (param \(parameters)) (result i32)))\n"
+        }
+        text += """
+              (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+              (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+              (memory (export "memory") 2 2)
+              ;; Reads stdin to [start, limit) through the iovec at the second page's start; returns the end.
+              (func $fill (param $at i32) (param $limit i32) (result i32)
+                (block $done (loop $more
+                  (br_if $done (i32.ge_u (local.get $at) (local.get $limit)))
+                  (i32.store (i32.const \(pageSize)) (local.get $at))
+                  (i32.store (i32.const \(pageSize + 4)) (i32.sub (local.get $limit) (local.get $at)))
+                  (br_if $done (call $read (i32.const 0) (i32.const \(pageSize)) (i32.const 1) (i32.const \(pageSize + 8))))
+                  (br_if $done (i32.eqz (i32.load (i32.const \(pageSize + 8)))))
+                  (local.set $at (i32.add (local.get $at) (i32.load (i32.const \(pageSize + 8)))))
+                  (br $more)))
+                (local.get $at))
+              (func (export "_start") (local $errno i32) (local $count i32)
+
+            """
+        for slot in 0..<maxCalls {
+            text += "    " + (0..<10).map { "(local $c\(slot)_\($0) i64)" }.joined(separator: " ") + "\n"
+        }
+        text += "    (drop (call $fill (i32.const 0) (i32.const \(pageSize))))\n"
+        text += "    (local.set $count (i32.div_u (i32.sub (call $fill (i32.const \(calls)) "
+        text += "(i32.const \(calls + maxCalls * recordSize))) (i32.const \(calls))) (i32.const \(recordSize))))\n"
+        for slot in 0..<maxCalls {
+            for word in 0..<10 {
+                text +=
+                    "    (local.set $c\(slot)_\(word) (i64.load (i32.const \(calls + slot * recordSize + word * 8))))\n"
+            }
+        }
+        for slot in 0..<maxCalls {
+            // Nested blocks, innermost first, so that br_table jumps to the code for the function.
+            text += "    (if (i32.gt_u (local.get $count) (i32.const \(slot))) (then (block $call\(slot)\n"
+            text +=
+                "      " + functions.indices.reversed().map { "(block $s\(slot)_\($0)" }.joined(separator: " ") + "\n"
+            let targets = functions.indices.map { "$s\(slot)_\($0)" }.joined(separator: " ")
+            text += "      (br_table \(targets) (i32.wrap_i64 (local.get $c\(slot)_0))))\n"
+            for (index, function) in functions.enumerated() {
+                let arguments = function.parameters.enumerated().map { position, type in
+                    type == "i64"
+                        ? "(local.get $c\(slot)_\(position + 1))"
+                        : "(i32.wrap_i64 (local.get $c\(slot)_\(position + 1)))"
+                }
+                text += "      (local.set $errno (call $f\(index) \(arguments.joined(separator: " "))))"
+                text += index == functions.count - 1 ? ")))\n" : " (br $call\(slot)))\n"
+            }
+        }
+        // The iovec is written after the calls, which may have changed the second page.
+        text += "    (i32.store (i32.const \(pageSize)) (i32.const 0))\n"
+        text += "    (i32.store (i32.const \(pageSize + 4)) (i32.const \(pageSize)))\n"
+        text +=
+            "    (drop (call $f0 (i32.const 1) (i32.const \(pageSize)) (i32.const 1) (i32.const \(pageSize + 8))))\n"
+        return text + "    (call $exit (local.get $errno))))\n"
+    }()
+
+    /// One sandbox for all inputs, as a server has, without a disk cache so that the fuzzer
+    /// leaves nothing behind; the guest is compiled in process, once.
     static let sandbox: Sandbox = {
         var configuration = SandboxConfiguration()
         configuration.diskCacheDirectory = nil
         configuration.compileIsolation = .inProcess
         configuration.moduleCacheCapacity = 4
         configuration.maxMemoryBytes = 4 << 20
-        configuration.maxConcurrentExecutions = 1
+        // Runs are blocking calls on the caller's thread (libFuzzer's, or a test's, which
+        // may run several at once): a small Wasm stack stays well inside those threads' own.
+        configuration.maxConcurrentExecutions = 8
+        configuration.maxWasmStackBytes = 256 << 10
         do {
             return try Sandbox(configuration: configuration)
         } catch {
@@ -143,7 +206,8 @@ enum WASIShadowsFuzzing {
     }
 
     static func run(_ program: Program, workspace: Workspace?) -> ExecutionResult {
-        var request = ExecutionRequest(.wat(program.wat))
+        var request = ExecutionRequest(.wat(guest))
+        request.stdin = program.stdin
         var limits = ExecutionLimits(
             timeout: .milliseconds(100), memoryBytes: 1 << 20, stdoutBytes: 1 << 20, stderrBytes: 1024)
         limits.workspaceBytes = quotaBytes
