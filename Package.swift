@@ -2,8 +2,9 @@
 import PackageDescription
 
 // `WASM_SANDBOX_FUZZ=1` (set by scripts/fuzz.sh, with its own scratch path) instruments our
-// own targets for libFuzzer and adds the fuzz executables, whose main is libFuzzer's. The
-// dependencies stay uninstrumented: coverage of NIO or swift-crypto would only dilute ours.
+// own targets for libFuzzer and adds the fuzz executables (`Fuzz/`), linked with libFuzzer.
+// The dependencies stay uninstrumented: coverage of NIO or swift-crypto would only dilute ours.
+// Without it no unsafe flag is set, so the package stays usable as a dependency.
 let fuzzing = Context.environment["WASM_SANDBOX_FUZZ"] == "1"
 let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
 
