@@ -1,6 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// `WASM_SANDBOX_FUZZ=1` (set by scripts/fuzz.sh, with its own scratch path) instruments our
+// own targets for libFuzzer and adds the fuzz executables (`Fuzz/`), linked with libFuzzer.
+// The dependencies stay uninstrumented: coverage of NIO or swift-crypto would only dilute ours.
+// Without it no unsafe flag is set, so the package stays usable as a dependency.
+let fuzzing = Context.environment["WASM_SANDBOX_FUZZ"] == "1"
+let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
+
 let package = Package(
     name: "wasm-sandbox",
     platforms: [.macOS(.v15)],
@@ -25,7 +32,7 @@ let package = Package(
     targets: [
         // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
         .systemLibrary(name: "CWasmtime", pkgConfig: "wasmtime"),
-        .target(name: "Wasmtime", dependencies: ["CWasmtime"]),
+        .target(name: "Wasmtime", dependencies: ["CWasmtime"], swiftSettings: fuzzed),
         // Compiles one untrusted module in a process of its own, under resource limits.
         .executableTarget(name: "WasmSandboxCompiler", dependencies: ["Wasmtime"]),
         .target(
@@ -35,7 +42,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: fuzzed
         ),
         .target(
             name: "WasmSandboxMCP",
@@ -46,7 +54,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: fuzzed
+        ),
+        // The fuzz targets, shared by the libFuzzer executables and the corpus replay test.
+        .target(
+            name: "WasmSandboxFuzzing",
+            dependencies: [
+                "WasmSandbox", "WasmSandboxMCP", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: fuzzed
         ),
         .executableTarget(
             name: "WasmSandboxCLI",
@@ -76,5 +94,21 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        .testTarget(
+            name: "WasmSandboxFuzzingTests",
+            dependencies: ["WasmSandboxFuzzing", "WasmSandbox", .product(name: "MCP", package: "swift-sdk")]
+        ),
     ]
 )
+
+if fuzzing {
+    for (name, directory) in [
+        ("fuzz-mcp-arguments", "MCPArguments"), ("fuzz-disk-cache", "DiskCache"), ("fuzz-wasi-shadows", "WASIShadows"),
+    ] {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: ["WasmSandboxFuzzing"], path: "Fuzz/\(directory)",
+                swiftSettings: fuzzed,
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))
+    }
+}

@@ -117,14 +117,19 @@ public final class Workspace: Sendable {
     /// The regular files in the workspace, sorted by path.
     public func files() -> [WorkspaceFile] { listing().files }
 
-    /// The bytes of a regular file in the workspace; `nil` for anything else, including a
-    /// path through a symbolic link.
-    public func contents(of path: String) -> [UInt8]? {
+    /// The bytes of a regular file in the workspace of at most `maxBytes`; `nil` for
+    /// anything else, including a path through a symbolic link.
+    ///
+    /// A guest can make a file far larger than what it wrote (a write past the end leaves a
+    /// hole that takes no disk space), so the size is checked before anything is read.
+    public func contents(of path: String, maxBytes: Int = 64 << 20) -> [UInt8]? {
         guard let root = try? Self.openRoot(directory) else { return nil }
         defer { close(root) }
         let fd = DirectoryTree.openRegularFile(path, below: root)
         guard fd >= 0 else { return nil }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(fd, &info) == 0, Int(info.st_size) <= maxBytes else { return nil }
         return (try? handle.readToEnd()).map { [UInt8]($0) } ?? []
     }
 

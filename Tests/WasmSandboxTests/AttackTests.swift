@@ -249,6 +249,18 @@ struct AttackTests {
         #expect(workspace.files().map(\.path) == ["inner/secret.txt"])
     }
 
+    @Test func aSparseFileIsNotReadBackWhole() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        // What a guest's fd_pwrite at offset 2^40 leaves: a terabyte file of a few written bytes.
+        let fd = open(workspace.directory.path + "/sparse", O_WRONLY | O_CREAT, 0o600)
+        #expect(fd >= 0)
+        #expect(pwrite(fd, "tail", 4, 1 << 40) == 4)
+        close(fd)
+        #expect(workspace.files() == [WorkspaceFile(path: "sparse", size: (1 << 40) + 4)])
+        #expect(workspace.contents(of: "sparse") == nil)
+    }
+
     @Test func inputFilesAreBounded() {
         let many = Dictionary(uniqueKeysWithValues: (0...Workspace.maxInputFiles).map { ("f\($0)", [UInt8]()) })
         #expect(throws: SandboxError.self) { try Workspace(files: many) }
