@@ -158,7 +158,7 @@ enum DirectoryTree {
     /// Calls `body` with each entry of the directory `fd` (not consumed) and its `lstat`,
     /// until it returns false. The directory is read from its start.
     private static func forEachEntry(_ fd: Int32, _ body: (String, stat) -> Bool) {
-        let copy = dup(fd)
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0, let stream = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
             return

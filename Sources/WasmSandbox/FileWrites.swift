@@ -29,6 +29,7 @@ enum FileWrites {
     ]
 
     private static let createFlag = 1
+    private static let exclusiveFlag = 4
 
     /// The forwarder module: imports the guest's memory (exported again as `memory`, where
     /// WASI looks for it) and each forwarded function, and exports a function that calls it.
@@ -58,7 +59,7 @@ enum FileWrites {
                     return errno
                 }
                 guard let target = run.files.forwarder?[index] else { return WASIErrno.notCapable }
-                return try charge(function.name, arguments, caller: caller, quota: run.files) {
+                return try charge(function.name, arguments, caller: caller, quota: run.files) { arguments in
                     let values = zip(function.parameters, arguments).map { type, value in
                         type == .i64 ? Value.i64(Int64(value)) : Value.i32(Int32(truncatingIfNeeded: value))
                     }
@@ -74,7 +75,7 @@ enum FileWrites {
     /// Charges one call to the quota, makes it through `forward`, and refunds what it did
     /// not use.
     private static func charge(
-        _ name: String, _ arguments: [Int], caller: Caller, quota: FileQuota, forward: () throws -> Int32
+        _ name: String, _ arguments: [Int], caller: Caller, quota: FileQuota, forward: ([Int]) throws -> Int32
     ) throws -> Int32 {
         switch name {
         case "fd_write", "fd_pwrite":
@@ -85,7 +86,7 @@ enum FileWrites {
                 })
             else { return arguments[2] > HostCallBounds.maxIOVecs ? WASIErrno.invalid : WASIErrno.fault }
             guard quota.take(bytes: requested) else { return WASIErrno.noSpace }
-            let errno = try forward()
+            let errno = try forward(arguments)
             let written =
                 errno == WASIErrno.success
                 ? try caller.withMemory { memory in
@@ -95,19 +96,84 @@ enum FileWrites {
             quota.give(bytes: requested - min(written, requested))
             return errno
         case "fd_allocate", "fd_filestat_set_size":
-            // The size a file may be extended to: charged in full, as it may all be new.
-            let size = name == "fd_allocate" ? arguments[2] : arguments[1]
-            guard size >= 0 else { return WASIErrno.invalid }
+            // The size a file may be extended to: charged in full, as it may all be new, and
+            // given back when the call fails.
+            let size = name == "fd_allocate" ? arguments[1] + arguments[2] : arguments[1]
+            guard arguments[1] >= 0, size >= 0 else { return WASIErrno.invalid }
             guard quota.take(bytes: size) else { return WASIErrno.noSpace }
-            return try forward()
-        default:
-            // path_open creates an entry only with O_CREAT; the other three always do.
-            if name == "path_open" && arguments[4] & createFlag == 0 { return try forward() }
-            guard quota.takeEntry() else { return WASIErrno.noSpace }
-            let errno = try forward()
-            if errno != WASIErrno.success { quota.giveEntry() }
+            let errno = try forward(arguments)
+            if errno != WASIErrno.success { quota.give(bytes: size) }
             return errno
+        case "path_symlink":
+            // Wasmtime never follows a link out of a directory it was given, but whoever reads
+            // a mount on the host later would: the target must stay below the link's directory.
+            let (target, targetLength, linkPath, linkLength) = (arguments[0], arguments[1], arguments[3], arguments[4])
+            let staysInside = try caller.withMemory { memory -> Bool? in
+                guard targetLength <= pathLimit, linkLength <= pathLimit, target + targetLength <= memory.count,
+                    linkPath + linkLength <= memory.count
+                else { return nil }
+                let bytes = UnsafeRawBufferPointer(memory)
+                return Self.linkStaysInside(
+                    target: bytes[target..<target + targetLength], link: bytes[linkPath..<linkPath + linkLength])
+            }
+            guard let staysInside else { return WASIErrno.fault }
+            guard staysInside else { return WASIErrno.notPermitted }
+            return try createEntry(quota: quota) { try forward(arguments) }
+        case "path_open" where arguments[4] & createFlag != 0:
+            // Opening a file that exists creates nothing: try that first, and charge an entry
+            // only when the file is missing (or must be new).
+            if arguments[4] & exclusiveFlag == 0 {
+                var existing = arguments
+                existing[4] &= ~createFlag
+                let errno = try forward(existing)
+                if errno != WASIErrno.noEntry { return errno }
+            }
+            return try createEntry(quota: quota) { try forward(arguments) }
+        case "path_open":
+            return try forward(arguments)
+        default:
+            return try createEntry(quota: quota) { try forward(arguments) }
         }
+    }
+
+    private static func createEntry(quota: FileQuota, _ create: () throws -> Int32) throws -> Int32 {
+        guard quota.takeEntry() else { return WASIErrno.noSpace }
+        let errno = try create()
+        if errno != WASIErrno.success { quota.giveEntry() }
+        return errno
+    }
+
+    /// The longest link target or path the sandbox reads for a check.
+    private static let pathLimit = 4096
+
+    /// Whether a symbolic link at `link` (relative to its directory descriptor) pointing at
+    /// `target` resolves below that descriptor's directory: not absolute, and no `..` climbing
+    /// above it.
+    static func linkStaysInside(target: UnsafeRawBufferPointer.SubSequence, link: UnsafeRawBufferPointer.SubSequence)
+        -> Bool
+    {
+        guard target.first != UInt8(ascii: "/"), link.first != UInt8(ascii: "/") else { return false }
+        func components(_ bytes: UnsafeRawBufferPointer.SubSequence) -> [ArraySlice<UInt8>] {
+            Array(bytes).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        }
+        var depth = 0
+        for component in components(link).dropLast() {
+            if component == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                depth -= 1
+            } else if component != [UInt8(ascii: ".")] {
+                depth += 1
+            }
+            if depth < 0 { return false }
+        }
+        for component in components(target) {
+            if component == [UInt8(ascii: "."), UInt8(ascii: ".")] {
+                depth -= 1
+            } else if component != [UInt8(ascii: ".")] {
+                depth += 1
+            }
+            if depth < 0 { return false }
+        }
+        return true
     }
 
     /// Instantiates the forwarder for a guest instance and hands its functions to the run.

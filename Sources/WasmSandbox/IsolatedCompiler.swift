@@ -35,7 +35,8 @@ struct IsolatedCompiler: Sendable {
         } catch {
             throw SandboxError("cannot describe the engine to the compiler: \(error)", kind: .internalError)
         }
-        let cpuSeconds = max(1, Int(timeBudget.components.seconds) + 1)
+        // CPU time adds up over the helper's threads (it compiles functions in parallel).
+        let cpuSeconds = (Int(timeBudget.components.seconds) + 1) * max(1, ProcessInfo.processInfo.activeProcessorCount)
         let arguments = [executable.path, configuration, format.rawValue, "\(memoryBudget)", "\(cpuSeconds)"]
 
         // The input goes in through an unlinked temporary file, so a helper that dies early
@@ -160,11 +161,11 @@ struct IsolatedCompiler: Sendable {
     }
 
     private static func temporaryFile(holding bytes: [UInt8]) throws(SandboxError) -> Int32 {
-        var template = Array((NSTemporaryDirectory() + "/wasm-sandbox-compile-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        // Close-on-exec from the start, so no other helper starting meanwhile inherits it.
+        let path = NSTemporaryDirectory() + "/wasm-sandbox-compile-\(UUID().uuidString)"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw systemError("cannot create a temporary file") }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        unlink(path)
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }

@@ -159,15 +159,23 @@ public final class Sandbox: Sendable {
         _ job: @escaping @Sendable () throws(SandboxError) -> (PreparedModule, ModuleCache.Source)
     ) async -> Step {
         await withCheckedContinuation { continuation in
-            let first = compilesInFlight.withLock { waiting -> Bool in
-                if waiting[key] != nil {
+            enum Role { case first, waiter, refused }
+            let role = compilesInFlight.withLock { waiting -> Role in
+                if let count = waiting[key]?.count {
+                    // Waiters hold their requests: as many as the execution queue, no more.
+                    guard count <= configuration.maxQueuedExecutions else { return .refused }
                     waiting[key]!.append(continuation)
-                    return false
+                    return .waiter
                 }
                 waiting[key] = [continuation]
-                return true
+                return .first
             }
-            guard first else { return }
+            if role == .refused {
+                let busy = ExecutionResult(status: .busy, message: "too many requests wait for this module's compile")
+                metrics.record(busy)
+                continuation.resume(returning: .finished(busy))
+            }
+            guard role == .first else { return }
             // A compile that finished after this request's lookup left its module in memory
             // (it is stored before its waiters are released).
             if let hit = cache.inMemory(key: Array(key.dropFirst())) {

@@ -6,7 +6,9 @@ enum WASIErrno {
     static let badDescriptor: Int32 = 8
     static let fault: Int32 = 21
     static let invalid: Int32 = 28
+    static let noEntry: Int32 = 44
     static let noSpace: Int32 = 51
+    static let notPermitted: Int32 = 63
     static let notCapable: Int32 = 76
 }
 

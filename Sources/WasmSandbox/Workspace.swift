@@ -105,7 +105,7 @@ public final class Workspace: Sendable {
         if !Self.removeTree(directory) {
             Self.logger.error(
                 "cannot remove workspace; will retry", metadata: ["directory": "\(directory.path)"])
-            Self.leftovers.withLock { $0.insert(directory) }
+            _ = Self.leftovers.withLock { $0.insert(directory) }
         }
     }
 
@@ -152,7 +152,7 @@ public final class Workspace: Sendable {
     private static func write(_ bytes: [UInt8], to path: String, below root: Int32) throws(SandboxError) -> Int {
         let components = path.split(separator: "/").map(String.init)
         var created = 0
-        var directory = dup(root)
+        var directory = fcntl(root, F_DUPFD_CLOEXEC, 0)
         defer { close(directory) }
         for component in components.dropLast() {
             if mkdirat(directory, component, 0o700) == 0 { created += 1 }

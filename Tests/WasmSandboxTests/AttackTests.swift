@@ -19,6 +19,9 @@ enum Attacks {
           (import "wasi_snapshot_preview1" "path_create_directory"
             (func $mkdir (param i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "path_unlink_file" (func $unlink (param i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "path_symlink" (func $symlink (param i32 i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $set_size (param i32 i64) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
           (memory (export "memory") \(memoryPages))
           ;; Opens (creating when $create is 1) the path at $name/$length below $dir; returns
           ;; the new descriptor or exits with the errno.
@@ -80,6 +83,46 @@ enum Attacks {
           (drop (call $write (local.get $fd) (i32.const 786432)))
           (call $proc_exit (local.get $second)))
         """, memoryPages: 16)
+
+    /// Opens the same file with O_CREAT 200 times (as `open(path, 'a')` does); exits 0.
+    static let reopenWithCreate = module(
+        """
+        (func (export "_start") (local $n i32)
+          (loop $again
+            (drop (call $fd_close (call $open (i32.const 3) (i32.const 2048) (i32.const 4) (i32.const 1))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br_if $again (i32.lt_u (local.get $n) (i32.const 200)))))
+        """)
+
+    /// A failing fd_filestat_set_size of 64 MiB on a bad descriptor, then a 1-byte write to a
+    /// new file; exits with the write's errno.
+    static let failedSetSizeThenWrite = module(
+        """
+        (func (export "_start")
+          (drop (call $set_size (i32.const 77) (i64.const 0x4000000)))
+          (call $proc_exit (call $write (call $open (i32.const 3) (i32.const 2048) (i32.const 4) (i32.const 1)) (i32.const 1))))
+        """)
+
+    /// Links pointing out of the directory: exits with 10 when "../../etc/passwd" was refused
+    /// with EPERM, plus 1 when "/etc/passwd" was; exits 1 if a link inside (dd/x → ../file)
+    /// was refused.
+    static let symlinksOut = module(
+        """
+        (data (i32.const 4000) "../../etc/passwd")
+        (data (i32.const 4100) "/etc/passwd")
+        (data (i32.const 4200) "up")
+        (data (i32.const 4300) "../file")
+        (data (i32.const 4400) "dd/x")
+        (data (i32.const 4500) "dd")
+        (func (export "_start") (local $relative i32) (local $absolute i32)
+          (local.set $relative (call $symlink (i32.const 4000) (i32.const 16) (i32.const 3) (i32.const 4200) (i32.const 2)))
+          (local.set $absolute (call $symlink (i32.const 4100) (i32.const 11) (i32.const 3) (i32.const 4200) (i32.const 2)))
+          (drop (call $mkdir (i32.const 3) (i32.const 4500) (i32.const 2)))
+          (if (call $symlink (i32.const 4300) (i32.const 7) (i32.const 3) (i32.const 4400) (i32.const 4))
+            (then (call $proc_exit (i32.const 1))))
+          (call $proc_exit (i32.add (i32.mul (i32.eq (local.get $relative) (i32.const 63)) (i32.const 10))
+                                    (i32.eq (local.get $absolute) (i32.const 63)))))
+        """)
 
     /// Creates directories named by a counter until creating fails; exits with the errno.
     static let directoryFlood = module(
@@ -192,6 +235,27 @@ struct AttackTests {
         #expect(result.status == .outputLimit)
         #expect(result.exitCode == 51)
         #expect(workspace.listing().entries == 50)
+    }
+
+    @Test func reopeningAFileCreatesNoEntry() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.reopenWithCreate, limits: quota(entries: 10))
+        #expect(result.status == .ok)
+        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 0)])
+    }
+
+    @Test func aFailedCallGivesItsChargeBack() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.failedSetSizeThenWrite, limits: quota())
+        #expect(result.status == .ok)
+        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 1)])
+    }
+
+    @Test func linksOutOfTheDirectoryAreRefused() async throws {
+        let (result, workspace) = try await runInWorkspace(Attacks.symlinksOut, limits: quota())
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 11)  // EPERM twice; the link inside was made
+        let link = try FileManager.default.destinationOfSymbolicLink(atPath: workspace.directory.path + "/dd/x")
+        #expect(link == "../file")
+        #expect(!FileManager.default.fileExists(atPath: workspace.directory.path + "/up"))
     }
 
     @Test func aGuestThatHandlesTheRefusalFinishesNormally() async throws {
