@@ -98,8 +98,10 @@ enum FileWrites {
         case "fd_allocate", "fd_filestat_set_size":
             // The size a file may be extended to: charged in full, as it may all be new, and
             // given back when the call fails.
-            let size = name == "fd_allocate" ? arguments[1] + arguments[2] : arguments[1]
-            guard arguments[1] >= 0, size >= 0 else { return WASIErrno.invalid }
+            // Both are 64-bit values from the guest: their sum may overflow.
+            let (size, overflow) =
+                name == "fd_allocate" ? arguments[1].addingReportingOverflow(arguments[2]) : (arguments[1], false)
+            guard !overflow, arguments[1] >= 0, size >= 0 else { return WASIErrno.invalid }
             guard quota.take(bytes: size) else { return WASIErrno.noSpace }
             let errno = try forward(arguments)
             if errno != WASIErrno.success { quota.give(bytes: size) }
