@@ -44,6 +44,9 @@ public struct MCPHTTPServer: Sendable {
     /// HTTP connections open now.
     public var openConnections: Int { connections.value }
 
+    /// The most HTTP connections open at once since the server started.
+    public var peakConnections: Int { connections.peak }
+
     /// MCP sessions open now.
     public var openSessions: Int { get async { await sessions.count } }
 
@@ -85,7 +88,13 @@ public struct MCPHTTPServer: Sendable {
                 address: .hostname(host, port: port), serverName: "wasm-sandbox",
                 availableConnectionsDelegate: ConnectionLimit(
                     maximum: configuration.httpMaxConnections, count: connections)),
-            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) },
+            onServerRunning: { channel in
+                // The connection limit is checked once per read of the listening socket, and a
+                // read accepts up to `maxMessagesPerRead` clients (4 by default): one per read
+                // makes the cap exact instead of overshooting by up to three.
+                try? await channel.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
+                await onReady(channel.localAddress?.port ?? port)
+            },
             logger: logger)
         app.addServices(SessionCloser(sessions: sessions), SessionExpiry(sessions: sessions))
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
@@ -176,8 +185,14 @@ struct SendableJSON: @unchecked Sendable {
 /// The number of open connections, shared between the connection limit and its observers.
 final class ConnectionCount: Sendable {
     private let count = Atomic(0)
+    private let highest = Atomic(0)
     var value: Int { count.load(ordering: .relaxed) }
-    func add(_ delta: Int) { count.add(delta, ordering: .relaxed) }
+    var peak: Int { highest.load(ordering: .relaxed) }
+
+    func add(_ delta: Int) {
+        let now = count.add(delta, ordering: .relaxed).newValue
+        highest.max(now, ordering: .relaxed)
+    }
 }
 
 /// Stops accepting connections while `maximum` are open, so that clients, however many, never
