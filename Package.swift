@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "WasmSandboxMCP", targets: ["WasmSandboxMCP"]),
         .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
         .executable(name: "wasm-sandbox-compile", targets: ["WasmSandboxCompiler"]),
+        .executable(name: "wasm-sandbox-bench", targets: ["WasmSandboxBenchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -66,20 +67,35 @@ let package = Package(
             ],
             swiftSettings: fuzzed
         ),
-        .executableTarget(
-            name: "WasmSandboxCLI",
+        // The commands, as a library so that tests run them in-process; the executable only calls it.
+        .target(
+            name: "WasmSandboxCLICommands",
             dependencies: [
                 "WasmSandbox",
                 "WasmSandboxMCP",
-                "Wasmtime",
-                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "WasmSandboxCLI", dependencies: ["WasmSandboxCLICommands"]),
+        // Benchmarks against the wasmtime CLI and through the MCP SDK's own clients.
+        .executableTarget(
+            name: "WasmSandboxBenchmarks",
+            dependencies: [
+                "WasmSandbox",
+                "WasmSandboxMCP",
+                "WasmSandboxCLICommands",
+                "Wasmtime",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "WasmtimeTests", dependencies: ["Wasmtime", "CWasmtime"]),
+        .testTarget(name: "WasmSandboxCLITests", dependencies: ["WasmSandboxCLICommands", "WasmSandbox"]),
         .testTarget(
             name: "WasmSandboxMCPTests",
             dependencies: [

@@ -7,7 +7,8 @@ import Wasmtime
 /// After the last run ends it keeps ticking for a short grace period before parking, so
 /// back-to-back runs do not each pay for waking the thread.
 final class EpochTicker: @unchecked Sendable {
-    private let engines: [Engine]
+    /// Guarded by `condition`: engines join as the sandbox builds them.
+    private var engines: [Engine] = []
     private let interval: UInt32
     private let condition = NSCondition()
     private var activeRuns = 0
@@ -15,8 +16,7 @@ final class EpochTicker: @unchecked Sendable {
     private var stopping = false
     private static let idleTicksBeforeParking = 100
 
-    init(engines: [Engine], interval: Duration) {
-        self.engines = engines
+    init(interval: Duration) {
         self.interval = UInt32(clamping: max(interval.nanoseconds / 1000, 100))
         let thread = Thread { self.tick() }
         thread.name = "wasm-sandbox-epoch"
@@ -35,6 +35,13 @@ final class EpochTicker: @unchecked Sendable {
             condition.unlock()
         }
         return try body()
+    }
+
+    /// Starts advancing `engine`'s epoch too.
+    func add(_ engine: Engine) {
+        condition.lock()
+        engines.append(engine)
+        condition.unlock()
     }
 
     /// Ends the ticking thread.
@@ -57,10 +64,11 @@ final class EpochTicker: @unchecked Sendable {
                 if activeRuns > 0 { idleTicks = 0 }
             }
             let done = stopping
+            let current = engines
             condition.unlock()
             if done { return }
             usleep(interval)
-            for engine in engines { engine.incrementEpoch() }
+            for engine in current { engine.incrementEpoch() }
         }
     }
 }

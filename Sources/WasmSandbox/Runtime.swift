@@ -43,8 +43,16 @@ final class Runtime: Sendable {
         let identity =
             "wasmtime-c-api-50|\(described)|\(engineConfiguration.disabledProposals.sorted().map(\.rawValue))"
         let fingerprint = Array(SHA256.hash(data: Array(identity.utf8)))
-        let disk = configuration.diskCacheDirectory.flatMap {
-            try? DiskModuleCache(directory: $0, engineFingerprint: fingerprint, maxBytes: configuration.diskCacheBytes)
+        let disk = configuration.diskCacheDirectory.flatMap { directory -> DiskModuleCache? in
+            do {
+                return try DiskModuleCache(
+                    directory: directory, engineFingerprint: fingerprint, maxBytes: configuration.diskCacheBytes)
+            } catch {
+                configuration.logger.warning(
+                    "the disk cache is off: its directory cannot be used",
+                    metadata: ["directory": "\(directory.path)", "error": "\(error)"])
+                return nil
+            }
         }
         cache = ModuleCache(
             engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity,
@@ -77,6 +85,7 @@ final class Runtime: Sendable {
         engine.epochInterruption = true
         engine.maxWasmStack = configuration.maxWasmStackBytes
         engine.disabledProposals = disabledProposals
+        guard configuration.instanceAllocation == .pooling else { return engine }
         var pooling = PoolingConfiguration(
             // One run per sandbox thread and as many for callers of executeBlocking, each with
             // its module and, when it writes files, a forwarder (see FileWrites).

@@ -6,8 +6,8 @@ import Wasmtime
 
 /// Runs untrusted WebAssembly with hard limits.
 ///
-/// One sandbox holds its Wasmtime engines (with and without fuel metering), caches of
-/// compiled modules and a fixed set of threads. Every execution gets a fresh store, so nothing leaks between runs and one run's
+/// One sandbox holds its Wasmtime engines (with and without fuel metering, each built when a
+/// run first needs it), caches of compiled modules and a fixed set of threads. Every execution gets a fresh store, so nothing leaks between runs and one run's
 /// trap or limit never touches another. Thread-safe; share one per process.
 ///
 /// ```swift
@@ -18,10 +18,7 @@ import Wasmtime
 public final class Sandbox: Sendable {
     /// The configuration the sandbox was built with.
     public let configuration: SandboxConfiguration
-    /// For runs with a fuel budget.
-    let metered: Runtime
-    /// For runs without one: the default.
-    let unmetered: Runtime
+    let runtimes: Runtimes
     private let pool: ExecutionThreadPool
     /// Compiles of request modules: bounded, and never on an execution thread.
     private let compilePool: ExecutionThreadPool
@@ -31,7 +28,8 @@ public final class Sandbox: Sendable {
     private let metrics: SandboxMetrics
     private let blockingRuns = Atomic<Int>(0)
 
-    /// Builds the engine, the thread pool and the module cache.
+    /// Checks the configuration and starts the sandbox's threads; engines and caches are
+    /// built when the first run needs them.
     ///
     /// - Throws: ``SandboxError`` for an impossible configuration.
     public init(configuration: SandboxConfiguration = SandboxConfiguration()) throws {
@@ -50,8 +48,7 @@ public final class Sandbox: Sendable {
         self.configuration = configuration
         metrics = SandboxMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         do {
-            metered = try Runtime(configuration: configuration, metersFuel: true)
-            unmetered = try Runtime(configuration: configuration, metersFuel: false)
+            try Runtime.engineConfiguration(for: configuration, metersFuel: true).validate()
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }
@@ -63,7 +60,8 @@ public final class Sandbox: Sendable {
         compilePool = ExecutionThreadPool(
             threads: configuration.maxConcurrentCompiles, queueCapacity: configuration.maxQueuedCompiles,
             stackSize: 8 << 20, name: "wasm-sandbox-compile")
-        ticker = EpochTicker(engines: [metered.engine, unmetered.engine], interval: configuration.checkInterval)
+        ticker = EpochTicker(interval: configuration.checkInterval)
+        runtimes = Runtimes(configuration: configuration, ticker: ticker)
     }
 
     deinit {
@@ -200,6 +198,11 @@ public final class Sandbox: Sendable {
     }
 
     private func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
+        // The caller sees the message; the operator must too (a missing engine, an engine
+        // Wasmtime cannot create, a missing compile helper).
+        if error.kind == .internalError {
+            configuration.logger.error("run failed inside the sandbox", metadata: ["error": "\(error.message)"])
+        }
         let result = ExecutionResult(
             status: status ?? (error.kind == .internalError ? .internalError : .invalidInput), message: error.message)
         metrics.record(result)
@@ -215,7 +218,7 @@ public final class Sandbox: Sendable {
         var result: ExecutionResult
         do {
             try check(limits)
-            let runtime = limits.fuel == nil ? unmetered : metered
+            let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
             var preparation = try prepare(request, in: runtime, compiled: compiled)
             if case .needsCompile(let code, let key) = preparation {
                 let compilation = try self.compilation

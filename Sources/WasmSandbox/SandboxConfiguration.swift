@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import Logging
 
 /// How a ``Sandbox`` is sized. Fixed for the sandbox's lifetime.
 public struct SandboxConfiguration: Sendable {
@@ -73,6 +74,22 @@ public struct SandboxConfiguration: Sendable {
     public var checkInterval: Duration = .milliseconds(1)
     /// Where metrics go; `nil` uses the process-wide `MetricsSystem.factory`.
     public var metricsFactory: (any MetricsFactory)? = nil
+    /// Where the sandbox reports what it works around: a disk cache it cannot use, an engine
+    /// that cannot be created, a workspace it cannot remove.
+    public var logger = Logger(label: "wasm-sandbox")
+
+    /// How instances and their memories are allocated.
+    public enum InstanceAllocation: Sendable, Hashable {
+        /// Slots for ``SandboxConfiguration/maxConcurrentExecutions`` runs are reserved when
+        /// the engine is built and reused, so starting a run costs microseconds: for servers.
+        case pooling
+        /// Each run maps its own memory when it starts, and nothing is reserved in advance:
+        /// for a process that runs one request and exits.
+        case onDemand
+    }
+
+    /// How instances and their memories are allocated (default ``InstanceAllocation/pooling``).
+    public var instanceAllocation = InstanceAllocation.pooling
 
     public init() {}
 

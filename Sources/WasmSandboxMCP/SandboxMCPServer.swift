@@ -21,9 +21,16 @@ public final class SandboxMCPServer: Sendable {
         var totalDurationMs = 0.0
     }
 
-    public init(configuration: MCPServerConfiguration = MCPServerConfiguration()) throws {
+    /// Builds the server and its sandbox.
+    ///
+    /// `sandbox` sets what the server's configuration does not (its logger, caches, engines);
+    /// the server's concurrency, memory and code-size limits are applied over it.
+    public init(
+        configuration: MCPServerConfiguration = MCPServerConfiguration(),
+        sandbox sandboxConfiguration: SandboxConfiguration = SandboxConfiguration()
+    ) throws {
         try configuration.validate()
-        var sandboxConfiguration = SandboxConfiguration()
+        var sandboxConfiguration = sandboxConfiguration
         sandboxConfiguration.maxConcurrentExecutions = configuration.maxConcurrentExecutions
         sandboxConfiguration.maxQueuedExecutions = configuration.maxQueuedExecutions
         sandboxConfiguration.maxMemoryBytes = max(sandboxConfiguration.maxMemoryBytes, configuration.maxMemoryMb << 20)

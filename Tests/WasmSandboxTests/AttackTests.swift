@@ -497,9 +497,9 @@ struct CacheBoundTests {
         let sandbox = try Sandbox(configuration: configuration)
         for index in 0..<8 {
             #expect(await sandbox.execute(request(.wat(Self.module(index)))).status == .ok)
-            #expect(sandbox.unmetered.cache.residentCodeBytes <= 100_000)
+            #expect((try sandbox.runtimes.runtime(metersFuel: false)).cache.residentCodeBytes <= 100_000)
         }
-        #expect(sandbox.unmetered.cache.residentCodeBytes > 0)
+        #expect((try sandbox.runtimes.runtime(metersFuel: false)).cache.residentCodeBytes > 0)
     }
 
     @Test func theDiskCacheIsBoundedByBytes() async throws {

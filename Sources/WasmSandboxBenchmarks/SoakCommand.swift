@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WasmSandbox
+import WasmSandboxCLICommands
 import WasmSandboxMCP
 
 struct SoakCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One-line JSON with stable key order, as the CLI prints it.
-func jsonString(_ value: some Encodable) throws -> String {
+public func jsonString(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)

@@ -23,7 +23,7 @@ enum ExitStatus {
 }
 
 /// Rejects a numeric flag outside its range with a message naming the flag (exit status 64).
-func checkBounds(_ value: Int?, _ flag: String, _ range: ClosedRange<Int>) throws {
+public func checkBounds(_ value: Int?, _ flag: String, _ range: ClosedRange<Int>) throws {
     guard let value else { return }
     do { try LimitBounds.check(value, name: flag, in: range) } catch { throw ValidationError(error.description) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WasmSandbox
+import WasmSandboxCLICommands
 import WasmSandboxMCP
 import Wasmtime
 
@@ -8,10 +9,10 @@ import Wasmtime
     import Glibc
 #endif
 
-struct BenchCommand: AsyncParsableCommand {
+struct LibraryBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure execution latency and throughput, next to the wasmtime CLI run as a process.",
+        commandName: "library",
+        abstract: "Measure the library's execution latency and throughput, next to the wasmtime CLI run as a process.",
         discussion: """
             Build with -c release for meaningful figures. Absolute times vary with the machine; \
             the ratios against the wasmtime CLI, measured in the same run, are what to compare.
@@ -25,16 +26,16 @@ struct BenchCommand: AsyncParsableCommand {
     var processIterations = 200
 
     @Option(help: "The wasmtime CLI (default: .deps/wasmtime-cli/wasmtime, from scripts/setup.sh).")
-    var wasmtime = ".deps/wasmtime-cli/wasmtime"
+    var wasmtime = WasmtimeCLI.defaultPath
 
     @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
     var loopIterations = 300_000_000
 
-    @Option(help: "Which figures to measure: core, javascript, python, mcp or all.")
+    @Option(help: "Which figures to measure: core, javascript, python or all.")
     var suite = Suite.all
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, javascript, python, mcp, all
+        case core, javascript, python, all
     }
 
     func validate() throws {
@@ -55,10 +56,6 @@ struct BenchCommand: AsyncParsableCommand {
             try await benchJavaScript(sandbox, configuration: configuration, cores: cores)
         }
         if suite == .python || suite == .all { try await benchPython(sandbox, configuration: configuration) }
-        if suite == .mcp || suite == .all {
-            try await MCPBenchmark(clients: 1, callsPerClient: max(iterations / 10, 20)).run()
-            try await MCPBenchmark(clients: 16, callsPerClient: max(iterations / 25, 20)).run()
-        }
     }
 
     private func benchCore(_ sandbox: Sandbox, cores: Int) async throws {
@@ -167,20 +164,6 @@ struct BenchCommand: AsyncParsableCommand {
         if let process = try processBaseline(module: engine, arguments: ["-c", snippet], count: 5) {
             print("Python sum of 2e6 squares, process:       median \(format(process.median / 1000)) ms (n=5)")
         }
-        // A new CLI process each time, with the compiled interpreter already in the disk cache.
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-        let command = [executable, "run", "--lang", "python", "--code", "print('hi')"]
-        _ = try runProcess(command)
-        var samples: [UInt64] = []
-        for _ in 0..<10 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            guard try runProcess(command) == 0 else { throw ValidationError("wasm-sandbox run failed") }
-            samples.append(DispatchTime.now().uptimeNanoseconds - start)
-        }
-        let cold = LatencyStats(nanoseconds: samples)
-        print(
-            "Python process cold start, warm disk cache: median \(format(cold.median / 1000)) ms (wasm-sandbox run, n=10)"
-        )
     }
 
     /// Latency of `execute` from a task on the global executor, as a server's handler calls it.
@@ -212,49 +195,14 @@ struct BenchCommand: AsyncParsableCommand {
             })
     }
 
-    /// The module compiled once by the wasmtime CLI and run as one process per execution,
-    /// with the same Wasm stack limit as the sandbox.
+    /// The module compiled once by the wasmtime CLI and run as one process per execution.
     private func processBaseline(module: [UInt8], arguments: [String] = [], stdin: [UInt8] = [], count: Int) throws
         -> LatencyStats?
     {
-        guard FileManager.default.isExecutableFile(atPath: wasmtime) else {
-            print("wasmtime CLI not found at \(wasmtime): run scripts/setup.sh or pass --wasmtime")
-            return nil
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wasm-sandbox-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let wasm = directory.appendingPathComponent("module.wasm").path
-        let cwasm = directory.appendingPathComponent("module.cwasm").path
-        try Data(module).write(to: URL(fileURLWithPath: wasm))
-        let stack = "max-wasm-stack=\(SandboxConfiguration().maxWasmStackBytes)"
-        guard try runProcess([wasmtime, "compile", "-W", stack, wasm, "-o", cwasm]) == 0 else {
-            throw ValidationError("wasmtime compile failed")
-        }
-        var samples: [UInt64] = []
-        for _ in 0..<count {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let command = [wasmtime, "run", "-W", stack, "--allow-precompiled", cwasm] + arguments
-            guard try runProcess(command, stdin: stdin) == 0 else {
-                throw ValidationError("wasmtime run failed")
-            }
-            samples.append(DispatchTime.now().uptimeNanoseconds - start)
-        }
-        return LatencyStats(nanoseconds: samples)
-    }
-
-    private func runProcess(_ arguments: [String], stdin: [UInt8] = []) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.standardOutput = FileHandle.nullDevice
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        return process.terminationStatus
+        guard let cli = try WasmtimeCLI(path: wasmtime) else { return nil }
+        let precompiled = try cli.precompile(module)
+        return try LatencyStats(
+            nanoseconds: (0..<count).map { _ in try timeProcess(precompiled.command(arguments), stdin: stdin) })
     }
 
     private func measureThroughput(_ sandbox: Sandbox, _ request: ExecutionRequest, clients: Int, seconds: Double) async

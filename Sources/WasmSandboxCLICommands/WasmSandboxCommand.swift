@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 
-@main
-struct WasmSandboxCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `wasm-sandbox` command: `run`, `serve` and `health`. The executable only calls
+/// ``runFromCommandLine()``, so every command can be parsed and run in-process by tests.
+public struct WasmSandboxCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "wasm-sandbox",
-        abstract: "Run untrusted WebAssembly in Wasmtime sandboxes with hard limits.",
-        subcommands: [RunCommand.self, ServeCommand.self, HealthCommand.self, BenchCommand.self, SoakCommand.self]
+        abstract: "Run untrusted WebAssembly, JavaScript and Python in Wasmtime sandboxes with hard limits.",
+        subcommands: [RunCommand.self, ServeCommand.self, HealthCommand.self]
     )
+
+    public init() {}
 
     /// The most command-line arguments accepted, guest arguments included.
     static let maxArguments = 4_096
@@ -17,7 +20,9 @@ struct WasmSandboxCommand: AsyncParsableCommand {
     /// off first and do not count.
     static let maxParsedArguments = 1_024
 
-    static func main() async {
+    /// Parses the process's arguments and runs the command they name, refusing command lines
+    /// too long to parse in bounded time.
+    public static func runFromCommandLine() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let parsed = splitGuestArguments(arguments).options
         if arguments.count > maxArguments || parsed.count > maxParsedArguments {
@@ -28,7 +33,16 @@ struct WasmSandboxCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("wasm-sandbox: \(message)\n".utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
-        await main(parsed)
+        do {
+            var command = try parseAsRoot(parsed)
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 
     /// Splits `run`'s arguments at the first `--`: the options for ArgumentParser, and the

@@ -6,7 +6,7 @@ import WasmSandboxMCP
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a WASI command module (.wasm, .wat) or a JavaScript program (.js) in the sandbox.",
+        abstract: "Run a WASI command module (.wasm, .wat), a JavaScript program (.js) or a Python one (.py).",
         discussion: """
             Without --json the guest's stdout and stderr pass through and the exit status is the \
             guest's; sandbox stops exit with 124 (timed out), 137 (memory limit), 134 (trapped), \
@@ -14,13 +14,13 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The program to run: a .wasm binary, .wat text or .js source. Omit with --code.")
+    @Argument(help: "The program to run: a .wasm binary, .wat text, .js or .py source. Omit with --code.")
     var file: String?
 
     @Option(help: "The program's language when its file name does not say: wasm, wat, js (javascript), py (python).")
     var lang: Language?
 
-    @Option(help: "Inline program source instead of a file (needs --lang, except for JavaScript).")
+    @Option(help: "Inline program source instead of a file: JavaScript unless --lang says wat or python.")
     var code: String?
 
     @Option(name: .customLong("timeout-ms"), help: "Wall-clock limit in milliseconds (default 5000, at most 86400000).")
@@ -43,7 +43,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "An environment variable K=V for the guest; repeatable.")
     var environment: [String] = []
 
-    @Option(name: .customLong("dir"), help: "Mount HOST[::GUEST][:ro] into the guest; repeatable.")
+    @Option(
+        name: .customLong("dir"),
+        help: "Mount HOST[::GUEST][:rw] into the guest, read-only unless :rw is given; repeatable.")
     var directories: [String] = []
 
     @Flag(help: "Print one JSON object describing the run instead of passing output through.")
@@ -64,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if (file == nil) == (code == nil) { throw ValidationError("give either a FILE or --code, not both") }
-        if code != nil && lang == .wasm { throw ValidationError("--code takes text: WAT or JavaScript") }
+        if code != nil && lang == .wasm { throw ValidationError("--code takes text: WAT, JavaScript or Python") }
         // Checked here, before `<< 20`, `<< 10` or `.milliseconds` could overflow or trap.
         try checkBounds(timeoutMs, "--timeout-ms", LimitBounds.timeoutMs)
         try checkBounds(memoryMb, "--memory-mb", LimitBounds.memoryMb)
@@ -75,13 +77,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let result: ExecutionResult
-        do {
-            result = try await execute(try makeRequest())
-        } catch let error as SandboxError {
-            // A program the sandbox cannot take (bad UTF-8, say) is reported like any other run.
-            result = ExecutionResult(status: .invalidInput, message: error.message)
-        }
+        let result = try await outcome()
         if json {
             print(try jsonString(result))
         } else {
@@ -95,9 +91,22 @@ struct RunCommand: AsyncParsableCommand {
         throw ExitCode(ExitStatus.code(for: result))
     }
 
-    private func execute(_ request: ExecutionRequest) async throws -> ExecutionResult {
+    /// Runs the program and returns what happened, without printing.
+    func outcome() async throws -> ExecutionResult {
+        do {
+            return await (try Sandbox(configuration: sandboxConfiguration())).execute(try makeRequest())
+        } catch let error as SandboxError {
+            // A program the sandbox cannot take (bad UTF-8, say) is reported like any other run.
+            return ExecutionResult(status: .invalidInput, message: error.message)
+        }
+    }
+
+    /// A sandbox sized for one run in a process that then exits: one execution slot, and
+    /// memory mapped by the run itself rather than a pool reserved for many.
+    func sandboxConfiguration() -> SandboxConfiguration {
         var configuration = SandboxConfiguration()
         configuration.maxConcurrentExecutions = 1
+        configuration.instanceAllocation = .onDemand
         configuration.onCompile = { bytes in
             // Large runtimes (CPython) take seconds to compile: say so, once.
             guard bytes >= 1 << 20 else { return }
@@ -111,10 +120,10 @@ struct RunCommand: AsyncParsableCommand {
         } else if let cacheDirectory {
             configuration.diskCacheDirectory = URL(fileURLWithPath: cacheDirectory)
         }
-        return await (try Sandbox(configuration: configuration)).execute(request)
+        return configuration
     }
 
-    private func makeRequest() throws -> ExecutionRequest {
+    func makeRequest() throws -> ExecutionRequest {
         let bytes: [UInt8]
         let name: String
         if let code {
@@ -179,21 +188,22 @@ struct RunCommand: AsyncParsableCommand {
         case "wat", "wast": return .wat
         case "js", "mjs", "cjs": return .js
         case "py": return .python
-        default: throw ValidationError("'\(name)': unknown file type; expected .wasm, .wat or .js, or give --lang")
+        default: throw ValidationError("'\(name)': unknown file type; expected .wasm, .wat, .js or .py, or give --lang")
         }
     }
 
-    /// Parses HOST[::GUEST][:ro]; the guest path defaults to the host path.
+    /// Parses HOST[::GUEST][:ro|:rw]; the guest path defaults to the host path. Read-only
+    /// unless `:rw` is given, as a library ``Mount`` is: granting writes takes a word.
     static func parseMount(_ spec: String) throws -> Mount {
         var rest = spec
-        var writable = true
-        if rest.hasSuffix(":ro") {
-            writable = false
+        var writable = false
+        if rest.hasSuffix(":rw") || rest.hasSuffix(":ro") {
+            writable = rest.hasSuffix(":rw")
             rest.removeLast(3)
         }
         let parts = rest.components(separatedBy: "::")
         guard (1...2).contains(parts.count), !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
-            throw ValidationError("--dir '\(spec)' must look like HOST[::GUEST][:ro]")
+            throw ValidationError("--dir '\(spec)' must look like HOST[::GUEST][:rw]")
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parts[0], isDirectory: &isDirectory), isDirectory.boolValue else {

@@ -1,0 +1,3 @@
+import WasmSandboxCLICommands
+
+await WasmSandboxCommand.runFromCommandLine()

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import WasmSandbox
+import WasmSandboxMCP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics).",
+        discussion: """
+            Serves over stdio by default; --http HOST:PORT serves MCP's Streamable HTTP transport at \
+            /mcp, with GET /health and GET /metrics (Prometheus). Defaults and maxima come from \
+            MCP_SANDBOX_* environment variables (see the README); the flags below override them. \
+            Logs go to stderr; under stdio, stdout carries only the protocol.
+            """
+    )
+
+    @Option(help: "Serve Streamable HTTP on HOST:PORT instead of stdio (port 0 picks a free one).")
+    var http: String?
+
+    @Option(
+        name: .customLong("default-timeout-ms"),
+        help: "Timeout of a call that sets none (MCP_SANDBOX_DEFAULT_TIMEOUT_MS).")
+    var defaultTimeoutMs: Int?
+    @Option(
+        name: .customLong("max-timeout-ms"), help: "Largest timeout a call may ask for (MCP_SANDBOX_MAX_TIMEOUT_MS).")
+    var maxTimeoutMs: Int?
+    @Option(
+        name: .customLong("default-memory-mb"),
+        help: "Memory limit of a call that sets none, MiB (MCP_SANDBOX_DEFAULT_MEMORY_MB).")
+    var defaultMemoryMb: Int?
+    @Option(
+        name: .customLong("max-memory-mb"),
+        help: "Largest memory limit a call may ask for, MiB (MCP_SANDBOX_MAX_MEMORY_MB).")
+    var maxMemoryMb: Int?
+    @Option(
+        name: .customLong("max-output-kb"),
+        help: "Cap on a call's stdout and on its stderr, each, KiB (MCP_SANDBOX_MAX_OUTPUT_KB).")
+    var maxOutputKb: Int?
+    @Option(name: .customLong("max-code-bytes"), help: "Largest program a call may send (MCP_SANDBOX_MAX_CODE_BYTES).")
+    var maxCodeBytes: Int?
+    @Option(
+        name: .customLong("max-concurrent"), help: "Runs at once; more wait in a queue (MCP_SANDBOX_MAX_CONCURRENT).")
+    var maxConcurrent: Int?
+    @Option(
+        name: .customLong("max-inline-total-bytes"),
+        help: "Bytes of files returned inline by one call, all files together (MCP_SANDBOX_MAX_INLINE_TOTAL_BYTES).")
+    var maxInlineTotalBytes: Int?
+    @Option(
+        name: .customLong("http-idle-timeout-seconds"),
+        help:
+            "HTTP: close a connection idle this long, or stuck in a request head (MCP_SANDBOX_HTTP_IDLE_TIMEOUT_SECONDS)."
+    )
+    var httpIdleTimeoutSeconds: Int?
+    @Option(
+        name: .customLong("http-request-timeout-seconds"),
+        help:
+            "HTTP: close a connection whose request takes longer to arrive (MCP_SANDBOX_HTTP_REQUEST_TIMEOUT_SECONDS).")
+    var httpRequestTimeoutSeconds: Int?
+    @Option(
+        name: .customLong("http-max-connections"),
+        help: "HTTP: connections open at once; more wait in the listen backlog (MCP_SANDBOX_HTTP_MAX_CONNECTIONS).")
+    var httpMaxConnections: Int?
+    @Option(
+        name: .customLong("max-sessions"),
+        help:
+            "HTTP: MCP sessions open at once; the least recently used idle one closes first (MCP_SANDBOX_MAX_SESSIONS)."
+    )
+    var maxSessions: Int?
+    @Option(
+        name: .customLong("session-idle-timeout-seconds"),
+        help: "HTTP: close a session unused this long (MCP_SANDBOX_SESSION_IDLE_TIMEOUT_SECONDS).")
+    var sessionIdleTimeoutSeconds: Int?
+    @Option(
+        name: .customLong("http-event-stream-seconds"),
+        help: "HTTP: end a GET event stream after this long (MCP_SANDBOX_HTTP_EVENT_STREAM_SECONDS).")
+    var httpEventStreamSeconds: Int?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        LoggingSystem.bootstrap { [logLevel] label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "wasm-sandbox.serve")
+        var configuration: MCPServerConfiguration
+        do {
+            configuration = try MCPServerConfiguration(environment: ProcessInfo.processInfo.environment)
+            let flags: [(Int?, String, WritableKeyPath<MCPServerConfiguration, Int>, ClosedRange<Int>)] = [
+                (defaultTimeoutMs, "--default-timeout-ms", \.defaultTimeoutMs, LimitBounds.timeoutMs),
+                (maxTimeoutMs, "--max-timeout-ms", \.maxTimeoutMs, LimitBounds.timeoutMs),
+                (defaultMemoryMb, "--default-memory-mb", \.defaultMemoryMb, LimitBounds.memoryMb),
+                (maxMemoryMb, "--max-memory-mb", \.maxMemoryMb, LimitBounds.memoryMb),
+                (maxOutputKb, "--max-output-kb", \.maxOutputKb, LimitBounds.outputKb),
+                (maxCodeBytes, "--max-code-bytes", \.maxCodeBytes, LimitBounds.codeBytes),
+                (maxConcurrent, "--max-concurrent", \.maxConcurrentExecutions, LimitBounds.concurrentExecutions),
+                (maxInlineTotalBytes, "--max-inline-total-bytes", \.maxInlineTotalBytes, LimitBounds.inlineBytes),
+                (httpIdleTimeoutSeconds, "--http-idle-timeout-seconds", \.httpIdleTimeoutSeconds, LimitBounds.seconds),
+                (
+                    httpRequestTimeoutSeconds, "--http-request-timeout-seconds", \.httpRequestTimeoutSeconds,
+                    LimitBounds.seconds
+                ),
+                (httpMaxConnections, "--http-max-connections", \.httpMaxConnections, LimitBounds.connections),
+                (maxSessions, "--max-sessions", \.maxSessions, LimitBounds.sessions),
+                (
+                    sessionIdleTimeoutSeconds, "--session-idle-timeout-seconds", \.sessionIdleTimeoutSeconds,
+                    LimitBounds.seconds
+                ),
+                (httpEventStreamSeconds, "--http-event-stream-seconds", \.httpEventStreamSeconds, LimitBounds.seconds),
+            ]
+            for (value, flag, field, range) in flags {
+                try checkBounds(value, flag, range)
+                if let value { configuration[keyPath: field] = value }
+            }
+            try configuration.validate()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        let serving: MCPServing
+        var registry: PrometheusCollectorRegistry?
+        if let http {
+            guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]),
+                (0...65535).contains(port), colon != http.startIndex
+            else { throw ValidationError("--http must look like HOST:PORT, got '\(http)'") }
+            serving = .http(host: String(http[..<colon]), port: port)
+            registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry!))
+        } else {
+            serving = .stdio
+        }
+        var sandbox = SandboxConfiguration()
+        sandbox.logger = logger
+        let service = try SandboxMCPServer(configuration: configuration, sandbox: sandbox)
+        try await service.serve(serving, logger: logger, prometheus: registry) { port in
+            switch serving {
+            // Printed to stderr so scripts and tests can find a port chosen by the system.
+            case .http(let host, _): logger.notice("serving MCP over Streamable HTTP at http://\(host):\(port)/mcp")
+            case .stdio: logger.info("serving MCP over stdio")
+            }
+        }
+        logger.info("stopped")
+    }
+}
+
+// An unknown level is a usage error naming the choices, not a silent fallback to `info`.
+extension Logger.Level: @retroactive ExpressibleByArgument {}
