@@ -27,6 +27,8 @@ public enum ExecutionInput: Sendable, Hashable {
     }
 
     static func decodeSource(_ bytes: [UInt8], language: String) throws(SandboxError) -> String {
+        // Valid sources (nearly all) take the fast path; the slow one finds the offending byte.
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
         var decoder = UTF8()
         var iterator = bytes.makeIterator()
         var offset = 0

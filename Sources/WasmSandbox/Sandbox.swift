@@ -140,13 +140,18 @@ public final class Sandbox: Sendable {
         -> Step
     {
         await withCheckedContinuation { continuation in
-            let accepted = pool.submit { continuation.resume(returning: work()) }
+            // Counted before the submission, since a thread may take the job before it returns.
+            metrics.enqueued()
+            let accepted = pool.submit { [metrics] in
+                metrics.dequeued()
+                continuation.resume(returning: work())
+            }
             if !accepted {
+                metrics.dequeued()
                 let result = ExecutionResult(status: .busy, message: busy)
                 metrics.record(result)
                 continuation.resume(returning: .finished(result))
             }
-            metrics.queueDepth.record(self.pool.queued)
         }
     }
 
@@ -213,7 +218,8 @@ public final class Sandbox: Sendable {
         _ request: ExecutionRequest, compiled: (PreparedModule, ModuleCache.Source)?, compileInline: Bool,
         onStart: (RunControl) -> Void
     ) -> Step {
-        metrics.inFlight.record(pool.active)
+        metrics.runStarted()
+        defer { metrics.runEnded() }
         let limits = request.limits ?? configuration.defaultLimits
         var result: ExecutionResult
         do {

@@ -9,5 +9,5 @@ import WasmSandbox
 @_spi(Fuzzing) public func parseExecuteCodeArguments(
     _ raw: [String: Value]?, configuration: MCPServerConfiguration
 ) throws -> ExecutionLimits {
-    try ExecuteCodeArguments(raw, configuration: configuration).limits
+    try ExecuteCodePlan(raw, configuration: configuration).limits
 }

@@ -133,12 +133,14 @@ public struct MCPHTTPServer: Sendable {
 }
 
 extension MCPHTTPServer {
-    /// The JSON-RPC id of a request body, when it is a single request.
-    static func requestID(_ body: Data) -> Any? {
-        guard let message = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-            message["method"] != nil
-        else { return nil }
-        return message["id"]
+    /// The JSON-RPC id of a request body, when it is a single request (a notification has
+    /// none, and a batch or a body that is not JSON-RPC gives `nil` too).
+    static func requestID(_ body: Data) -> ID? {
+        struct Envelope: Decodable {
+            var method: String
+            var id: ID?
+        }
+        return (try? JSONDecoder().decode(Envelope.self, from: body))?.id
     }
 
     /// Relays an SSE response; when the client stops reading before it ends (it went away),
@@ -147,9 +149,8 @@ extension MCPHTTPServer {
     /// A silent connection shows no disconnect until something is written to it, so an SSE
     /// comment (ignored by clients) goes out every half second while the call runs.
     static func streamCancellingOnDisconnect(
-        _ stream: AsyncThrowingStream<Data, any Error>, session: String?, requestID: Any?, sessions: MCPSessions
+        _ stream: AsyncThrowingStream<Data, any Error>, session: String?, requestID: ID?, sessions: MCPSessions
     ) -> AsyncThrowingStream<ByteBuffer, any Error> {
-        let requestID = requestID.map { SendableJSON(value: $0) }
         let (relay, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let pump = Task {
             do {
@@ -170,16 +171,11 @@ extension MCPHTTPServer {
             guard case .cancelled = termination else { return }
             pump.cancel()
             if let session, let requestID {
-                Task { await sessions.cancel(session: session, requestID: requestID.value) }
+                Task { await sessions.cancel(session: session, requestID: requestID) }
             }
         }
         return relay
     }
-}
-
-/// A JSON-RPC id (a string or a number) carried across tasks.
-struct SendableJSON: @unchecked Sendable {
-    let value: Any
 }
 
 /// The number of open connections, shared between the connection limit and its observers.

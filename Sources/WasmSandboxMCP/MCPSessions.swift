@@ -63,12 +63,10 @@ actor MCPSessions {
 
     /// Cancels a call whose client went away, as if the client had sent
     /// `notifications/cancelled`: its run is stopped and its slot freed.
-    func cancel(session id: String, requestID: Any) async {
+    func cancel(session id: String, requestID: ID) async {
         guard let session = sessions[id],
-            let body = try? JSONSerialization.data(withJSONObject: [
-                "jsonrpc": "2.0", "method": "notifications/cancelled",
-                "params": ["requestId": requestID, "reason": "the client disconnected"],
-            ])
+            let body = try? JSONEncoder().encode(
+                CancelledNotification.message(.init(requestId: requestID, reason: "the client disconnected")))
         else { return }
         let request = HTTPRequest(
             method: "POST",

@@ -85,14 +85,14 @@ public final class SandboxMCPServer: Sendable {
     }
 
     private func executeCode(_ raw: [String: Value]?) async throws -> CallTool.Result {
-        let arguments = try ExecuteCodeArguments(raw, configuration: configuration)
-        var request = ExecutionRequest(arguments.input)
-        request.arguments = arguments.arguments
-        request.environment = arguments.environment
-        request.stdin = arguments.stdin
-        request.limits = arguments.limits
-        if !arguments.files.isEmpty || arguments.language == "python" {
-            do { request.workspace = try await Workspace.create(files: arguments.files) } catch {
+        let plan = try ExecuteCodePlan(raw, configuration: configuration)
+        var request = ExecutionRequest(plan.input)
+        request.arguments = plan.arguments
+        request.environment = plan.environment
+        request.stdin = plan.stdin
+        request.limits = plan.limits
+        if !plan.files.isEmpty || plan.language == .python {
+            do { request.workspace = try await Workspace.create(files: plan.files) } catch {
                 switch error.kind {
                 case .invalidInput: throw MCPError.invalidParams("'files': \(error.message)")
                 case .internalError: throw MCPError.internalError(error.message)
@@ -113,8 +113,8 @@ public final class SandboxMCPServer: Sendable {
         }
 
         var structured = try Self.jsonObject(result)
-        var limits = arguments.applied
-        limits["clamped"] = .array(arguments.clamped.map { .string($0) })
+        var limits = plan.applied
+        limits["clamped"] = .array(plan.clamped.map { .string($0) })
         structured["limits"] = .object(limits)
         var omitted = 0
         if let workspace = request.workspace {
@@ -126,8 +126,7 @@ public final class SandboxMCPServer: Sendable {
         return CallTool.Result(
             content: [
                 .text(
-                    text: Self.summary(
-                        result, arguments: arguments, omittedFiles: omitted, configuration: configuration),
+                    text: Self.summary(result, plan: plan, omittedFiles: omitted, configuration: configuration),
                     annotations: nil, _meta: nil)
             ],
             structuredContent: Optional(.object(structured)),
@@ -170,7 +169,7 @@ public final class SandboxMCPServer: Sendable {
 
     /// What a model reads: output, then one line saying how the run ended and under which limits.
     static func summary(
-        _ result: ExecutionResult, arguments: ExecuteCodeArguments, omittedFiles: Int = 0,
+        _ result: ExecutionResult, plan: ExecuteCodePlan, omittedFiles: Int = 0,
         configuration: MCPServerConfiguration = MCPServerConfiguration()
     ) -> String {
         var text = ""
@@ -180,7 +179,7 @@ public final class SandboxMCPServer: Sendable {
         if !result.stderr.isEmpty {
             text += "stderr:\n\(result.stderrText)\(result.stderrText.hasSuffix("\n") ? "" : "\n")"
         }
-        let limits = arguments.limits
+        let limits = plan.limits
         var line = "status: \(result.status.rawValue)"
         if let code = result.exitCode { line += ", exit code \(code)" }
         if let message = result.message, result.status != .ok, result.status != .exited {
@@ -189,7 +188,7 @@ public final class SandboxMCPServer: Sendable {
         line +=
             " (limits: timeout \(limits.timeout.components.seconds * 1000 + limits.timeout.components.attoseconds / 1_000_000_000_000_000) ms, memory \(limits.memoryBytes >> 20) MiB"
         if let fuel = limits.fuel { line += ", fuel \(fuel)" }
-        if !arguments.clamped.isEmpty { line += "; clamped: \(arguments.clamped.joined(separator: ", "))" }
+        if !plan.clamped.isEmpty { line += "; clamped: \(plan.clamped.joined(separator: ", "))" }
         if omittedFiles > 0 {
             text +=
                 "files: \(omittedFiles) of \(result.files?.count ?? 0) workspace files listed without contents "

@@ -1,7 +1,8 @@
 import MCP
 import WasmSandbox
 
-/// The tools the server offers, with their input and output schemas.
+/// The tools the server offers, with their input and output schemas. The schemas come from
+/// the types that decode the arguments and produce the results, never from lists kept here.
 enum ToolDefinitions {
     static let executeCode = Tool(
         name: "execute_code",
@@ -13,49 +14,15 @@ enum ToolDefinitions {
             files: only stdin, args, env and the files given, placed in /workspace. Returns stdout, \
             stderr and a status; files the code leaves in /workspace come back too.
             """,
-        inputSchema: .object([
-            "type": "object",
-            "properties": .object([
-                "language": .object([
-                    "type": "string", "enum": .array(ExecuteCodeArguments.languages.map { .string($0) }),
-                ]),
-                "code": .object(["type": "string", "description": "Source text; for wasm, the module in base64."]),
-                "stdin": .object(["type": "string"]),
-                "args": .object(["type": "array", "items": .object(["type": "string"])]),
-                "env": .object(["type": "object", "additionalProperties": .object(["type": "string"])]),
-                "timeout_ms": .object([
-                    "type": "integer", "minimum": 1, "maximum": .int(LimitBounds.timeoutMs.upperBound),
-                ]),
-                "memory_mb": .object([
-                    "type": "integer", "minimum": 1, "maximum": .int(LimitBounds.memoryMb.upperBound),
-                ]),
-                "fuel": .object(["type": "integer", "minimum": 1, "maximum": .int(LimitBounds.fuel.upperBound)]),
-                "files": .object([
-                    "type": "array", "maxItems": .int(Workspace.maxInputFiles),
-                    "items": .object([
-                        "type": "object",
-                        "properties": .object([
-                            "name": .object(["type": "string"]), "text": .object(["type": "string"]),
-                            "base64": .object(["type": "string"]),
-                        ]),
-                        "required": .array(["name"]),
-                    ]),
-                ]),
-            ]),
-            "required": .array(["language", "code"]),
-            "additionalProperties": false,
-        ]),
+        inputSchema: ExecuteCodeField.inputSchema,
         annotations: .init(destructiveHint: false, openWorldHint: false),
         outputSchema: .object([
             "type": "object",
             "properties": .object([
                 "status": .object([
                     "type": "string",
-                    "enum": .array(
-                        [
-                            "ok", "exited", "trapped", "timed_out", "out_of_fuel", "memory_limit", "output_limit",
-                            "invalid_input", "busy", "cancelled", "internal_error",
-                        ].map { .string($0) }),
+                    // Every status the sandbox can produce, and only those.
+                    "enum": .array(ExecutionResult.Status.allCases.map { .string($0.rawValue) }),
                 ]),
                 "exit_code": .object(["type": .array(["integer", "null"])]),
                 "trap": .object(["type": .array(["string", "null"])]),
@@ -68,6 +35,7 @@ enum ToolDefinitions {
                 "fuel_consumed": .object(["type": .array(["integer", "null"])]),
                 "memory_peak_bytes": .object(["type": "integer"]),
                 "cache_hit": .object(["type": "boolean"]),
+                "compile_ms": .object(["type": .array(["number", "null"])]),
                 "limits": .object(["type": "object"]),
                 "files": .object(["type": "array"]),
                 "files_omitted": .object(["type": "integer"]),

@@ -1,0 +1,174 @@
+import Foundation
+import MCP
+import WasmSandbox
+
+/// One argument of `execute_code`, declared once: its name, JSON type, description and
+/// bounds. The input schema is generated from these declarations, and the decoder
+/// (``ExecuteCodeArguments``) accepts exactly these fields and converts each by its kind, so
+/// what the schema advertises and what the server takes cannot drift apart.
+enum ExecuteCodeField: String, CodingKey, CaseIterable {
+    // Declared in the order the decoder checks them, so that of several problems the first
+    // reported is the same from call to call.
+    case language, code, stdin, args, env, files
+    case timeoutMs = "timeout_ms"
+    case memoryMb = "memory_mb"
+    case fuel
+
+    /// The JSON shapes an argument may take.
+    enum Kind {
+        /// A string naming one of ``Language/allCases``.
+        case language
+        case string
+        case strings
+        case stringMap
+        /// ``InputFiles``.
+        case files
+        /// A whole number within the range; JSON has one number type, so `5.0` counts.
+        case integer(ClosedRange<Int>)
+    }
+
+    var name: String { rawValue }
+
+    var kind: Kind {
+        switch self {
+        case .language: .language
+        case .code, .stdin: .string
+        case .args: .strings
+        case .env: .stringMap
+        case .files: .files
+        case .timeoutMs: .integer(LimitBounds.timeoutMs)
+        case .memoryMb: .integer(LimitBounds.memoryMb)
+        case .fuel: .integer(LimitBounds.fuel)
+        }
+    }
+
+    var isRequired: Bool { self == .language || self == .code }
+
+    /// The field's description in the schema, which is what a model reads to call the tool.
+    var summary: String {
+        switch self {
+        case .language: "The language of 'code'."
+        case .code: "Source text; for wasm, the module in base64."
+        case .stdin: "Text the program reads on stdin, followed by end of file."
+        case .args: "Arguments passed to the program."
+        case .env: "The program's whole environment: nothing comes from the host."
+        case .files: "Files placed in /workspace before the run, each as text or base64."
+        case .timeoutMs: "Wall-clock limit in milliseconds; above the server's maximum it is clamped to it."
+        case .memoryMb: "Memory limit in MiB; above the server's maximum it is clamped to it."
+        case .fuel: "Instruction budget, for limits that do not depend on the machine; clamped like the others."
+        }
+    }
+
+    /// What the argument must be, as error messages say it.
+    var expected: String {
+        switch kind {
+        case .language, .string: "a string"
+        case .strings: "an array of strings"
+        case .stringMap: "an object of strings"
+        case .files: "an array of {name, text} or {name, base64}"
+        case .integer(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
+        }
+    }
+
+    /// The field's JSON schema.
+    var schema: Value {
+        var schema: [String: Value] =
+            switch kind {
+            case .language: ["type": "string", "enum": .array(Language.allCases.map { .string($0.rawValue) })]
+            case .string: ["type": "string"]
+            case .strings: ["type": "array", "items": ["type": "string"]]
+            case .stringMap: ["type": "object", "additionalProperties": ["type": "string"]]
+            case .files: InputFiles.schema
+            case .integer(let range):
+                ["type": "integer", "minimum": .int(range.lowerBound), "maximum": .int(range.upperBound)]
+            }
+        schema["description"] = .string(summary)
+        return .object(schema)
+    }
+
+    /// The input schema of `execute_code`: every field, the required ones marked, no others.
+    static var inputSchema: Value {
+        .object([
+            "type": "object",
+            "properties": .object(Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0.schema) })),
+            "required": .array(allCases.filter(\.isRequired).map { .string($0.name) }),
+            "additionalProperties": false,
+        ])
+    }
+}
+
+// The conversions of a client's values. Each checks the value's type and range before any
+// conversion, and every problem is an `invalidParams` error naming the argument: no input can
+// trap the process or pass unbounded work on.
+extension ExecuteCodeField {
+    var mismatch: MCPError { .invalidParams("'\(name)' must be \(expected)") }
+
+    func string(_ value: Value) throws(MCPError) -> String {
+        guard let text = Self.text(value) else { throw mismatch }
+        return text
+    }
+
+    func language(_ value: Value) throws(MCPError) -> Language {
+        let name = try string(value)
+        guard let language = Language(rawValue: name) else {
+            throw MCPError.invalidParams(
+                "unknown language '\(name)': use one of \(Language.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return language
+    }
+
+    func strings(_ value: Value) throws(MCPError) -> [String] {
+        guard let items = value.arrayValue else { throw mismatch }
+        var strings: [String] = []
+        strings.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            guard let text = Self.text(item) else {
+                throw MCPError.invalidParams("'\(name)[\(index)]' must be a string")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    func stringMap(_ value: Value) throws(MCPError) -> [String: String] {
+        guard let object = value.objectValue else { throw mismatch }
+        var strings: [String: String] = [:]
+        for (key, item) in object {
+            guard let text = Self.text(item) else { throw MCPError.invalidParams("'\(name).\(key)' must be a string") }
+            strings[key] = text
+        }
+        return strings
+    }
+
+    /// `Int(exactly:)` is the one conversion, and it cannot trap: a fraction, a value no `Int`
+    /// holds (`1e19`, `1e300`) or another type is an error naming the argument and the value.
+    func integer(_ value: Value) throws(MCPError) -> Int {
+        guard case .integer(let range) = kind else { preconditionFailure("'\(name)' is not an integer field") }
+        let number: Int? =
+            switch value {
+            case .int(let integer): integer
+            case .double(let double): Int(exactly: double)
+            default: nil
+            }
+        guard let number, range.contains(number) else {
+            throw MCPError.invalidParams("'\(name)' must be \(expected), got \(Self.json(value))")
+        }
+        return number
+    }
+
+    /// The text of a string value. The SDK decodes strings that look like data URLs into
+    /// `.data`; those are turned back into their text rather than refused.
+    static func text(_ value: Value) -> String? {
+        switch value {
+        case .string(let text): text
+        case .data(let mimeType, let data): data.dataURLEncoded(mimeType: mimeType)
+        default: nil
+        }
+    }
+
+    /// A value as JSON for an error message, shortened.
+    static func json(_ value: Value) -> String {
+        let text = (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        return text.count > 40 ? text.prefix(40) + "…" : text
+    }
+}

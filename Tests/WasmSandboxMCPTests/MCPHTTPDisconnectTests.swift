@@ -1,0 +1,36 @@
+import Foundation
+import MCP
+import Testing
+import WasmSandboxMCP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("Streamable HTTP server when a client goes away")
+struct MCPHTTPDisconnectTests {
+    /// The server cancels the call of a client that closed its connection, naming the call by
+    /// its JSON-RPC id as the client sent it: a string here, and a number.
+    @Test(arguments: [#""call-7""#, "7"])
+    func aCallWhoseClientDisconnectsIsCancelled(id: String) async throws {
+        let running = try await RunningHTTPServer { _ in }
+        defer { running.task.cancel() }
+        let session = try await RawConnection.openSession(port: running.port)
+        let connection = try RawConnection(port: running.port)
+        let call =
+            #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"javascript","code":"for (;;) {}","timeout_ms":60000}}}"#
+        var head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
+        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: \(session)\r\n"
+        connection.send(head + "Content-Length: \(call.utf8.count)\r\n\r\n" + call)
+        func metrics() async throws -> [String: Value] {
+            try await running.server.service.call("sandbox_metrics", arguments: nil).structuredContent?.objectValue
+                ?? [:]
+        }
+        // The stream is open (its keep-alive comment arrived) and the run has started.
+        _ = await connection.read { $0.contains(": keep-alive") }
+        #expect(try await eventually { (try? await metrics()["in_flight"]) == 1 })
+        shutdown(connection.fd, Int32(SHUT_RDWR))
+        #expect(try await eventually { (try? await metrics()["in_flight"]) == 0 })
+        #expect(try await metrics()["by_status"] == ["cancelled": 1])
+    }
+}
