@@ -17,8 +17,8 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "The program to run: a .wasm binary, .wat text, .js or .py source. Omit with --code.")
     var file: String?
 
-    @Option(help: "The program's language when its file name does not say: wasm, wat, js (javascript), py (python).")
-    var lang: Language?
+    @Option(help: "The program's language when its file name does not say: wasm, wat, javascript (js), python (py).")
+    var lang: LanguageArgument?
 
     @Option(help: "Inline program source instead of a file: JavaScript unless --lang says wat or python.")
     var code: String?
@@ -60,13 +60,11 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "Arguments passed to the guest after --.")
     var arguments: [String] = []
 
-    enum Language: String, ExpressibleByArgument, CaseIterable {
-        case wasm, wat, js, javascript, py, python
-    }
-
     func validate() throws {
         if (file == nil) == (code == nil) { throw ValidationError("give either a FILE or --code, not both") }
-        if code != nil && lang == .wasm { throw ValidationError("--code takes text: WAT, JavaScript or Python") }
+        if code != nil && lang?.language == .wasm {
+            throw ValidationError("--code takes text: WAT, JavaScript or Python")
+        }
         // Checked here, before `<< 20`, `<< 10` or `.milliseconds` could overflow or trap.
         try checkBounds(timeoutMs, "--timeout-ms", LimitBounds.timeoutMs)
         try checkBounds(memoryMb, "--memory-mb", LimitBounds.memoryMb)
@@ -136,21 +134,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             name = url.lastPathComponent
         }
-        let language = try lang ?? Self.language(of: name, inline: code != nil)
-        let input: ExecutionInput
-        switch language {
-        case .wasm: input = .wasm(bytes)
-        case .wat:
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw SandboxError("'\(name)' is not UTF-8 text")
-            }
-            input = .wat(text)
-        case .js, .javascript:
-            input = try .javascript(utf8: bytes)
-        case .py, .python:
-            input = try .python(utf8: bytes)
-        }
-        var request = ExecutionRequest(input)
+        let language = try lang?.language ?? Self.language(of: name, inline: code != nil)
+        var request = ExecutionRequest(try language.input(bytes))
         request.programName = name
         // `main` hands ArgumentParser only what precedes `--`; the guest's arguments come from here.
         request.arguments =
@@ -182,11 +167,11 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The language a file name implies; inline code without --lang is JavaScript.
     static func language(of name: String, inline: Bool) throws -> Language {
-        if inline { return .js }
+        if inline { return .javascript }
         switch URL(fileURLWithPath: name).pathExtension.lowercased() {
         case "wasm": return .wasm
         case "wat", "wast": return .wat
-        case "js", "mjs", "cjs": return .js
+        case "js", "mjs", "cjs": return .javascript
         case "py": return .python
         default: throw ValidationError("'\(name)': unknown file type; expected .wasm, .wat, .js or .py, or give --lang")
         }
@@ -211,4 +196,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         return Mount(hostPath: parts[0], guestPath: parts.count == 2 ? parts[1] : parts[0], writable: writable)
     }
+}
+
+/// `--lang`: a language's name or its short name (`js`, `py`).
+struct LanguageArgument: ExpressibleByArgument {
+    let language: Language
+
+    init?(argument: String) {
+        guard let language = Language(name: argument) else { return nil }
+        self.language = language
+    }
+
+    static var allValueStrings: [String] { Language.allCases.map(\.rawValue) }
 }

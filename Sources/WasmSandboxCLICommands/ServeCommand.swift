@@ -83,12 +83,12 @@ struct ServeCommand: AsyncParsableCommand {
         help: "HTTP: end a GET event stream after this long (MCP_SANDBOX_HTTP_EVENT_STREAM_SECONDS).")
     var httpEventStreamSeconds: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel = LogLevel.info
 
     func run() async throws {
         LoggingSystem.bootstrap { [logLevel] label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
+            handler.logLevel = logLevel.level
             return handler
         }
         let logger = Logger(label: "wasm-sandbox.serve")
@@ -151,5 +151,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-// An unknown level is a usage error naming the choices, not a silent fallback to `info`.
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+/// swift-log's levels as a flag value: an unknown level is a usage error naming the choices,
+/// not a silent fallback to `info`.
+enum LogLevel: String, CaseIterable, ExpressibleByArgument {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue)! }
+}
