@@ -12,7 +12,7 @@ import Wasmtime
 /// with writable directories get ``FileWrites``, which sends stdio here and the rest on.
 enum DirectOutput {
     /// Defines `wasi_snapshot_preview1.fd_write` on a linker that already has WASI.
-    static func define(on linker: Linker) throws(WasmtimeError) {
+    static func define(on linker: inout LinkerBuilder<RunState>) throws(WasmtimeError) {
         try linker.shadowWASI("fd_write") { caller, run, arguments in
             try write(caller: caller, run: run, arguments: arguments) ?? WASIErrno.badDescriptor
         }
@@ -20,14 +20,16 @@ enum DirectOutput {
 
     /// Writes `fd_write(fd, iovecs, count, result)` to stdout or stderr; `nil` for any other
     /// descriptor.
-    static func write(caller: Caller, run: RunState, arguments: [Int]) throws -> Int32? {
+    static func write(caller: Caller<RunState>, run: RunState, arguments: HostArguments) throws -> Int32? {
         let output: CappedOutput
-        switch arguments[0] {
+        switch try arguments.integer(at: 0) {
         case 1: output = run.stdout
         case 2: output = run.stderr
         default: return nil
         }
-        let (base, count, resultAddress) = (arguments[1], arguments[2], arguments[3])
+        let (base, count, resultAddress) = (
+            try arguments.integer(at: 1), try arguments.integer(at: 2), try arguments.integer(at: 3)
+        )
         let errno = try caller.withMemory { memory -> Int32 in
             guard totalLength(of: base, count: count, in: UnsafeRawBufferPointer(memory)) != nil,
                 resultAddress + 4 <= memory.count

@@ -18,7 +18,7 @@ struct Execution {
         let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
         store.limit(memorySize: limits.memoryBytes)
         let fuel = min(limits.fuel ?? Self.unlimitedFuel, Self.unlimitedFuel)
-        var instance: Instance?
+        var instance: Instance<RunState>?
         var failure: WasmtimeError?
         do {
             if runtime.metersFuel { try store.setFuel(fuel) }
@@ -90,7 +90,7 @@ struct Execution {
     }
 
     /// Turns how the run ended into a status, the sandbox's own stops first.
-    private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+    private func classify(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance<RunState>?) {
         classifyOutcome(&result, failure: failure, instance: instance)
         if run.files.exhausted && result.status != .ok && result.status != .timedOut && result.status != .cancelled {
             // The guest failed after a write or create was refused for want of quota.
@@ -101,7 +101,9 @@ struct Execution {
         }
     }
 
-    private func classifyOutcome(_ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance?) {
+    private func classifyOutcome(
+        _ result: inout ExecutionResult, failure: WasmtimeError?, instance: Instance<RunState>?
+    ) {
         if let (status, message) = stopOutcome() {
             result.status = status
             result.message = message
@@ -116,7 +118,8 @@ struct Execution {
             result.exitCode = 0
             return
         }
-        if let code = failure.exitStatus {
+        switch failure {
+        case .exit(let code, _):
             result.exitCode = code
             result.status = code == 0 ? .ok : .exited
             if code != 0 && nearMemoryLimit(result) && saysOutOfMemory(result) {
@@ -125,26 +128,27 @@ struct Execution {
                 result.status = .memoryLimit
                 result.message = memoryLimitMessage(result, then: "exited with code \(code)")
             }
-            return
-        }
-        result.trap = failure.trapCode?.name
-        result.message = failure.message
-        if instance == nil && !failure.isTrap {
+        case .error(let message) where instance == nil:
             // Linking was checked up front, so this is the module asking for more than the
             // limits allow (such as a larger initial memory).
             result.status = .invalidInput
-            result.message = "cannot instantiate the module: \(failure.message)"
-            return
-        }
-        if failure.trapCode == .outOfFuel {
-            result.status = .outOfFuel
-        } else if failure.isTrap && nearMemoryLimit(result) {
-            // Only a trap can follow a refused allocation (an allocator's abort is
-            // `unreachable`); a host function's error is its own story.
-            result.status = .memoryLimit
-            result.message = memoryLimitMessage(result, then: "failed: \(failure.message)")
-        } else {
+            result.message = "cannot instantiate the module: \(message)"
+        case .error(let message):
             result.status = .trapped
+            result.message = message
+        case .trap(let code, let message):
+            result.trap = code?.name
+            result.message = message
+            if code == .outOfFuel {
+                result.status = .outOfFuel
+            } else if nearMemoryLimit(result) {
+                // Only a trap can follow a refused allocation (an allocator's abort is
+                // `unreachable`); a host function's error is its own story.
+                result.status = .memoryLimit
+                result.message = memoryLimitMessage(result, then: "failed: \(message)")
+            } else {
+                result.status = .trapped
+            }
         }
     }
 }

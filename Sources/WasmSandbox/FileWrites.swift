@@ -52,13 +52,18 @@ enum FileWrites {
     }
 
     /// Defines the charging shadows on a linker whose runs may write files.
-    static func define(on linker: Linker) throws(WasmtimeError) {
+    static func define(on linker: inout LinkerBuilder<RunState>) throws(WasmtimeError) {
         for (index, function) in forwarded.enumerated() {
             try linker.shadowWASI(function.name, parameters: function.parameters) { caller, run, arguments in
                 if index == 0, let errno = try DirectOutput.write(caller: caller, run: run, arguments: arguments) {
                     return errno
                 }
                 guard let target = run.files.forwarder?[index] else { return WASIErrno.notCapable }
+                // File writes make system calls and a call into Wasm: next to those, a copy of
+                // the arguments is noise, and the rules below read best over an array.
+                let arguments = try (0..<arguments.count).map { position throws(WasmtimeError) in
+                    try arguments.integer(at: position)
+                }
                 return try charge(function.name, arguments, caller: caller, quota: run.files) { arguments in
                     let values = zip(function.parameters, arguments).map { type, value in
                         type == .i64 ? Value.i64(Int64(value)) : Value.i32(Int32(truncatingIfNeeded: value))
@@ -75,7 +80,7 @@ enum FileWrites {
     /// Charges one call to the quota, makes it through `forward`, and refunds what it did
     /// not use.
     private static func charge(
-        _ name: String, _ arguments: [Int], caller: Caller, quota: FileQuota, forward: ([Int]) throws -> Int32
+        _ name: String, _ arguments: [Int], caller: Caller<RunState>, quota: FileQuota, forward: ([Int]) throws -> Int32
     ) throws -> Int32 {
         switch name {
         case "fd_write", "fd_pwrite":
@@ -181,13 +186,14 @@ enum FileWrites {
     /// Instantiates the forwarder for a guest instance and hands its functions to the run.
     /// A guest without an exported memory cannot pass WASI any buffer, so it gets none.
     static func attach(
-        to run: RunState, guest: Instance, forwarder module: Module, wasi: Linker, store: Store
+        to run: RunState, guest: Instance<RunState>, forwarder module: Module, wasi: Linker<RunState>,
+        store: Store<RunState>
     ) throws(WasmtimeError) {
         guard case .memory(let memory)? = guest.export("memory") else { return }
         var imports: [Extern] = [.memory(memory)]
         for function in forwarded {
             guard let original = wasi.get(module: "wasi_snapshot_preview1", name: function.name, in: store) else {
-                throw WasmtimeError(message: "WASI defines no \(function.name)")
+                throw WasmtimeError.error(message: "WASI defines no \(function.name)")
             }
             imports.append(original)
         }

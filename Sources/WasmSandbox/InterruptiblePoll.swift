@@ -18,11 +18,12 @@ enum InterruptiblePoll {
     private static let realtimeClock: UInt32 = 0
 
     /// Defines `wasi_snapshot_preview1.poll_oneoff` on a linker that already has WASI.
-    static func define(on linker: Linker) throws(WasmtimeError) {
+    static func define(on linker: inout LinkerBuilder<RunState>) throws(WasmtimeError) {
         try linker.shadowWASI("poll_oneoff") { caller, run, arguments in
             try poll(
-                caller: caller, control: run.control, input: arguments[0], output: arguments[1],
-                count: arguments[2], eventsOut: arguments[3])
+                caller: caller, control: run.control, input: try arguments.integer(at: 0),
+                output: try arguments.integer(at: 1), count: try arguments.integer(at: 2),
+                eventsOut: try arguments.integer(at: 3))
         }
     }
 
@@ -34,7 +35,7 @@ enum InterruptiblePoll {
     }
 
     private static func poll(
-        caller: Caller, control: RunControl, input: Int, output: Int, count: Int, eventsOut: Int
+        caller: Caller<RunState>, control: RunControl, input: Int, output: Int, count: Int, eventsOut: Int
     ) throws -> Int32 {
         // The subscriptions are copied out of guest memory: a bounded count bounds the copy.
         guard count > 0, count <= HostCallBounds.maxSubscriptions else { return WASIErrno.invalid }

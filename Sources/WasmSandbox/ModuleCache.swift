@@ -5,15 +5,15 @@ import Wasmtime
 /// A module ready to instantiate, linked both ways the sandbox runs modules.
 struct PreparedModule: Sendable {
     /// stdout and stderr written directly by ``DirectOutput``; no file can be written.
-    let directOutput: InstancePre
+    let directOutput: InstancePre<RunState>
     /// File writes through ``FileWrites``, for runs with writable directories.
-    let fileOutput: InstancePre
+    let fileOutput: InstancePre<RunState>
 }
 
 /// The two linkers every module is prepared with (see ``PreparedModule``).
 struct Linkers: Sendable {
-    let directOutput: Linker
-    let fileOutput: Linker
+    let directOutput: Linker<RunState>
+    let fileOutput: Linker<RunState>
 }
 
 /// Module code to compile, as the request gave it.

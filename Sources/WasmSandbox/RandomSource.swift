@@ -13,9 +13,9 @@ enum RandomSource {
     static let chunk = 64 * 1024
 
     /// Defines `wasi_snapshot_preview1.random_get` on a linker that already has WASI.
-    static func define(on linker: Linker) throws(WasmtimeError) {
+    static func define(on linker: inout LinkerBuilder<RunState>) throws(WasmtimeError) {
         try linker.shadowWASI("random_get", parameters: [.i32, .i32]) { caller, run, arguments in
-            let (base, length) = (arguments[0], arguments[1])
+            let (base, length) = (try arguments.integer(at: 0), try arguments.integer(at: 1))
             return try caller.withMemory { memory -> Int32 in
                 guard base + length <= memory.count else { return WASIErrno.fault }
                 var offset = base

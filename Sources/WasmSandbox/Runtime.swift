@@ -15,7 +15,7 @@ final class Runtime: Sendable {
     let javascript: EngineModule
     let python: EngineModule
     /// Wasmtime's WASI alone, for the originals behind ``FileWrites``.
-    let wasi: Linker
+    let wasi: Linker<RunState>
     /// ``FileWrites``'s forwarder, compiled on first use.
     private let forwarderModule = Mutex<Module?>(nil)
 
@@ -23,16 +23,16 @@ final class Runtime: Sendable {
         let engineConfiguration = Self.engineConfiguration(for: configuration, metersFuel: metersFuel)
         engine = try Engine(engineConfiguration)
         self.metersFuel = metersFuel
-        let linkers = Linkers(directOutput: Linker(engine: engine), fileOutput: Linker(engine: engine))
-        wasi = Linker(engine: engine)
+        let linkers = Linkers(
+            directOutput: try Self.sandboxLinker(engine: engine) { linker throws(WasmtimeError) in
+                try DirectOutput.define(on: &linker)
+            },
+            fileOutput: try Self.sandboxLinker(engine: engine) { linker throws(WasmtimeError) in
+                try FileWrites.define(on: &linker)
+            })
+        var wasi = LinkerBuilder<RunState>(engine: engine)
         try wasi.defineWASI()
-        for linker in [linkers.directOutput, linkers.fileOutput] {
-            try linker.defineWASI()
-            try InterruptiblePoll.define(on: linker)
-            try RandomSource.define(on: linker)
-        }
-        try DirectOutput.define(on: linkers.directOutput)
-        try FileWrites.define(on: linkers.fileOutput)
+        self.wasi = wasi.build()
         // A set prints in a per-process order: list the proposals sorted so that every
         // process derives the same fingerprint.
         // The instance pool plays no part in compiled code (the compile helper has none), so
@@ -60,6 +60,18 @@ final class Runtime: Sendable {
             onCompile: configuration.onCompile)
         javascript = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
         python = EngineModule(language: "Python", file: configuration.pythonEngine)
+    }
+
+    /// WASI with the sandbox's interruptible and bounded replacements, and `output`'s.
+    private static func sandboxLinker(
+        engine: Engine, output: (inout LinkerBuilder<RunState>) throws(WasmtimeError) -> Void
+    ) throws(WasmtimeError) -> Linker<RunState> {
+        var linker = LinkerBuilder<RunState>(engine: engine)
+        try linker.defineWASI()
+        try InterruptiblePoll.define(on: &linker)
+        try RandomSource.define(on: &linker)
+        try output(&linker)
+        return linker.build()
     }
 
     /// The module that forwards file writes to Wasmtime's WASI (see ``FileWrites``).

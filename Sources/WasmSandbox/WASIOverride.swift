@@ -20,33 +20,36 @@ enum HostCallBounds {
     static let maxSubscriptions = 1024
 }
 
-extension Linker {
+extension LinkerBuilder<RunState> {
     /// Replaces a WASI preview 1 function returning an errno with `body`, which gets the
-    /// calling run's state and the arguments (`i32` read as unsigned, `i64` as signed).
-    func shadowWASI(
-        _ name: String, parameters: [ValueType], _ body: @escaping @Sendable (Caller, RunState, [Int]) throws -> Int32
+    /// calling run's state and the arguments.
+    mutating func shadowWASI(
+        _ name: String, parameters: [ValueType],
+        _ body: @escaping @Sendable (Caller<RunState>, RunState, HostArguments) throws -> Int32
     ) throws(WasmtimeError) {
         allowShadowing(true)
         try defineFunction(module: "wasi_snapshot_preview1", name: name, parameters: parameters, results: [.i32]) {
-            caller, args in
-            guard let run = caller.storeData as? RunState else {
-                throw SandboxError("\(name) called outside a sandboxed run")
-            }
-            let values = args.map { value -> Int in
-                switch value {
-                case .i32(let raw): Int(UInt32(bitPattern: raw))
-                case .i64(let raw): Int(raw)
-                default: 0
-                }
-            }
-            return [.i32(try body(caller, run, values))]
+            caller, arguments, results in
+            try results.set(.i32(try body(caller, caller.data, arguments)), at: 0)
         }
     }
 
     /// ``shadowWASI(_:parameters:_:)`` for the common shape of four `i32` arguments.
-    func shadowWASI(
-        _ name: String, _ body: @escaping @Sendable (Caller, RunState, [Int]) throws -> Int32
+    mutating func shadowWASI(
+        _ name: String, _ body: @escaping @Sendable (Caller<RunState>, RunState, HostArguments) throws -> Int32
     ) throws(WasmtimeError) {
         try shadowWASI(name, parameters: [.i32, .i32, .i32, .i32], body)
+    }
+}
+
+extension HostArguments {
+    /// The integer argument at `index`: an `i32` read as unsigned, as WASI's addresses and
+    /// sizes are, an `i64` as signed.
+    func integer(at index: Int) throws(WasmtimeError) -> Int {
+        switch try value(at: index) {
+        case .i32(let raw): Int(UInt32(bitPattern: raw))
+        case .i64(let raw): Int(raw)
+        case .f32, .f64: 0
+        }
     }
 }

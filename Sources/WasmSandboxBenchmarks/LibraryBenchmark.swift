@@ -233,7 +233,8 @@ struct LibraryBenchmark: AsyncParsableCommand {
             configuration.consumeFuel = fuel
             configuration.epochInterruption = epoch
             let engine = try Engine(configuration)
-            let pre = try Linker(engine: engine).instantiatePre(try Module(engine: engine, wasm: wasm))
+            let pre = try LinkerBuilder<Void>(engine: engine).build().instantiatePre(
+                try Module(engine: engine, wasm: wasm))
             let runs = try onBigStackThread { () throws(WasmtimeError) -> [UInt64] in
                 var runs: [UInt64] = []
                 for _ in 0..<3 {

@@ -1,16 +1,18 @@
 import CWasmtime
 
 /// The view a host function has of the instance that called it. Valid only during the call.
-public struct Caller {
+public struct Caller<Data> {
     let raw: OpaquePointer
 
     init(raw: OpaquePointer) { self.raw = raw }
 
-    /// The object given as `data` when the calling store was created.
-    public var storeData: AnyObject? {
-        wasmtime_context_get_data(wasmtime_caller_context(raw)).map {
-            Unmanaged<AnyObject>.fromOpaque($0).takeUnretainedValue()
-        }
+    /// The data of the calling store.
+    public var data: Data {
+        // A host function of a `Linker<Data>` enters a store only through that linker, which
+        // takes only a `Store<Data>`, and Wasmtime never runs one store's function in another:
+        // so the calling store's pointer is a `StoreDataBox<Data>`.
+        let pointer = wasmtime_context_get_data(wasmtime_caller_context(raw))!
+        return Unmanaged<StoreDataBox<Data>>.fromOpaque(pointer).takeUnretainedValue().data
     }
 
     /// Runs `body` over the caller's exported linear memory.
@@ -23,7 +25,7 @@ public struct Caller {
         var item = wasmtime_extern_t()
         guard wasmtime_caller_export_get(raw, name, name.utf8.count, &item),
             item.kind == WASMTIME_EXTERN_MEMORY
-        else { throw WasmtimeError(message: "the caller exports no memory named '\(name)'") }
+        else { throw WasmtimeError.error(message: "the caller exports no memory named '\(name)'") }
         let context = wasmtime_caller_context(raw)
         let base = wasmtime_memory_data(context, &item.of.memory)
         let size = wasmtime_memory_data_size(context, &item.of.memory)

@@ -51,7 +51,7 @@ public final class Engine: @unchecked Sendable {
             wasmtime_pooling_allocation_config_delete(pool)
         }
         guard let engine = wasm_engine_new_with_config(config) else {
-            throw WasmtimeError(message: "Wasmtime could not create an engine")
+            throw WasmtimeError.error(message: "Wasmtime could not create an engine")
         }
         self.raw = engine
         self.configuration = configuration

@@ -64,32 +64,32 @@ public struct EngineConfiguration: Sendable, Hashable, Codable {
     /// Throws for combinations that would make Wasmtime abort the process.
     public func validate() throws(WasmtimeError) {
         guard maxWasmStack >= 64 * 1024 else {
-            throw WasmtimeError(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
+            throw WasmtimeError.error(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
         }
         if disabledProposals.contains(.functionReferences) && !disabledProposals.contains(.gc) {
-            throw WasmtimeError(message: "the GC proposal needs function references: disable both or neither")
+            throw WasmtimeError.error(message: "the GC proposal needs function references: disable both or neither")
         }
         if let asyncStackSize, asyncStackSize < maxWasmStack {
-            throw WasmtimeError(
+            throw WasmtimeError.error(
                 message:
                     "async stack size (\(asyncStackSize) bytes) is below the max wasm stack (\(maxWasmStack) bytes)")
         }
         if let pooling {
             let reservation = memoryReservation ?? Self.defaultMemoryReservation
             guard UInt64(pooling.maxMemorySize) <= reservation else {
-                throw WasmtimeError(
+                throw WasmtimeError.error(
                     message:
                         "pooling max memory size (\(pooling.maxMemorySize) bytes) exceeds the memory reservation (\(reservation) bytes)"
                 )
             }
             guard pooling.totalMemories != 0 else {
-                throw WasmtimeError(message: "pooling allocator needs at least one memory slot")
+                throw WasmtimeError.error(message: "pooling allocator needs at least one memory slot")
             }
             guard pooling.totalInstances > 0 else {
-                throw WasmtimeError(message: "pooling allocator needs at least one instance slot")
+                throw WasmtimeError.error(message: "pooling allocator needs at least one instance slot")
             }
             guard pooling.maxMemorySize % 65536 == 0 else {
-                throw WasmtimeError(message: "pooling max memory size must be a multiple of 64 KiB")
+                throw WasmtimeError.error(message: "pooling max memory size must be a multiple of 64 KiB")
             }
         }
     }

@@ -1,18 +1,18 @@
 import CWasmtime
 
 /// An instantiated module, living in one store.
-public struct Instance {
+public struct Instance<Data> {
     /// The store the instance lives in.
-    public let store: Store
+    public let store: Store<Data>
     var raw: wasmtime_instance_t
 
-    init(store: Store, raw: wasmtime_instance_t) {
+    init(store: Store<Data>, raw: wasmtime_instance_t) {
         self.store = store
         self.raw = raw
     }
 
     /// Instantiates `module` with `imports` given in the order the module declares them.
-    public init(store: Store, module: Module, imports: [Extern]) throws(WasmtimeError) {
+    public init(store: Store<Data>, module: Module, imports: [Extern]) throws(WasmtimeError) {
         var instance = wasmtime_instance_t()
         var trap: OpaquePointer?
         let items = imports.map(\.raw)
@@ -31,12 +31,12 @@ public struct Instance {
 
     /// Calls an exported function that takes and returns nothing, such as WASI's `_start`.
     ///
-    /// - Throws: the trap, the error of a host function, or WASI's exit (see
-    ///   ``WasmtimeError/exitStatus``).
+    /// - Throws: the trap, the error of a host function, or WASI's exit
+    ///   (``WasmtimeError/exit(status:message:)``).
     public func call(_ name: String) throws(WasmtimeError) {
         var item = wasmtime_extern_t()
         guard export(name, into: &item), item.kind == WASMTIME_EXTERN_FUNC else {
-            throw WasmtimeError(message: "the module exports no function named '\(name)'")
+            throw WasmtimeError.error(message: "the module exports no function named '\(name)'")
         }
         var trap: OpaquePointer?
         let error = wasmtime_func_call(store.context, &item.of.func, nil, 0, nil, 0, &trap)

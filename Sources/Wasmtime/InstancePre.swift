@@ -1,8 +1,8 @@
 import CWasmtime
 
 /// A module with its imports already resolved: instantiating it only allocates and runs
-/// the start function. Shareable across threads.
-public final class InstancePre: @unchecked Sendable {
+/// the start function. Shareable across threads, like the ``Linker`` it came from.
+public final class InstancePre<Data>: @unchecked Sendable {
     let raw: OpaquePointer
     /// The module this was made from.
     public let module: Module
@@ -15,7 +15,7 @@ public final class InstancePre: @unchecked Sendable {
     deinit { wasmtime_instance_pre_delete(raw) }
 
     /// Creates an instance in `store`.
-    public func instantiate(in store: Store) throws(WasmtimeError) -> Instance {
+    public func instantiate(in store: Store<Data>) throws(WasmtimeError) -> Instance<Data> {
         var instance = wasmtime_instance_t()
         var trap: OpaquePointer?
         let error = wasmtime_instance_pre_instantiate(raw, store.context, &instance, &trap)

@@ -17,12 +17,18 @@ public final class Module: @unchecked Sendable {
 
     /// Loads a module serialized by ``serialize()`` with an engine of the same configuration.
     ///
+    /// Contiguous bytes (an array, a memory-mapped file's buffer) are read in place; others
+    /// are copied first.
+    ///
     /// - Important: the bytes become native code without further checks. Pass only bytes this
     ///   process or a trusted cache produced, never bytes from a user.
-    public convenience init(engine: Engine, trustedSerialized bytes: UnsafeRawBufferPointer) throws(WasmtimeError) {
+    public convenience init(engine: Engine, trustedSerialized bytes: some Sequence<UInt8>) throws(WasmtimeError) {
         var module: OpaquePointer?
-        let error = wasmtime_module_deserialize(
-            engine.raw, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &module)
+        func deserialize(_ buffer: UnsafeBufferPointer<UInt8>) -> OpaquePointer? {
+            wasmtime_module_deserialize(engine.raw, buffer.baseAddress, buffer.count, &module)
+        }
+        let error =
+            bytes.withContiguousStorageIfAvailable(deserialize) ?? Array(bytes).withUnsafeBufferPointer(deserialize)
         try WasmtimeError.check(error)
         self.init(raw: module!, engine: engine)
     }
@@ -30,16 +36,6 @@ public final class Module: @unchecked Sendable {
     private init(raw: OpaquePointer, engine: Engine) {
         self.raw = raw
         self.engine = engine
-    }
-
-    /// Loads a module serialized by ``serialize()``, from an array; the same trust applies.
-    public convenience init(engine: Engine, trustedSerialized bytes: [UInt8]) throws(WasmtimeError) {
-        var module: OpaquePointer?
-        let error = bytes.withUnsafeBufferPointer {
-            wasmtime_module_deserialize(engine.raw, $0.baseAddress, $0.count, &module)
-        }
-        try WasmtimeError.check(error)
-        self.init(raw: module!, engine: engine)
     }
 
     deinit { wasmtime_module_delete(raw) }

@@ -10,23 +10,32 @@ public enum EpochDeadlineAction: Sendable {
 
 /// A store: the home of one group of instances and their memories, fuel and deadline.
 ///
+/// `Data` is what host functions called from this store see as ``Caller/data``. Linkers and
+/// instances carry the same type, so a host function can only ever be called from a store
+/// whose data it expects, and reaching the data needs no cast.
+///
 /// Not thread-safe: use a store from one thread at a time. Every execution gets its own.
-public final class Store {
+public final class Store<Data> {
     let raw: OpaquePointer
     let context: OpaquePointer
     /// The engine the store belongs to; kept alive as long as the store.
     public let engine: Engine
+    private let box: StoreDataBox<Data>
 
-    /// Creates a store. `data` is retained for the store's lifetime and reachable from host
-    /// functions through ``Caller/storeData``.
-    public init(engine: Engine, data: AnyObject? = nil) {
-        let opaque = data.map { Unmanaged.passRetained($0).toOpaque() }
-        self.raw = wasmtime_store_new(engine.raw, opaque) { pointer in
+    /// Creates a store whose host functions see `data`.
+    public init(engine: Engine, data: Data) {
+        box = StoreDataBox(data)
+        // Wasmtime keeps its own reference to the box, released when the store is deleted,
+        // so the data outlives every host call even while the store is being torn down.
+        self.raw = wasmtime_store_new(engine.raw, Unmanaged.passRetained(box).toOpaque()) { pointer in
             if let pointer { Unmanaged<AnyObject>.fromOpaque(pointer).release() }
         }
         self.context = wasmtime_store_context(raw)
         self.engine = engine
     }
+
+    /// The data host functions see.
+    public var data: Data { box.data }
 
     deinit { wasmtime_store_delete(raw) }
 
@@ -89,6 +98,17 @@ public final class Store {
         let wasi = try configuration.makeRaw()
         try WasmtimeError.check(wasmtime_context_set_wasi(context, wasi))
     }
+}
+
+extension Store where Data == Void {
+    /// Creates a store for modules whose host functions need no data.
+    public convenience init(engine: Engine) { self.init(engine: engine, data: ()) }
+}
+
+/// Holds a store's data where Wasmtime's untyped store pointer can reach it.
+final class StoreDataBox<Data> {
+    let data: Data
+    init(_ data: Data) { self.data = data }
 }
 
 private final class EpochHandlerBox {

@@ -43,10 +43,10 @@ public struct WASIConfiguration: Sendable {
     /// Builds Wasmtime's configuration; the caller owns the result.
     func makeRaw() throws(WasmtimeError) -> OpaquePointer {
         for text in arguments + environment.flatMap({ [$0.name, $0.value] }) where text.utf8.contains(0) {
-            throw WasmtimeError(message: "WASI arguments and environment must not contain NUL bytes")
+            throw WasmtimeError.error(message: "WASI arguments and environment must not contain NUL bytes")
         }
         for env in environment where env.name.isEmpty || env.name.contains("=") {
-            throw WasmtimeError(message: "invalid environment variable name '\(env.name)'")
+            throw WasmtimeError.error(message: "invalid environment variable name '\(env.name)'")
         }
         let config = wasi_config_new()!
         var ok = withCStrings(arguments) { wasi_config_set_argv(config, arguments.count, $0) }
@@ -59,7 +59,7 @@ public struct WASIConfiguration: Sendable {
             }
         guard ok else {
             wasi_config_delete(config)
-            throw WasmtimeError(message: "Wasmtime rejected the WASI arguments or environment")
+            throw WasmtimeError.error(message: "Wasmtime rejected the WASI arguments or environment")
         }
         var input = makeOwnedByteVec(stdin)
         wasi_config_set_stdin_bytes(config, &input)
@@ -68,7 +68,7 @@ public struct WASIConfiguration: Sendable {
         for directory in directories
         where !wasi_config_preopen_dir(config, directory.hostPath, directory.guestPath, directory.writable) {
             wasi_config_delete(config)
-            throw WasmtimeError(message: "cannot open directory '\(directory.hostPath)' for the guest")
+            throw WasmtimeError.error(message: "cannot open directory '\(directory.hostPath)' for the guest")
         }
         return config
     }

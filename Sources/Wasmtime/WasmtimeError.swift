@@ -1,21 +1,25 @@
 import CWasmtime
 
 /// An error or trap reported by Wasmtime, carrying Wasmtime's own message.
-public struct WasmtimeError: Error, Sendable, CustomStringConvertible {
-    /// What went wrong, in Wasmtime's words.
-    public var message: String
-    /// Set when the guest ended through WASI `proc_exit`.
-    public var exitStatus: Int32?
-    /// Set when the guest hit an instruction trap.
-    public var trapCode: TrapCode?
-    /// True when this came from a trap rather than an error.
-    public var isTrap: Bool
+///
+/// The three cases are the three ways a call into Wasm can fail, which callers treat
+/// differently: a trap is the guest's fault, an exit is the guest's choice, and an error is
+/// anything else (a host function's refusal, a failed instantiation, a bad configuration).
+public enum WasmtimeError: Error, Sendable, CustomStringConvertible {
+    /// The guest trapped. The code is `nil` for traps that are not instruction traps, such as
+    /// one raised by a host function.
+    case trap(TrapCode?, message: String)
+    /// The guest ended itself through WASI `proc_exit`. Wasmtime reports statuses of 126 and
+    /// above as plain errors, so they arrive as ``error(message:)``.
+    case exit(status: Int32, message: String)
+    /// Any other failure.
+    case error(message: String)
 
-    public init(message: String, exitStatus: Int32? = nil, trapCode: TrapCode? = nil, isTrap: Bool = false) {
-        self.message = message
-        self.exitStatus = exitStatus
-        self.trapCode = trapCode
-        self.isTrap = isTrap
+    /// What went wrong, in Wasmtime's words.
+    public var message: String {
+        switch self {
+        case .trap(_, let message), .exit(_, let message), .error(let message): message
+        }
     }
 
     public var description: String { message }
@@ -27,7 +31,8 @@ public struct WasmtimeError: Error, Sendable, CustomStringConvertible {
         var status: Int32 = 0
         let exited = wasmtime_error_exit_status(error, &status)
         wasmtime_error_delete(error)
-        self.init(message: consumeMessage(&vec), exitStatus: exited ? status : nil)
+        let message = consumeMessage(&vec)
+        self = exited ? .exit(status: status, message: message) : .error(message: message)
     }
 
     /// Takes ownership of a Wasmtime trap and frees it.
@@ -37,11 +42,7 @@ public struct WasmtimeError: Error, Sendable, CustomStringConvertible {
         var raw: wasmtime_trap_code_t = 0
         let hasCode = wasmtime_trap_code(trap, &raw)
         wasm_trap_delete(trap)
-        self.init(
-            message: consumeMessage(&vec),
-            trapCode: hasCode ? TrapCode(rawValue: raw) : nil,
-            isTrap: true
-        )
+        self = .trap(hasCode ? TrapCode(rawValue: raw) : nil, message: consumeMessage(&vec))
     }
 
     /// Throws whichever of an error or a trap Wasmtime returned, freeing both.

@@ -48,8 +48,14 @@ struct WrapperTests {
     @Test func serializeRoundTrip() throws {
         let engine = try Engine()
         let module = try Module(engine: engine, wasm: try wat2wasm(Self.answer))
-        let copy = try Module(engine: engine, trustedSerialized: try module.serialize())
+        let serialized = try module.serialize()
+        let copy = try Module(engine: engine, trustedSerialized: serialized)
         #expect(copy.exports.count == 3)
+        // Bytes read in place, as from a memory-mapped cache file, load the same.
+        let inPlace = try serialized.withUnsafeBytes { bytes throws(WasmtimeError) in
+            try Module(engine: engine, trustedSerialized: bytes)
+        }
+        #expect(inPlace.exports.count == 3)
         var other = EngineConfiguration()
         other.consumeFuel = true
         // Code compiled for another configuration is refused, not run.
@@ -61,17 +67,15 @@ struct WrapperTests {
     @Test func hostFunctionsReceiveArgumentsAndStoreData() throws {
         final class Marker: Sendable {}
         let engine = try Engine()
-        let linker = Linker(engine: engine)
+        var linker = LinkerBuilder<Marker>(engine: engine)
         let marker = Marker()
         try linker.defineFunction(module: "host", name: "add", parameters: [.i32, .i32], results: [.i32]) {
-            caller, args in
-            guard caller.storeData === marker, case .i32(let a) = args[0], case .i32(let b) = args[1] else {
-                throw WasmtimeError(message: "unexpected call")
-            }
+            caller, args, results in
+            guard caller.data === marker else { throw WasmtimeError.error(message: "unexpected call") }
             let size = try caller.withMemory { $0.count }
-            return [.i32(a + b + Int32(size / 65536) - 2)]
+            try results.set(.i32(try args.i32(at: 0) + args.i32(at: 1) + Int32(size / 65536) - 2), at: 0)
         }
-        let pre = try linker.instantiatePre(try Module(engine: engine, wasm: try wat2wasm(Self.answer)))
+        let pre = try linker.build().instantiatePre(try Module(engine: engine, wasm: try wat2wasm(Self.answer)))
         let store = Store(engine: engine, data: marker)
         let instance = try pre.instantiate(in: store)
         try instance.call("_start")
@@ -80,11 +84,11 @@ struct WrapperTests {
 
     @Test func hostFunctionErrorsBecomeTraps() throws {
         let engine = try Engine()
-        let linker = Linker(engine: engine)
-        try linker.defineFunction(module: "host", name: "add", parameters: [.i32, .i32], results: [.i32]) { _, _ in
-            throw WasmtimeError(message: "host refused")
+        var linker = LinkerBuilder<Void>(engine: engine)
+        try linker.defineFunction(module: "host", name: "add", parameters: [.i32, .i32], results: [.i32]) { _, _, _ in
+            throw WasmtimeError.error(message: "host refused")
         }
-        let instance = try linker.instantiatePre(try Module(engine: engine, wasm: try wat2wasm(Self.answer)))
+        let instance = try linker.build().instantiatePre(try Module(engine: engine, wasm: try wat2wasm(Self.answer)))
             .instantiate(in: Store(engine: engine))
         #expect {
             try instance.call("_start")
@@ -103,13 +107,13 @@ struct WrapperTests {
             wasm: try wat2wasm(
                 "(module (func (export \"_start\") (local i32) (loop (local.set 0 (i32.add (local.get 0) (i32.const 1))) (br 0))))"
             ))
-        let pre = try Linker(engine: engine).instantiatePre(spin)
+        let pre = try LinkerBuilder<Void>(engine: engine).build().instantiatePre(spin)
 
         let fuelStore = Store(engine: engine)
         try fuelStore.setFuel(10_000)
         fuelStore.setEpochDeadline(ticks: 1_000_000)
         #expect { try pre.instantiate(in: fuelStore).call("_start") } throws: {
-            ($0 as? WasmtimeError)?.trapCode == .outOfFuel
+            if case WasmtimeError.trap(.outOfFuel, _) = $0 { true } else { false }
         }
         #expect(try fuelStore.fuel() == 0)
 
@@ -118,7 +122,7 @@ struct WrapperTests {
         epochStore.setEpochDeadline(ticks: 1)
         engine.incrementEpoch()
         #expect { try pre.instantiate(in: epochStore).call("_start") } throws: {
-            ($0 as? WasmtimeError)?.trapCode == .interrupt
+            if case WasmtimeError.trap(.interrupt, _) = $0 { true } else { false }
         }
     }
 
@@ -136,7 +140,9 @@ struct WrapperTests {
             return calls < 5 ? .continue(ticks: 0) : .interrupt(message: "enough")
         }
         engine.incrementEpoch()
-        #expect { try Linker(engine: engine).instantiatePre(spin).instantiate(in: store).call("_start") } throws: {
+        #expect {
+            try LinkerBuilder<Void>(engine: engine).build().instantiatePre(spin).instantiate(in: store).call("_start")
+        } throws: {
             ($0 as? WasmtimeError)?.message.contains("enough") == true
         }
         #expect(calls == 5)
@@ -144,8 +150,9 @@ struct WrapperTests {
 
     @Test func wasiExitStatus() throws {
         let engine = try Engine()
-        let linker = Linker(engine: engine)
-        try linker.defineWASI()
+        var builder = LinkerBuilder<Void>(engine: engine)
+        try builder.defineWASI()
+        let linker = builder.build()
         let wasm = try wat2wasm(
             """
             (module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -156,6 +163,8 @@ struct WrapperTests {
         try store.setWASI(WASIConfiguration())
         #expect {
             try linker.instantiatePre(try Module(engine: engine, wasm: wasm)).instantiate(in: store).call("_start")
-        } throws: { ($0 as? WasmtimeError)?.exitStatus == 42 }
+        } throws: {
+            if case WasmtimeError.exit(status: 42, _) = $0 { true } else { false }
+        }
     }
 }
