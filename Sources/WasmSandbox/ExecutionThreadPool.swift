@@ -12,10 +12,12 @@ final class ExecutionThreadPool: @unchecked Sendable {
     private var head = 0
     private var running = 0
     private let queueCapacity: Int
+    private let threads: Int
     private var stopping = false
 
     init(threads: Int, queueCapacity: Int, stackSize: Int, name: String = "wasm-sandbox") {
         self.queueCapacity = queueCapacity
+        self.threads = threads
         for index in 0..<threads {
             let thread = Thread { self.work() }
             thread.name = "\(name)-\(index)"
@@ -38,11 +40,15 @@ final class ExecutionThreadPool: @unchecked Sendable {
         return running
     }
 
-    /// Queues a job; returns false, without queuing it, when the queue is full.
+    /// Queues a job; returns false, without queuing it, when every thread is taken and the
+    /// queue is full.
+    ///
+    /// Jobs are counted whether a thread has picked them up yet or not: a job handed to an
+    /// idle thread that has not woken up yet must not take the place of a waiting one.
     func submit(_ job: @escaping Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        guard !stopping, queue.count - head < queueCapacity else { return false }
+        guard !stopping, running + queue.count - head < threads + queueCapacity else { return false }
         queue.append(job)
         condition.signal()
         return true
