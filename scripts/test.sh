@@ -10,9 +10,14 @@ source scripts/prefix.sh
 swift build "${link_flags[@]}"
 swift test "${link_flags[@]}"
 ./scripts/cli-test.sh
-# The external MCP client, pinned, in a virtual environment of its own.
-if [ ! -x .deps/venv/bin/python ] || ! .deps/venv/bin/python -c 'import mcp' 2>/dev/null; then
-  python3 -m venv .deps/venv
-  .deps/venv/bin/python -m pip install --quiet --disable-pip-version-check mcp==1.30.0
+# The external MCP client in a virtual environment of its own, every package pinned by hash;
+# rebuilt whenever the lock file changes.
+lock=tests-external/requirements.lock
+venv=.deps/venv
+if ! cmp -s "$lock" "$venv/requirements.lock"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$lock"
+  cp "$lock" "$venv/requirements.lock"
 fi
-.deps/venv/bin/python tests-external/mcp_client_test.py .build/debug/wasm-sandbox
+"$venv/bin/python" tests-external/mcp_client_test.py .build/debug/wasm-sandbox
