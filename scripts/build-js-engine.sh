@@ -111,7 +111,9 @@ PY
   for name in "${!compiling[@]}"; do wait "${compiling[$name]}" || failed+=("$name.c"); done
   [ ${#failed[@]} = 0 ] || { log "compiling failed: ${failed[*]}"; exit 1; }
   "$clang" "${cflags[@]}" "$work"/*.o -o "$work/engine.wasm" "${ldflags[@]}"
-  RUST_BACKTRACE=0 "$wasmtime" wizer -S cli=y -f wizer.initialize "$work/engine.wasm" -o "$work/engine.wizer.wasm"
+  # Without -C cache=n the CLI would keep its compiled copy in ~/.cache/wasmtime, outside the
+  # prefix and .deps; it compiles this module once anyway.
+  RUST_BACKTRACE=0 "$wasmtime" wizer -C cache=n -S cli=y -f wizer.initialize "$work/engine.wasm" -o "$work/engine.wizer.wasm"
   mkdir -p "$deps/javascript"
   rm -f "$deps"/javascript/engine-*.wasm
   mv "$work/engine.wizer.wasm" "$out"
