@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up, builds the release CLI and runs the bundled examples through it.
+# Sets everything up, builds the release CLI and runs the bundled examples through it. Uses
+# the prefix setup.sh was given (see scripts/prefix.sh).
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
 ./scripts/setup.sh
-swift build -c release --product wasm-sandbox
-swift build -c release --product wasm-sandbox-compile  # compiles request modules under a budget
+source scripts/prefix.sh
+swift build -c release "${link_flags[@]}" --product wasm-sandbox
+swift build -c release "${link_flags[@]}" --product wasm-sandbox-compile  # compiles request modules under a budget
 bin=.build/release/wasm-sandbox
 show() {  # show DESCRIPTION COMMAND...: runs one example and prints its JSON result
   echo "== $1"

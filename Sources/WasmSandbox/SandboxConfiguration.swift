@@ -21,8 +21,9 @@ public struct SandboxConfiguration: Sendable {
     /// The largest program source accepted for a language runtime (default 1 MiB).
     public var maxSourceBytes = 1 << 20
     /// The JavaScript engine module built by `scripts/setup.sh`. Default:
-    /// `$WASM_SANDBOX_JS_ENGINE`, else `javascript.wasm` in `$WASM_SANDBOX_PREFIX/share/wasm-sandbox`
-    /// (the prefix defaults to `/usr/local`, as in setup).
+    /// `$WASM_SANDBOX_JS_ENGINE`, else the first `share/wasm-sandbox/javascript.wasm` found in
+    /// the running executable's prefix (`BIN/..`), `$WASM_SANDBOX_PREFIX`, the prefix of the
+    /// loaded libwasmtime (`LIB/..`, where setup installed both) and `/usr/local`.
     public var javascriptEngine: URL? = SandboxConfiguration.installedEngine(
         "javascript.wasm", environment: "WASM_SANDBOX_JS_ENGINE")
     /// CPython for WASI, installed by `scripts/setup.sh`. Default: `$WASM_SANDBOX_PYTHON`, else
@@ -57,7 +58,8 @@ public struct SandboxConfiguration: Sendable {
     /// Where modules from requests are compiled (default ``CompileIsolation/process``).
     public var compileIsolation = CompileIsolation.process
     /// The compile helper. Default: `$WASM_SANDBOX_COMPILER`, else `wasm-sandbox-compile`
-    /// beside the running executable, else in `$WASM_SANDBOX_PREFIX/bin`.
+    /// beside the running executable, else in `bin` of `$WASM_SANDBOX_PREFIX`, of the loaded
+    /// libwasmtime's prefix or of `/usr/local`.
     public var compilerExecutable: URL? = SandboxConfiguration.defaultCompilerExecutable
     /// Wall-clock time one module may take to compile (default 10 s); a module over it is
     /// `invalid_input`.
@@ -95,11 +97,19 @@ public struct SandboxConfiguration: Sendable {
 
     /// Where scripts/setup.sh installs a language engine, unless the environment says otherwise.
     public static func installedEngine(_ name: String, environment variable: String) -> URL {
-        if let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment[variable], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        let prefix = ProcessInfo.processInfo.environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : $0 }
-        return URL(fileURLWithPath: prefix ?? "/usr/local").appendingPathComponent("share/wasm-sandbox/\(name)")
+        let named = environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        // Prefixes rather than one: a binary installed by scripts/install.sh, one run from
+        // .build, and one run by a user who never exported the prefix setup.sh was given
+        // must all find the engines.
+        let prefixes = [executableDirectory?.deletingLastPathComponent(), named, loadedWasmtimePrefix,
+                        URL(fileURLWithPath: "/usr/local")]
+        let candidates = prefixes.compactMap { $0?.appendingPathComponent("share/wasm-sandbox/\(name)") }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+            ?? (named ?? URL(fileURLWithPath: "/usr/local")).appendingPathComponent("share/wasm-sandbox/\(name)")
     }
 
     /// Where the compile helper is, unless the environment says otherwise.
@@ -107,13 +117,43 @@ public struct SandboxConfiguration: Sendable {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["WASM_SANDBOX_COMPILER"], !path.isEmpty { return URL(fileURLWithPath: path) }
         let name = "wasm-sandbox-compile"
-        var candidates: [URL] = []
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name))
+        let named = environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        let directories = [executableDirectory] + [named, loadedWasmtimePrefix, URL(fileURLWithPath: "/usr/local")]
+            .map { $0?.appendingPathComponent("bin") }
+        return directories.compactMap { $0?.appendingPathComponent(name) }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    /// The directory of the running executable (`PREFIX/bin` once installed).
+    private static var executableDirectory: URL? {
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return nil
         }
-        let prefix = environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local"
-        candidates.append(URL(fileURLWithPath: prefix).appendingPathComponent("bin/\(name)"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return URL(fileURLWithPath: executable).deletingLastPathComponent()
+    }
+
+    /// `PREFIX` for the libwasmtime this process loaded from `PREFIX/lib`: setup.sh installs
+    /// it and the engines under one prefix, and a binary's rpath (or `LD_LIBRARY_PATH`) leads
+    /// the loader there, so the library remembers the prefix when the environment does not.
+    private static var loadedWasmtimePrefix: URL? {
+        // The mapping that holds a libwasmtime function names the file (dladdr would too, but
+        // Glibc's Swift module hides it behind _GNU_SOURCE).
+        guard let symbol = dlsym(nil, "wasm_engine_new"),
+            let maps = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd()
+        else { return nil }
+        let address = UInt(bitPattern: symbol)
+        for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
+            // address-range perms offset device inode path
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            let range = fields.first?.split(separator: "-") ?? []
+            guard fields.count == 6, range.count == 2, let low = UInt(range[0], radix: 16),
+                let high = UInt(range[1], radix: 16), low <= address, address < high
+            else { continue }
+            let path = fields[5].trimmingCharacters(in: .whitespaces)
+            guard path.hasPrefix("/") else { return nil }
+            return URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent()
+        }
+        return nil
     }
 
     /// The per-user default location of the compiled-module cache.

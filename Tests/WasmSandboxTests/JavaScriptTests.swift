@@ -230,3 +230,114 @@ struct JavaScriptAttackTests {
         )
     }
 }
+
+@Suite("JavaScript runner edge cases")
+struct JavaScriptRunnerTests {
+    @Test func hugeTimerDelayFiresAtOnceWithNodesWarning() async {
+        // Node clamps a delay past 2^31 - 1 ms to 1 ms and warns; sleeping 1e300 ms would
+        // have been an undefined conversion to time_t.
+        let result = await runJS(#"setTimeout(() => console.log("x"), 1e300)"#)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "x\n")
+        #expect(
+            result.stderrText
+                == "TimeoutOverflowWarning: 1e+300 does not fit into a 32-bit signed integer.\nTimeout duration was set to 1.\n"
+        )
+        #expect(result.duration < .milliseconds(1500))
+    }
+
+    @Test func nonNumericAndNegativeDelaysAreOneMillisecond() async {
+        let result = await runJS(
+            """
+            for (const delay of [NaN, -5, undefined, "soon", 0, Infinity, -Infinity])
+              setTimeout(() => console.log(String(delay)), delay);
+            setTimeout(() => console.log("after"), 20);
+            """)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "NaN\n-5\nundefined\nsoon\n0\nInfinity\n-Infinity\nafter\n")
+        // Only the overflow warns, as in Node.
+        #expect(result.stderrText.components(separatedBy: "TimeoutOverflowWarning").count == 2, "\(result.stderrText)")
+        #expect(result.duration < .milliseconds(1500))
+    }
+
+    @Test func intervalWithAHugeDelayRepeatsEveryMillisecond() async {
+        let result = await runJS(
+            "let n = 0; const id = setInterval(() => { if (++n === 3) { clearInterval(id); console.log(n) } }, 2 ** 40)")
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "3\n")
+    }
+
+    @Test func handlingOneRejectionLeavesAnotherUnhandled() async {
+        let result = await runJS(
+            """
+            const first = Promise.reject(new Error("first"));
+            const second = Promise.reject(new Error("second"));
+            second.catch(() => console.log("second handled"));
+            """)
+        #expect(result.status == .exited)
+        #expect(result.exitCode == 1)
+        #expect(result.stdoutText == "second handled\n")
+        #expect(result.stderrText.hasPrefix("Uncaught (in promise) Error: first\n"), "\(result.stderrText)")
+        #expect(!result.stderrText.contains("second"))
+    }
+
+    @Test func rejectionsHandledLaterAllCountAsHandled() async {
+        let result = await runJS(
+            """
+            const rejected = Array.from({ length: 100 }, (_, i) => Promise.reject(new Error("r" + i)));
+            setTimeout(() => rejected.forEach(p => p.catch(() => {})), 5);
+            """)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stderrText.isEmpty)
+    }
+
+    @Test func theOneRejectionLeftUnhandledAmongManyIsReported() async {
+        let result = await runJS(
+            """
+            const rejected = Array.from({ length: 100 }, (_, i) => Promise.reject(new Error("r" + i)));
+            setTimeout(() => rejected.forEach((p, i) => { if (i !== 37) p.catch(() => {}) }), 5);
+            """)
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("Uncaught (in promise) Error: r37\n"), "\(result.stderrText)")
+    }
+
+    @Test func rejectionsPastTheTrackingCapStillFailTheRun() async {
+        let result = await runJS("for (let i = 0; i < 1000; i++) Promise.reject(new Error('r' + i))")
+        #expect(result.exitCode == 1)
+        #expect(result.stderrText.hasPrefix("Uncaught (in promise) Error: r0\n"), "\(result.stderrText)")
+    }
+
+    @Test func runningOutOfMemoryWhileReadingTheSourceSaysSo() async {
+        // A source near the 1 MiB cap needs its read buffer grown to 2 MiB, more than a 4 MiB
+        // memory has left beside the engine: the failed growth must end the run cleanly.
+        let source = "// " + String(repeating: "x", count: 1_000_000) + "\nconsole.log('ran')"
+        let result = await runJS(source, limits: ExecutionLimits(memoryBytes: 4 << 20))
+        #expect(result.status == .memoryLimit, "\(result.status) \(result.stderrText)")
+        #expect(result.stderrText == "wasm-sandbox: out of memory reading the script\n")
+        #expect(result.stdout.isEmpty)
+        let roomy = await runJS(source)
+        #expect(roomy.stdoutText == "ran\n", "\(roomy.stderrText)")
+    }
+
+    @Test func aFailedReadOfTheSourceIsAnErrorNotAnEmptyScript() throws {
+        // The sandbox always hands the engine its source as bytes, so the failure is made with
+        // the wasmtime CLI (from scripts/setup.sh), whose stdin here is a directory.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let wasmtime = root.appendingPathComponent(".deps/wasmtime-cli/wasmtime")
+        let engine = try #require(SandboxConfiguration().javascriptEngine)
+        try #require(FileManager.default.isExecutableFile(atPath: wasmtime.path), "run scripts/setup.sh")
+        let process = Process()
+        process.executableURL = wasmtime
+        process.arguments = ["run", engine.path]
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/"))
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(message == "wasm-sandbox: cannot read the script from stdin: Is a directory\n", "\(message)")
+    }
+}

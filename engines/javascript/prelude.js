@@ -169,10 +169,21 @@
   // where the sandbox's deadline still applies.
   const timers = new Map();
   let nextTimer = 1;
+  // Node's rule: a delay that is not a number from 1 to 2^31 - 1 ms becomes 1 ms, and one
+  // too large for that says so, since the timer then fires at once instead of never.
+  const maxDelay = 2147483647;
+  function timerDelay(delay) {
+    const ms = 1 * delay;
+    if (ms >= 1 && ms <= maxDelay) return ms;
+    if (ms > maxDelay) {
+      write(2, `TimeoutOverflowWarning: ${ms} does not fit into a 32-bit signed integer.\nTimeout duration was set to 1.\n`);
+    }
+    return 1;
+  }
   function schedule(callback, delay, args, interval) {
     if (typeof callback !== "function") throw new TypeError("the callback must be a function");
+    const ms = timerDelay(delay);
     const id = nextTimer++;
-    const ms = Math.max(0, Number(delay) || 0);
     timers.set(id, { callback, args, due: now() + ms, interval: interval ? ms : -1 });
     return id;
   }

@@ -8,6 +8,8 @@
 // Exit status: 0 when the script completes, 1 on an uncaught exception or unhandled
 // rejection, 13 when top-level await never settles (as Node does).
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,8 +31,19 @@ static JSContext *context;
 static JSValue report_error;
 static JSValue run_timers;
 static uint64_t random_state;
-static bool has_unhandled_rejection;
-static JSValue unhandled_reason;
+
+// Rejected promises that have no handler yet. A handler attached later removes only its own
+// promise, so one handled rejection never hides another. The list is bounded: past the cap,
+// further rejections are only counted, and the run fails even if they are handled later
+// (Node would already have ended the run at the first of them).
+#define MAX_TRACKED_REJECTIONS 256
+static struct {
+    JSValue promise;
+    JSValue reason;
+} unhandled[MAX_TRACKED_REJECTIONS];
+static int unhandled_count;
+static bool untracked_rejection;
+static JSValue untracked_reason;
 
 static void write_all(int fd, const char *bytes, size_t length) {
     while (length > 0) {
@@ -53,14 +66,21 @@ static JSValue js_write(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     return JS_UNDEFINED;
 }
 
+// The longest timer delay Node accepts (a signed 32-bit millisecond count).
+#define MAX_SLEEP_MS 2147483647.0
+
 // __sleep(ms): blocks in WASI poll_oneoff, which the sandbox ends at the run's deadline.
 static JSValue js_sleep(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
     double ms = 0;
     if (JS_ToFloat64(ctx, &ms, argv[0])) return JS_EXCEPTION;
-    if (ms > 0) {
-        struct timespec duration = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
-        nanosleep(&duration, NULL);
-    }
+    // The prelude already clamps delays; converting NaN or a value out of time_t's range
+    // would be undefined behaviour, so this side never trusts it to.
+    if (!(ms > 0)) return JS_UNDEFINED;
+    if (ms > MAX_SLEEP_MS) ms = MAX_SLEEP_MS;
+    double seconds = floor(ms / 1000);
+    struct timespec duration = {(time_t)seconds, (long)((ms - seconds * 1000) * 1e6)};
+    if (duration.tv_nsec > 999999999) duration.tv_nsec = 999999999;
+    nanosleep(&duration, NULL);
     return JS_UNDEFINED;
 }
 
@@ -88,12 +108,22 @@ static JSModuleDef *refuse_import(JSContext *ctx, const char *name, void *opaque
 static void track_rejection(JSContext *ctx, JSValueConst promise, JSValueConst reason, bool is_handled,
                             void *opaque) {
     if (is_handled) {
-        has_unhandled_rejection = false;
-        JS_FreeValue(ctx, unhandled_reason);
-        unhandled_reason = JS_UNDEFINED;
-    } else if (!has_unhandled_rejection) {
-        has_unhandled_rejection = true;
-        unhandled_reason = JS_DupValue(ctx, reason);
+        for (int i = 0; i < unhandled_count; i++) {
+            if (JS_VALUE_GET_PTR(unhandled[i].promise) != JS_VALUE_GET_PTR(promise)) continue;
+            JS_FreeValue(ctx, unhandled[i].promise);
+            JS_FreeValue(ctx, unhandled[i].reason);
+            // Shifting keeps the oldest first: it is the one reported, as Node reports it.
+            memmove(&unhandled[i], &unhandled[i + 1], (size_t)(unhandled_count - i - 1) * sizeof unhandled[0]);
+            unhandled_count--;
+            return;
+        }
+    } else if (unhandled_count < MAX_TRACKED_REJECTIONS) {
+        unhandled[unhandled_count].promise = JS_DupValue(ctx, promise);
+        unhandled[unhandled_count].reason = JS_DupValue(ctx, reason);
+        unhandled_count++;
+    } else if (!untracked_rejection) {
+        untracked_rejection = true;
+        untracked_reason = JS_DupValue(ctx, reason);
     }
 }
 
@@ -103,7 +133,7 @@ static void initialize(void) {
     JS_SetModuleLoaderFunc(runtime, NULL, refuse_import, NULL);
     JS_SetHostPromiseRejectionTracker(runtime, track_rejection, NULL);
     context = JS_NewContext(runtime);
-    unhandled_reason = JS_UNDEFINED;
+    untracked_reason = JS_UNDEFINED;
 
     JSValue global = JS_GetGlobalObject(context);
     JSValue math = JS_GetPropertyStr(context, global, "Math");
@@ -164,15 +194,33 @@ static bool is_syntax_error(JSValueConst error) {
     return syntax;
 }
 
+// Reads all of stdin. On failure returns NULL with errno set (ENOMEM when memory ran out):
+// a failed read must not pass for the end of the script, or a truncated script would run.
 static char *read_stdin(size_t *length) {
     size_t capacity = 1 << 16, used = 0;
     char *buffer = malloc(capacity + 1);
+    if (!buffer) return NULL;
     for (;;) {
-        if (!buffer) return NULL;
         ssize_t count = read(0, buffer + used, capacity - used);
-        if (count <= 0) break;
+        if (count == 0) break;
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            int error = errno;
+            free(buffer);
+            errno = error;
+            return NULL;
+        }
         used += (size_t)count;
-        if (used == capacity) buffer = realloc(buffer, (capacity *= 2) + 1);
+        if (used == capacity) {
+            char *grown = capacity <= SIZE_MAX / 2 - 1 ? realloc(buffer, capacity * 2 + 1) : NULL;
+            if (!grown) {
+                free(buffer);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buffer = grown;
+            capacity *= 2;
+        }
     }
     buffer[used] = 0;
     *length = used;
@@ -209,7 +257,8 @@ int main(int argc, char **argv) {
     size_t length = 0;
     char *source = read_stdin(&length);
     if (!source) {
-        fputs("wasm-sandbox: out of memory reading the script\n", stderr);
+        if (errno == ENOMEM) fputs("wasm-sandbox: out of memory reading the script\n", stderr);
+        else fprintf(stderr, "wasm-sandbox: cannot read the script from stdin: %s\n", strerror(errno));
         return 1;
     }
     JSValue result = JS_Eval(context, source, length, "<script>", JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_ASYNC);
@@ -245,8 +294,12 @@ int main(int argc, char **argv) {
     default:
         break;
     }
-    if (has_unhandled_rejection) {
-        report(unhandled_reason, "Uncaught (in promise) ");
+    if (unhandled_count > 0) {
+        report(unhandled[0].reason, "Uncaught (in promise) ");
+        return 1;
+    }
+    if (untracked_rejection) {
+        report(untracked_reason, "Uncaught (in promise) ");
         return 1;
     }
     return status;
