@@ -3,12 +3,16 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=.build/debug/wasm-sandbox
+bench=.build/debug/wasm-sandbox-bench
 passed=0 failed=0
-check() {  # check NAME EXPECTED_STATUS EXPECTED_OUTPUT_SUBSTRING -- COMMAND...
+# check NAME EXPECTED_STATUS EXPECTED_OUTPUT -- COMMAND...: the output (stdout and stderr)
+# contains EXPECTED_OUTPUT, or is exactly what follows a leading "=".
+check() {
   local name=$1 want_status=$2 want_text=$3; shift 4
-  local out status
+  local out status matched
   out=$("$@" 2>&1); status=$?
-  if [ "$status" = "$want_status" ] && [[ "$out" == *"$want_text"* ]]; then
+  if [[ "$want_text" == =* ]]; then [ "$out" = "${want_text#=}" ] && matched=1; else [[ "$out" == *"$want_text"* ]] && matched=1; fi
+  if [ "$status" = "$want_status" ] && [ -n "${matched:-}" ]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)); echo "FAIL $name: status $status (want $want_status), output: ${out:0:300}"
@@ -20,7 +24,7 @@ check hello 0 "Hello from the sandbox!" -- $bin run examples/hello.wat
 check hello-json 0 '"status":"ok"' -- $bin run examples/hello.wat --json
 check timeout 124 '"status":"timed_out"' -- $bin run examples/spin.wat --timeout-ms 200 --json
 check timeout-text 124 "wasm-sandbox: timed_out" -- $bin run examples/spin.wat --timeout-ms 200
-check exit-code 7 "" -- $bin run examples/exit.wat -- 7
+check exit-code 7 "=" -- $bin run examples/exit.wat -- 7
 check memory 137 '"status":"memory_limit"' -- $bin run examples/memory-bomb.wat --memory-mb 16 --json
 check fuel 152 '"status":"out_of_fuel"' -- $bin run examples/spin-counting.wat --fuel 100000 --json
 check bad-wasm 65 "invalid WebAssembly module" -- $bin run "$tmp/bad.wasm"
@@ -31,31 +35,39 @@ check bad-env 64 "NAME=VALUE" -- $bin run examples/hello.wat --env nope
 printf 'console.log("ok")\n\xc3\x28' >"$tmp/bad-utf8.js"
 check js-file 0 "Hello { from: 'the sandbox'" -- $bin run examples/hello.js -- a b
 check js-args 0 "args: [ 'a', 'b' ]" -- $bin run examples/hello.js -- a b
-check js-code 0 "3" -- $bin run --code 'console.log(1 + 2)'
+check js-code 0 "=3" -- $bin run --code 'console.log(1 + 2)'
 check js-lang 0 "1229 primes below 10000" -- $bin run --lang js examples/primes.js -- 10000
 check js-throw 1 "Error: boom" -- $bin run --code 'throw new Error("boom")'
 check js-timeout 124 '"status":"timed_out"' -- $bin run --code 'for (;;) {}' --timeout-ms 200 --json
 check js-utf8 65 "not valid UTF-8 (at byte 18)" -- $bin run "$tmp/bad-utf8.js"
 check code-and-file 64 "not both" -- $bin run examples/hello.js --code '1'
 check py-file 0 '"args": ["x"]' -- $bin run examples/hello.py -- x
-check py-code 0 "6" -- $bin run --lang python --code 'print(2 * 3)'
-check py-exit 3 "" -- $bin run --lang python --code 'import sys; sys.exit(3)'
+check py-code 0 "=6" -- $bin run --lang python --code 'print(2 * 3)'
+check py-exit 3 "=" -- $bin run --lang python --code 'import sys; sys.exit(3)'
 check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
 check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
 check py-progress 0 "compiling a 20.5 MB module" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
-check py-cached 0 "1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+check py-cached 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
 call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_health","arguments":{}}}'
-serve_malformed() { (printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' 'this is not json' '{"jsonrpc":"2.0","id":' "$call"; sleep 2) | $bin serve --log-level critical; }
+# serve LINES...: feeds the lines to `serve` over stdio and keeps its input open until the
+# answer to id 2 has come (or a minute has passed), then prints everything it answered.
+serve() {
+  local out; out=$(mktemp -p "$tmp")
+  { printf '%s\n' "$@"; for _ in $(seq 600); do grep -q '"id":2' "$out" && break; sleep 0.1; done; } |
+    $bin serve --log-level critical >"$out"
+  cat "$out"
+}
+serve_malformed() { serve "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' 'this is not json' '{"jsonrpc":"2.0","id":' "$call"; }
 check mcp-malformed 0 'Parse error' -- serve_malformed
 check mcp-serves-after-malformed 0 '"healthy":true' -- serve_malformed
 check health 0 '"healthy":true' -- $bin health
 # A number no Int holds used to trap the server in Int(Double); now it is an error and the server goes on.
 huge='{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"javascript","code":"1","timeout_ms":1e300}}}'
-serve_huge() { (printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$huge" "$call"; sleep 2) | $bin serve --log-level critical; }
+serve_huge() { serve "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$huge" "$call"; }
 check mcp-huge-number 0 "'timeout_ms' must be an integer from 1 to 86400000, got 1e+300" -- serve_huge
 check mcp-serves-after-huge-number 0 '"healthy":true' -- serve_huge
-serve_uninitialized() { (printf '%s\n' "$call"; sleep 2) | $bin serve --log-level critical; }
+serve_uninitialized() { serve "$call"; }
 check mcp-call-before-initialize 0 '"message":"Invalid Request: the session is not initialized: send '"'"'initialize'"'"' first"},"id":2' -- serve_uninitialized
 # Numeric flags outside their documented ranges are usage errors (64), never a trap or a silent wrap.
 check timeout-huge 64 "is invalid for '--timeout-ms" -- $bin run examples/hello.wat --timeout-ms 1e300
@@ -64,8 +76,10 @@ check memory-huge 64 "--memory-mb must be an integer from 1 to 4096, got 9999999
 check output-huge 64 "--max-output-kb must be an integer from 0 to 1048576" -- $bin run examples/hello.wat --max-output-kb 9007199254740993
 check fuel-zero 64 "--fuel must be an integer from 1 to 9007199254740992, got 0" -- $bin run examples/hello.wat --fuel 0
 check fuel-huge 64 "--fuel must be an integer from 1 to 9007199254740992" -- $bin run examples/hello.wat --fuel 18446744073709551615
-check soak-clients 64 "--clients must be an integer from 1 to 1024" -- $bin soak --clients 99999999
-check bench-negative 64 "--iterations must be an integer from 1 to 100000000, got 0" -- $bin bench --iterations 0
+check soak-clients 64 "--clients must be an integer from 1 to 1024" -- $bench soak --clients 99999999
+check bench-negative 64 "--iterations must be an integer from 1 to 100000000, got 0" -- $bench library --iterations 0
+check bench-process 64 "--iterations must be an integer from 1 to 10000, got 0" -- $bench process --iterations 0
+check removed-bench 64 "Unexpected argument 'bench'" -- $bin bench
 check serve-memory-flag 64 "--max-memory-mb must be an integer from 1 to 4096" -- $bin serve --max-memory-mb 99999999999999
 check serve-memory-env 64 "MCP_SANDBOX_MAX_MEMORY_MB must be an integer from 1 to 4096, got '99999999999999'" -- env MCP_SANDBOX_MAX_MEMORY_MB=99999999999999 $bin serve
 check serve-port 64 "--http must look like HOST:PORT" -- $bin serve --http 127.0.0.1:99999999999999999999
