@@ -105,10 +105,11 @@ public struct SandboxConfiguration: Sendable {
         // Prefixes rather than one: a binary installed by scripts/install.sh, one run from
         // .build, and one run by a user who never exported the prefix setup.sh was given
         // must all find the engines.
-        let prefixes = [executableDirectory?.deletingLastPathComponent(), named, loadedWasmtimePrefix,
-                        URL(fileURLWithPath: "/usr/local")]
-        let candidates = prefixes.compactMap { $0?.appendingPathComponent("share/wasm-sandbox/\(name)") }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        let installed = executableDirectory?.deletingLastPathComponent().appendingPathComponent(
+            "share/wasm-sandbox/\(name)")
+        return firstExisting("share/wasm-sandbox/\(name)", first: installed, named: named) {
+            FileManager.default.fileExists(atPath: $0.path)
+        }
             ?? (named ?? URL(fileURLWithPath: "/usr/local")).appendingPathComponent("share/wasm-sandbox/\(name)")
     }
 
@@ -118,43 +119,69 @@ public struct SandboxConfiguration: Sendable {
         if let path = environment["WASM_SANDBOX_COMPILER"], !path.isEmpty { return URL(fileURLWithPath: path) }
         let name = "wasm-sandbox-compile"
         let named = environment["WASM_SANDBOX_PREFIX"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
-        let directories = [executableDirectory] + [named, loadedWasmtimePrefix, URL(fileURLWithPath: "/usr/local")]
-            .map { $0?.appendingPathComponent("bin") }
-        return directories.compactMap { $0?.appendingPathComponent(name) }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        // Beside the executable first: a build directory holds both binaries.
+        return firstExisting("bin/\(name)", first: executableDirectory?.appendingPathComponent(name), named: named) {
+            FileManager.default.isExecutableFile(atPath: $0.path)
+        }
+    }
+
+    /// `first` if `exists` holds for it, else `relative` under the first prefix where it holds:
+    /// `named`, then where libwasmtime was loaded from, then /usr/local. The libwasmtime
+    /// prefix is looked up only when the ones before it miss: it reads /proc/self/maps, which
+    /// a one-shot run should not pay for.
+    private static func firstExisting(
+        _ relative: String, first: URL?, named: URL?, _ exists: (URL) -> Bool
+    ) -> URL? {
+        if let first, exists(first) { return first }
+        let prefixes: [() -> URL?] = [{ named }, { loadedWasmtimePrefix }, { URL(fileURLWithPath: "/usr/local") }]
+        for prefix in prefixes {
+            if let candidate = prefix()?.appendingPathComponent(relative), exists(candidate) { return candidate }
+        }
+        return nil
     }
 
     /// The directory of the running executable (`PREFIX/bin` once installed).
-    private static var executableDirectory: URL? {
+    private static let executableDirectory: URL? = {
         guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
             return nil
         }
         return URL(fileURLWithPath: executable).deletingLastPathComponent()
-    }
+    }()
 
     /// `PREFIX` for the libwasmtime this process loaded from `PREFIX/lib`: setup.sh installs
     /// it and the engines under one prefix, and a binary's rpath (or `LD_LIBRARY_PATH`) leads
     /// the loader there, so the library remembers the prefix when the environment does not.
-    private static var loadedWasmtimePrefix: URL? {
+    private static let loadedWasmtimePrefix: URL? = {
         // The mapping that holds a libwasmtime function names the file (dladdr would too, but
         // Glibc's Swift module hides it behind _GNU_SOURCE).
-        guard let symbol = dlsym(nil, "wasm_engine_new"),
-            let maps = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/maps")).readToEnd()
-        else { return nil }
+        guard let symbol = dlsym(nil, "wasm_engine_new") else { return nil }
         let address = UInt(bitPattern: symbol)
-        for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
-            // address-range perms offset device inode path
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            let range = fields.first?.split(separator: "-") ?? []
-            guard fields.count == 6, range.count == 2, let low = UInt(range[0], radix: 16),
-                let high = UInt(range[1], radix: 16), low <= address, address < high
+        // Parsed as bytes: Foundation's string splitting costs milliseconds here, on every
+        // one-shot run.
+        let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var maps: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while maps.count < 16 << 20 {
+            let count = read(fd, &chunk, chunk.count)
+            guard count > 0 else { break }
+            maps += chunk[..<count]
+        }
+        // Lines read "low-high perms offset device inode path".
+        for line in maps.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, let dash = fields[0].firstIndex(of: UInt8(ascii: "-")),
+                let low = UInt(String(decoding: fields[0][..<dash], as: UTF8.self), radix: 16),
+                let high = UInt(String(decoding: fields[0][(dash + 1)...], as: UTF8.self), radix: 16),
+                low <= address, address < high
             else { continue }
-            let path = fields[5].trimmingCharacters(in: .whitespaces)
+            let path = String(decoding: fields[5], as: UTF8.self).trimmingCharacters(in: .whitespaces)
             guard path.hasPrefix("/") else { return nil }
             return URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent()
         }
         return nil
-    }
+    }()
 
     /// The per-user default location of the compiled-module cache.
     public static var defaultDiskCacheDirectory: URL {
