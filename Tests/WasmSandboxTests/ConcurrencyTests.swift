@@ -79,11 +79,11 @@ struct ConcurrencyTests {
         #expect(await sandbox.execute(ExecutionRequest(.wat(Guests.hello))).status == .ok)
     }
 
-    /// Measured in a process of its own (`wasm-sandbox soak`): the other suites run in this
+    /// Measured in a process of its own (`wasm-sandbox-bench soak`, built beside the tests): the other suites run in this
     /// process at the same time and would swamp the figure.
     @Test func tenThousandExecutionsDoNotGrowResidentMemory() throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("wasm-sandbox")
+            .appendingPathComponent("wasm-sandbox-bench")
         let process = Process()
         process.executableURL = binary
         process.arguments = ["soak", "--runs", "10000", "--warmup", "2000"]
