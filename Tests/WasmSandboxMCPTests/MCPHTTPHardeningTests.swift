@@ -116,16 +116,6 @@ final class RawConnection: @unchecked Sendable {
     }
 }
 
-/// Waits, polling, until `condition` holds or `seconds` pass (a generous bound: the machine is loaded).
-func eventually(within seconds: Int = 30, _ condition: () async -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
-}
-
 @Suite("Streamable HTTP server against slow and idle clients", .serialized)
 struct MCPHTTPHardeningTests {
     /// Forty idle connections, some stopped half-way through a header, against a limit of 8:

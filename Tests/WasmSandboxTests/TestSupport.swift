@@ -1,12 +1,20 @@
 import Foundation
 import WasmSandbox
 
-/// One sandbox for the tests that need no special configuration, as a server would share one.
-let sharedSandbox: Sandbox = {
+/// The timeout of runs whose timing is not what a test checks: generous, so that the suite
+/// holds on a loaded machine (tests run in parallel, often on two cores with other work).
+let generousTimeout: Duration = .seconds(120)
+
+/// A configuration for a test's own sandbox: no disk cache, and a generous default timeout.
+func testConfiguration() -> SandboxConfiguration {
     var configuration = SandboxConfiguration()
     configuration.diskCacheDirectory = nil
-    return try! Sandbox(configuration: configuration)
-}()
+    configuration.defaultLimits.timeout = generousTimeout
+    return configuration
+}
+
+/// One sandbox for the tests that need no special configuration, as a server would share one.
+let sharedSandbox: Sandbox = try! Sandbox(configuration: testConfiguration())
 
 func request(
     _ input: ExecutionInput,
@@ -42,4 +50,15 @@ func makeTemporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("wasm-sandbox-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// Waits, polling, until `condition` holds or `seconds` pass (a generous bound: the machine
+/// may be loaded). Returns whether it held: use as `#expect(try await eventually { ... })`.
+func eventually(within seconds: Int = 30, _ condition: () async -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
 }
