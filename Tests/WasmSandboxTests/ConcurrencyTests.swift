@@ -16,29 +16,38 @@ struct ConcurrencyTests {
     }
 
     @Test func oneRunsLimitNeverAffectsAnother() async {
-        let short = ExecutionLimits(timeout: .milliseconds(400), memoryBytes: 16 << 20, stdoutBytes: 4096)
-        let attacks = [Guests.spin, Guests.memoryBomb, Guests.recursion, Guests.stdoutFlood, Guests.divideByZero]
+        // Only the spin is stopped by its deadline; the other attacks meet their own limit,
+        // however long a loaded machine takes to get them there.
+        let caps = ExecutionLimits(timeout: generousTimeout, memoryBytes: 16 << 20, stdoutBytes: 4096)
+        let attacks: [(String, ExecutionLimits, ExecutionResult.Status)] = [
+            (Guests.spin, ExecutionLimits(timeout: .milliseconds(400)), .timedOut),
+            (Guests.memoryBomb, caps, .memoryLimit),
+            (Guests.recursion, caps, .trapped),
+            (Guests.stdoutFlood, caps, .outputLimit),
+            (Guests.divideByZero, caps, .trapped),
+        ]
         let jobs =
-            attacks.flatMap { attack in Array(repeating: ("attack", attack, short), count: 3) }
-            + Array(repeating: ("hello", Guests.hello, ExecutionLimits()), count: 40)
-        let results = await withTaskGroup(of: (String, ExecutionResult).self) { group in
-            for (label, guest, limits) in jobs {
-                group.addTask { (label, await run(guest, limits: limits)) }
+            attacks.flatMap { attack in Array(repeating: attack, count: 3) }
+            + Array(repeating: (Guests.hello, ExecutionLimits(timeout: generousTimeout), .ok), count: 40)
+        let results = await withTaskGroup(of: (ExecutionResult.Status, ExecutionResult).self) { group in
+            for (guest, limits, expected) in jobs {
+                group.addTask { (expected, await run(guest, limits: limits)) }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        let hellos = results.filter { $0.0 == "hello" }.map(\.1)
+        #expect(results.count == 55)
+        for (expected, result) in results {
+            #expect(result.status == expected, "\(result.message ?? "")")
+        }
+        let hellos = results.filter { $0.0 == .ok }.map(\.1)
         #expect(hellos.count == 40)
-        #expect(hellos.allSatisfy { $0.status == .ok && $0.stdoutText == "hello\n" })
-        let attackStatuses = Set(results.filter { $0.0 == "attack" }.map(\.1.status))
-        #expect(attackStatuses == [.timedOut, .memoryLimit, .trapped, .outputLimit])
+        #expect(hellos.allSatisfy { $0.stdoutText == "hello\n" })
     }
 
     @Test func fullQueueAnswersBusy() async throws {
-        var configuration = SandboxConfiguration()
+        var configuration = testConfiguration()
         configuration.maxConcurrentExecutions = 1
         configuration.maxQueuedExecutions = 1
-        configuration.diskCacheDirectory = nil
         let sandbox = try Sandbox(configuration: configuration)
         // Compile the module first, so that each request below goes straight to a thread.
         #expect(
@@ -105,27 +114,46 @@ struct ConcurrencyTests {
 @Suite("Blocking callers")
 struct BlockingCallerTests {
     @Test func blockingCallsBeyondTheSlotsAreBusy() async throws {
-        var configuration = SandboxConfiguration()
+        var configuration = testConfiguration()
         configuration.maxConcurrentExecutions = 2
-        configuration.diskCacheDirectory = nil
         let sandbox = try Sandbox(configuration: configuration)
-        let slow = request(Guests.spin, limits: ExecutionLimits(timeout: .milliseconds(400)))
-        let statuses = Mutex<[ExecutionResult.Status]>([])
-        let threads = (0..<4).map { _ in
-            Thread {
-                let status = sandbox.executeBlocking(slow).status
-                statuses.withLock { $0.append(status) }
-            }
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func exists(_ name: String) -> Bool {
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path)
         }
-        for thread in threads {
+        // Each call runs a guest that says it started, then holds its slot until "go" exists.
+        let results = Mutex<[String: ExecutionResult]>([:])
+        func start(_ name: String) {
+            var gated = request(Guests.gate, arguments: ["started-\(name)", "go"])
+            gated.mounts = [Mount(hostPath: directory.path, guestPath: "/data", writable: true)]
+            let held = gated
+            let thread = Thread {
+                let result = sandbox.executeBlocking(held)
+                results.withLock { $0[name] = result }
+            }
             thread.stackSize = 16 << 20
             thread.start()
         }
-        while statuses.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(20)) }
-        let all = statuses.withLock { $0 }
-        #expect(all.filter { $0 == .timedOut }.count == 2)
-        #expect(all.filter { $0 == .busy }.count == 2)
-        // The async path has its own slots and still works.
+        start("a")
+        start("b")
+        #expect(try await eventually { exists("started-a") && exists("started-b") })
+        // Both slots are held: two more calls are answered busy at once, without running.
+        start("c")
+        start("d")
+        #expect(try await eventually { results.withLock { $0["c"] != nil && $0["d"] != nil } })
+        // The async path has its own slots and works while the blocking ones are all held.
         #expect(await sandbox.execute(request(Guests.hello)).status == .ok)
+        try Data().write(to: directory.appendingPathComponent("go"))
+        #expect(try await eventually { results.withLock { $0.count == 4 } })
+        let all = results.withLock { $0 }
+        for name in ["a", "b"] {
+            #expect(all[name]?.status == .ok, "\(name): \(all[name]?.message ?? "no result")")
+        }
+        for name in ["c", "d"] {
+            #expect(all[name]?.status == .busy, "\(name): \(all[name]?.message ?? "no result")")
+            #expect(all[name]?.message == "all blocking execution slots are in use")
+            #expect(!exists("started-\(name)"))
+        }
     }
 }

@@ -97,6 +97,32 @@ enum Guests {
           (if (i64.ne (i64.load (i32.const 256)) (i64.const 7)) (then (call $proc_exit (i32.const 4)))))
         """)
 
+    /// Creates argv[1] in the first preopened directory, then waits (polling every 5 ms) until
+    /// argv[2] exists there, and exits 0: a run that lasts until the test lets it go, not for
+    /// a time that a loaded machine might overrun.
+    static let gate = module(
+        """
+        (func (export "_start") (local $errno i32)
+          ;; oflags creat, rights fd_write
+          (local.set $errno (call $path_open (i32.const 3) (i32.const 0) (call $arg (i32.const 1))
+            (call $strlen (call $arg (i32.const 1))) (i32.const 1) (i64.const 64) (i64.const 64) (i32.const 0) (i32.const 24)))
+          (if (local.get $errno) (then (call $proc_exit (local.get $errno))))
+          ;; subscription at 128: userdata 7, tag clock, clock id monotonic, 5 ms relative
+          (i64.store (i32.const 128) (i64.const 7))
+          (i32.store8 (i32.const 136) (i32.const 0))
+          (i32.store (i32.const 144) (i32.const 1))
+          (i64.store (i32.const 152) (i64.const 5000000))
+          (i64.store (i32.const 160) (i64.const 0))
+          (i32.store16 (i32.const 168) (i32.const 0))
+          (loop $wait
+            ;; rights fd_read; a failed open (no such file yet) sleeps and tries again
+            (if (call $path_open (i32.const 3) (i32.const 0) (call $arg (i32.const 2))
+                  (call $strlen (call $arg (i32.const 2))) (i32.const 0) (i64.const 2) (i64.const 2) (i32.const 0) (i32.const 24))
+              (then
+                (drop (call $poll_oneoff (i32.const 128) (i32.const 256) (i32.const 1) (i32.const 300)))
+                (br $wait)))))
+        """)
+
     /// Copies stdin to stdout until end of file.
     static let cat = module(
         """
