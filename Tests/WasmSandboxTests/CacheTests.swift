@@ -5,7 +5,7 @@ import WasmSandbox
 @Suite("Compiled-module cache")
 struct CacheTests {
     func sandbox(cacheAt directory: URL?) throws -> Sandbox {
-        var configuration = SandboxConfiguration()
+        var configuration = testConfiguration()
         configuration.maxConcurrentExecutions = 2
         configuration.diskCacheDirectory = directory
         return try Sandbox(configuration: configuration)

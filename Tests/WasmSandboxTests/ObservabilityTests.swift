@@ -9,8 +9,7 @@ import WasmSandbox
 struct ObservabilityTests {
     @Test func runsAreCountedByStatus() async throws {
         let metrics = TestMetrics()
-        var configuration = SandboxConfiguration()
-        configuration.diskCacheDirectory = nil
+        var configuration = testConfiguration()
         configuration.metricsFactory = metrics
         let sandbox = try Sandbox(configuration: configuration)
         _ = await sandbox.execute(ExecutionRequest(.wat(Guests.hello)))
@@ -35,8 +34,7 @@ struct ObservabilityTests {
     /// Both must come back to zero after runs that end in every way.
     @Test func inFlightAndQueueDepthReturnToZeroAfterEveryKindOfRun() async throws {
         let metrics = TestMetrics()
-        var configuration = SandboxConfiguration()
-        configuration.diskCacheDirectory = nil
+        var configuration = testConfiguration()
         configuration.metricsFactory = metrics
         configuration.maxConcurrentExecutions = 1
         configuration.maxQueuedExecutions = 1
@@ -70,7 +68,7 @@ struct ObservabilityTests {
         let thread = Thread { blocking.withLock { $0 = sandbox.executeBlocking(ExecutionRequest(.wat(Guests.hello))) } }
         thread.stackSize = 16 << 20
         thread.start()
-        while blocking.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await eventually { blocking.withLock { $0 != nil } })
         #expect(blocking.withLock { $0?.status } == .ok)
         expectIdle(after: "a blocking run")
 
