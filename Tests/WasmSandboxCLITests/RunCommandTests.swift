@@ -7,6 +7,9 @@ import WasmSandbox
 
 @Suite("wasm-sandbox run, parsed and run in-process")
 struct RunCommandTests {
+    /// Timing is not what these tests check: a generous timeout holds on a loaded machine.
+    static let generousTimeoutMs = "120000"
+
     /// A scratch directory holding `files`, removed by the caller.
     func directory(_ files: [String: String] = [:]) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cli-test-\(UUID().uuidString)")
@@ -20,17 +23,23 @@ struct RunCommandTests {
     @Test func runsAWATFileAndCapturesItsOutput() async throws {
         let folder = try directory(["hello.wat": Sandbox.canaryWAT])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let command = try RunCommand.parse([folder.appendingPathComponent("hello.wat").path, "--no-cache"])
+        let command = try RunCommand.parse(
+            [folder.appendingPathComponent("hello.wat").path, "--no-cache", "--timeout-ms", Self.generousTimeoutMs])
         let result = try await command.outcome()
         #expect(result.status == .ok)
         #expect(result.stdoutText == "ok\n")
     }
 
     @Test func inlineCodeIsJavaScriptUnlessTheLanguageSaysOtherwise() async throws {
-        let javascript = try await RunCommand.parse(["--code", "console.log(6 * 7)", "--no-cache"]).outcome()
+        let javascript = try await RunCommand.parse(
+            ["--code", "console.log(6 * 7)", "--no-cache", "--timeout-ms", Self.generousTimeoutMs]
+        ).outcome()
         #expect(javascript.status == .ok)
         #expect(javascript.stdoutText == "42\n")
-        let wat = try await RunCommand.parse(["--code", Sandbox.canaryWAT, "--lang", "wat", "--no-cache"]).outcome()
+        let wat = try await RunCommand.parse(
+            ["--code", Sandbox.canaryWAT, "--lang", "wat", "--no-cache", "--timeout-ms", Self.generousTimeoutMs]
+        ).outcome()
+        #expect(wat.status == .ok)
         #expect(wat.stdoutText == "ok\n")
     }
 
