@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import Wasmtime
 
@@ -8,7 +9,10 @@ struct WrapperTests {
           (import "host" "add" (func $add (param i32 i32) (result i32)))
           (memory (export "memory") 2)
           (global $result (export "result") (mut i32) (i32.const 0))
-          (func (export "_start") (global.set $result (call $add (i32.const 40) (i32.const 2)))))
+          (func (export "_start")
+            (global.set $result (call $add (i32.const 40) (i32.const 2)))
+            ;; The wrapper cannot read a global back, so the guest checks the sum it got itself.
+            (if (i32.ne (global.get $result) (i32.const 42)) (then unreachable))))
         """
 
     @Test func invalidEngineConfigurationThrowsInsteadOfAborting() throws {
@@ -65,7 +69,9 @@ struct WrapperTests {
     }
 
     @Test func hostFunctionsReceiveArgumentsAndStoreData() throws {
-        final class Marker: Sendable {}
+        final class Marker: Sendable {
+            let results = Mutex<[Int32]>([])
+        }
         let engine = try Engine()
         var linker = LinkerBuilder<Marker>(engine: engine)
         let marker = Marker()
@@ -73,12 +79,17 @@ struct WrapperTests {
             caller, args, results in
             guard caller.data === marker else { throw WasmtimeError.error(message: "unexpected call") }
             let size = try caller.withMemory { $0.count }
-            try results.set(.i32(try args.i32(at: 0) + args.i32(at: 1) + Int32(size / 65536) - 2), at: 0)
+            // 40 + 2 when the memory is the module's two pages.
+            let sum = try args.i32(at: 0) + args.i32(at: 1) + Int32(size / 65536) - 2
+            caller.data.results.withLock { $0.append(sum) }
+            try results.set(.i32(sum), at: 0)
         }
         let pre = try linker.build().instantiatePre(try Module(engine: engine, wasm: try wat2wasm(Self.answer)))
         let store = Store(engine: engine, data: marker)
         let instance = try pre.instantiate(in: store)
+        // The guest traps unless the host's answer reached it as 42.
         try instance.call("_start")
+        #expect(marker.results.withLock { $0 } == [42])
         #expect(instance.memorySize() == 2 * 65536)
     }
 
