@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import MCP
-import SystemPackage
 import WasmSandbox
 import WasmSandboxCLICommands
 import Wasmtime
@@ -94,21 +93,10 @@ struct ProcessBenchmark: AsyncParsableCommand {
         var toInitialize: [UInt64] = []
         var toFirstRun: [UInt64] = []
         for _ in 0..<max(iterations / 4, 5) {
-            let toServer = Pipe()
-            let fromServer = Pipe()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: cli)
-            process.arguments = ["serve", "--log-level", "error"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cache]) { $1 }
-            process.standardInput = toServer
-            process.standardOutput = fromServer
             let start = DispatchTime.now().uptimeNanoseconds
-            try process.run()
+            let server = try StdioServerProcess(executable: cli, environment: ["XDG_CACHE_HOME": cache])
             let client = Client(name: "bench", version: "1")
-            _ = try await client.connect(
-                transport: StdioTransport(
-                    input: FileDescriptor(rawValue: fromServer.fileHandleForReading.fileDescriptor),
-                    output: FileDescriptor(rawValue: toServer.fileHandleForWriting.fileDescriptor)))
+            _ = try await client.connect(transport: server.transport)
             toInitialize.append(DispatchTime.now().uptimeNanoseconds - start)
             let context: RequestContext<CallTool.Result> = try await client.callTool(
                 name: "execute_code", arguments: ["language": "wat", "code": .string(Sandbox.canaryWAT)])
@@ -116,8 +104,7 @@ struct ProcessBenchmark: AsyncParsableCommand {
             guard result.isError != true else { throw BenchmarkError("the server's first run failed: \(result)") }
             toFirstRun.append(DispatchTime.now().uptimeNanoseconds - start)
             await client.disconnect()
-            try toServer.fileHandleForWriting.close()
-            process.waitUntilExit()
+            server.stop()
         }
         let initialize = LatencyStats(nanoseconds: toInitialize)
         let firstRun = LatencyStats(nanoseconds: toFirstRun)
