@@ -412,11 +412,11 @@ struct CompileBombTests {
         let compiler = try #require(SandboxConfiguration().compilerExecutable)
         let gated = directory.appendingPathComponent("gated-compile")
         try """
-            #!/bin/sh
-            echo started >> '\(directory.path)/starts'
-            while [ ! -e '\(directory.path)/go' ]; do sleep 0.02; done
-            exec '\(compiler.path)' "$@"
-            """.write(to: gated, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        echo started >> '\(directory.path)/starts'
+        while [ ! -e '\(directory.path)/go' ]; do sleep 0.02; done
+        exec '\(compiler.path)' "$@"
+        """.write(to: gated, atomically: true, encoding: .utf8)
         #expect(chmod(gated.path, 0o755) == 0)
         func starts() -> Int {
             let log = try? String(contentsOf: directory.appendingPathComponent("starts"), encoding: .utf8)

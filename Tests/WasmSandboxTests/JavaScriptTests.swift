@@ -273,7 +273,8 @@ struct JavaScriptRunnerTests {
 
     @Test func intervalWithAHugeDelayRepeatsEveryMillisecond() async {
         let result = await runJS(
-            "let n = 0; const id = setInterval(() => { if (++n === 3) { clearInterval(id); console.log(n) } }, 2 ** 40)")
+            "let n = 0; const id = setInterval(() => { if (++n === 3) { clearInterval(id); console.log(n) } }, 2 ** 40)"
+        )
         #expect(result.status == .ok, "\(result.stderrText)")
         #expect(result.stdoutText == "3\n")
     }
