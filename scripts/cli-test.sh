@@ -79,6 +79,8 @@ check fuel-huge 64 "--fuel must be an integer from 1 to 9007199254740992" -- $bi
 check soak-clients 64 "--clients must be an integer from 1 to 1024" -- $bench soak --clients 99999999
 check bench-negative 64 "--iterations must be an integer from 1 to 100000000, got 0" -- $bench library --iterations 0
 check bench-process 64 "--iterations must be an integer from 1 to 10000, got 0" -- $bench process --iterations 0
+check bench-mcp-calls 64 "--calls must be an integer from 1 to 100000, got 9223372036854775807" -- $bench mcp --calls 9223372036854775807
+check bench-mcp-clients 64 "--clients must be an integer from 1 to 256, got -1" -- $bench mcp --clients=-1
 check removed-bench 64 "Unexpected argument 'bench'" -- $bin bench
 check serve-memory-flag 64 "--max-memory-mb must be an integer from 1 to 4096" -- $bin serve --max-memory-mb 99999999999999
 check serve-memory-env 64 "MCP_SANDBOX_MAX_MEMORY_MB must be an integer from 1 to 4096, got '99999999999999'" -- env MCP_SANDBOX_MAX_MEMORY_MB=99999999999999 $bin serve
