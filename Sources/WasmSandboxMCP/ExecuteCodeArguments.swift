@@ -22,20 +22,28 @@ struct ExecuteCodeArguments: Decodable {
     var fuel: Int?
 
     init(from decoder: any Decoder) throws {
-        let given = try decoder.container(keyedBy: ArgumentName.self).allKeys.map(\.stringValue).sorted()
-        if let unknown = given.first(where: { ExecuteCodeField(rawValue: $0) == nil }) {
+        let container = try decoder.container(keyedBy: ArgumentName.self)
+        var values: [String: Value] = [:]
+        // `Value` takes any JSON, `null` included, so only the conversion can fail.
+        for key in container.allKeys { values[key.stringValue] = try container.decode(Value.self, forKey: key) }
+        try self.init(values)
+    }
+
+    /// Checks the arguments of a tool call as the SDK hands them over, already parsed as JSON
+    /// values: converted in place, never encoded and parsed again (inline files make them
+    /// megabytes).
+    init(_ raw: [String: Value]?) throws(MCPError) {
+        let given = raw ?? [:]
+        if let unknown = given.keys.sorted().first(where: { ExecuteCodeField(rawValue: $0) == nil }) {
             throw MCPError.invalidParams("unknown argument '\(unknown)'")
         }
-        let container = try decoder.container(keyedBy: ExecuteCodeField.self)
         var language: Language?
         var code: String?
         for field in ExecuteCodeField.allCases {
-            guard container.contains(field) else {
+            guard let value = given[field.rawValue] else {
                 if field.isRequired { throw MCPError.invalidParams("missing argument '\(field.name)'") }
                 continue
             }
-            // `Value` takes any JSON, `null` included, so only the conversion can fail.
-            let value = try container.decode(Value.self, forKey: field)
             switch field {
             case .language: language = try field.language(value)
             case .code: code = try field.string(value)
@@ -51,18 +59,6 @@ struct ExecuteCodeArguments: Decodable {
         // Both are required: the loop has thrown unless they were given.
         self.language = language!
         self.code = code!
-    }
-
-    /// Decodes the arguments of a tool call. The SDK hands them over already parsed, as JSON
-    /// values; they go through `JSONDecoder` again so that this type is an ordinary `Decodable`.
-    init(_ raw: [String: Value]?) throws(MCPError) {
-        do {
-            self = try JSONDecoder().decode(Self.self, from: JSONEncoder().encode(raw ?? [:]))
-        } catch let error as MCPError {
-            throw error
-        } catch {
-            throw MCPError.invalidParams("the arguments cannot be read: \(error)")
-        }
     }
 
     /// Any argument name, so that unknown ones can be found and named.
