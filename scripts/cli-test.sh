@@ -51,11 +51,15 @@ check py-cached 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
 call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_health","arguments":{}}}'
 # serve LINES...: feeds the lines to `serve` over stdio and keeps its input open until the
-# answer to id 2 has come (or a minute has passed), then prints everything it answered.
+# answer to id 2 has come (or a minute has passed), then prints everything it answered. An
+# `initialize` first is answered before the rest is sent, as the protocol has clients wait.
 serve() {
   local out; out=$(mktemp -p "$tmp")
-  { printf '%s\n' "$@"; for _ in $(seq 600); do grep -q '"id":2' "$out" && break; sleep 0.1; done; } |
-    $bin serve --log-level critical >"$out"
+  awaiting() { for _ in $(seq 600); do grep -q "$1" "$out" && return; sleep 0.1; done; }
+  {
+    if [[ "$1" == *'"method":"initialize"'* ]]; then printf '%s\n' "$1"; shift; awaiting '"id":1'; fi
+    printf '%s\n' "$@"; awaiting '"id":2'
+  } | $bin serve --log-level critical >"$out"
   cat "$out"
 }
 serve_malformed() { serve "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' 'this is not json' '{"jsonrpc":"2.0","id":' "$call"; }
