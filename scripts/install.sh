@@ -29,4 +29,6 @@ if ! env -u WASM_SANDBOX_PREFIX -u LD_LIBRARY_PATH -u WASM_SANDBOX_JS_ENGINE -u 
   log "rpath to $prefix/lib: build with scripts/quickstart.sh or scripts/test.sh"
   exit 1
 fi
+# The engines' compiled code is keyed to the installed engine files: compile it for them once.
+"$prefix/bin/wasm-sandbox" prepare
 log "installed $prefix/bin/wasm-sandbox and wasm-sandbox-compile (from $from)"

@@ -9,6 +9,7 @@ source scripts/prefix.sh
 swift build -c release "${link_flags[@]}" --product wasm-sandbox
 swift build -c release "${link_flags[@]}" --product wasm-sandbox-compile  # compiles request modules under a budget
 bin=.build/release/wasm-sandbox
+$bin prepare  # compiles the engines once (Python: minutes); later processes load them in milliseconds
 show() {  # show DESCRIPTION COMMAND...: runs one example and prints its JSON result
   echo "== $1"
   echo "\$ wasm-sandbox ${*:2}"

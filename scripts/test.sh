@@ -8,6 +8,7 @@ cd "$root"
 ./scripts/setup.sh
 source scripts/prefix.sh
 swift build "${link_flags[@]}"
+./.build/debug/wasm-sandbox prepare  # compiles the engines once (Python: minutes), not in every test process
 swift test "${link_flags[@]}"
 ./scripts/cli-test.sh
 # The external MCP client in a virtual environment of its own, every package pinned by hash;

@@ -77,6 +77,10 @@ const wasm_name_t *wasm_exporttype_name(const wasm_exporttype_t *type);
 const wasm_externtype_t *wasm_exporttype_type(const wasm_exporttype_t *type);
 void wasm_exporttype_vec_delete(wasm_exporttype_vec_t *vec);
 wasm_externkind_t wasm_externtype_kind(const wasm_externtype_t *type);
+typedef struct wasm_memorytype_t wasm_memorytype_t;
+const wasm_memorytype_t *wasm_externtype_as_memorytype_const(const wasm_externtype_t *type);
+// The minimum size in pages (of 64 KiB unless a custom page size is set).
+uint64_t wasmtime_memorytype_minimum(const wasm_memorytype_t *type);
 
 // MARK: Engine and configuration (wasm.h, wasmtime/config.h, wasmtime/engine.h)
 
@@ -146,6 +150,8 @@ wasmtime_error_t *wasmtime_module_validate(wasm_engine_t *engine, const uint8_t 
 void wasmtime_module_exports(const wasmtime_module_t *module, wasm_exporttype_vec_t *out);
 wasmtime_error_t *wasmtime_module_serialize(wasmtime_module_t *module, wasm_byte_vec_t *out);
 wasmtime_error_t *wasmtime_module_deserialize(wasm_engine_t *engine, const uint8_t *bytes, size_t length, wasmtime_module_t **module);
+// Memory-maps a file written from wasmtime_module_serialize instead of copying it.
+wasmtime_error_t *wasmtime_module_deserialize_file(wasm_engine_t *engine, const char *path, wasmtime_module_t **module);
 
 wasmtime_error_t *wasmtime_wat2wasm(const char *wat, size_t length, wasm_byte_vec_t *out);
 

@@ -12,6 +12,13 @@ struct Execution {
     static let unlimitedFuel = UInt64(Int64.max)
 
     func callAsFunction() -> ExecutionResult {
+        guard module.initialMemoryBytes <= limits.memoryBytes else {
+            var result = ExecutionResult(status: .invalidInput)
+            let what = if case .python = request.input { "the Python engine starts" } else { "the module's memory starts" }
+            result.message =
+                "\(what) with \(module.initialMemoryBytes >> 20) MiB of linear memory (\(module.initialMemoryBytes) bytes), more than this run's memory limit of \(limits.memoryBytes) bytes: raise the limit"
+            return result
+        }
         let control = run.control
         let store = Store(engine: runtime.engine, data: run)
         // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
@@ -45,7 +52,12 @@ struct Execution {
                 try FileWrites.attach(
                     to: run, guest: instance!, forwarder: try runtime.forwarder(), wasi: runtime.wasi, store: store)
             }
-            try instance!.call("_start")
+            if case .python(let source) = request.input {
+                try PythonEngine.run(
+                    Array(source.utf8), arguments: request.arguments, in: instance!, control: control)
+            } else {
+                try instance!.call("_start")
+            }
         } catch {
             failure = error
         }

@@ -8,6 +8,16 @@ struct PreparedModule: Sendable {
     let directOutput: InstancePre<RunState>
     /// File writes through ``FileWrites``, for runs with writable directories.
     let fileOutput: InstancePre<RunState>
+    /// The bytes its exported memory starts with, which a run's memory limit must allow.
+    let initialMemoryBytes: Int
+}
+
+/// How a module is entered, which decides what it must export.
+enum ModuleKind: Sendable {
+    /// A WASI command, run once through `_start`: what requests bring, and the JavaScript engine.
+    case command
+    /// A reactor, entered through the named exports: the Python engine.
+    case reactor(exports: [String])
 }
 
 /// The two linkers every module is prepared with (see ``PreparedModule``).
@@ -54,7 +64,7 @@ final class ModuleCache: @unchecked Sendable {
         var lastUse: UInt64
     }
 
-    private let engine: Engine
+    let engine: Engine
     private let linkers: Linkers
     private let disk: DiskModuleCache?
     private let capacity: Int
@@ -93,7 +103,7 @@ final class ModuleCache: @unchecked Sendable {
     }
 
     /// The prepared module stored under `key` in memory or on disk, without compiling.
-    func cached(key: [UInt8]) throws(SandboxError) -> (PreparedModule, Source)? {
+    func cached(key: [UInt8], kind: ModuleKind = .command) throws(SandboxError) -> (PreparedModule, Source)? {
         condition.lock()
         if let hit = entries[key] {
             useCounter += 1
@@ -110,16 +120,16 @@ final class ModuleCache: @unchecked Sendable {
             disk.discard(key: key)
             return nil
         }
-        let prepared = try prepare(module)
+        let prepared = try prepare(module, kind: kind)
         insert(prepared, key: key, bytes: size)
         return (prepared, .disk)
     }
 
     /// The prepared module for `code`, compiling it with `compilation` on a miss. Callers
     /// that must not compile (execution threads) call ``cached(key:)`` first.
-    func module(for code: ModuleCode, key: [UInt8]? = nil, compilation: Compilation) throws(SandboxError) -> (
-        PreparedModule, Source
-    ) {
+    func module(for code: ModuleCode, key: [UInt8]? = nil, kind: ModuleKind = .command, compilation: Compilation)
+        throws(SandboxError) -> (PreparedModule, Source)
+    {
         let key = key ?? code.key
         condition.lock()
         while compiling.contains(key) { condition.wait() }
@@ -132,10 +142,10 @@ final class ModuleCache: @unchecked Sendable {
             condition.unlock()
         }
         // Another caller may have finished the same module while this one waited.
-        if let hit = try cached(key: key) { return hit }
+        if let hit = try cached(key: key, kind: kind) { return hit }
         let start = MonotonicClock.now()
         let (module, serialized) = try compile(code, compilation: compilation)
-        let prepared = try prepare(module)
+        let prepared = try prepare(module, kind: kind)
         let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
         if let disk, let serialized { disk.store(key: key, serialized: serialized) }
         insert(prepared, key: key, bytes: serialized?.count ?? 0)
@@ -144,11 +154,11 @@ final class ModuleCache: @unchecked Sendable {
 
     /// The prepared module stored under `key`; `bytes` is called only when it must be
     /// compiled, in process. For trusted code only.
-    func module(key: [UInt8], bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError) -> (
-        PreparedModule, Source
-    ) {
-        if let hit = try cached(key: key) { return hit }
-        return try module(for: .wasm(try bytes()), key: key, compilation: .inProcess)
+    func module(key: [UInt8], kind: ModuleKind, bytes: () throws(SandboxError) -> [UInt8]) throws(SandboxError)
+        -> (PreparedModule, Source)
+    {
+        if let hit = try cached(key: key, kind: kind) { return hit }
+        return try module(for: .wasm(try bytes()), key: key, kind: kind, compilation: .inProcess)
     }
 
     private func compile(_ code: ModuleCode, compilation: Compilation) throws(SandboxError) -> (Module, [UInt8]?) {
@@ -197,14 +207,25 @@ final class ModuleCache: @unchecked Sendable {
         residentBytes += bytes
     }
 
-    private func prepare(_ module: Module) throws(SandboxError) -> PreparedModule {
-        guard module.exports.contains(where: { $0.name == "_start" && $0.kind == .function }) else {
-            throw SandboxError("the module exports no '_start' function: it must be a WASI command")
+    /// Links `module` both ways, after checking that it exports what its kind is entered by.
+    func prepare(_ module: Module, kind: ModuleKind) throws(SandboxError) -> PreparedModule {
+        switch kind {
+        case .command:
+            guard module.exports.contains(where: { $0.name == "_start" && $0.kind == .function }) else {
+                throw SandboxError("the module exports no '_start' function: it must be a WASI command")
+            }
+        case .reactor(let names):
+            let exports = module.exports
+            for name in names where !exports.contains(where: { $0.name == name }) {
+                throw SandboxError("the engine module exports no '\(name)'", kind: .internalError)
+            }
         }
         do {
+            let pages = module.exports.compactMap(\.memoryMinimumPages).max() ?? 0
             return PreparedModule(
                 directOutput: try linkers.directOutput.instantiatePre(module),
-                fileOutput: try linkers.fileOutput.instantiatePre(module))
+                fileOutput: try linkers.fileOutput.instantiatePre(module),
+                initialMemoryBytes: Int(clamping: pages.multipliedReportingOverflow(by: 65536).partialValue))
         } catch {
             throw SandboxError("cannot link the module: \(error.message)")
         }

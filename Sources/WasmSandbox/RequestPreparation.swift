@@ -29,17 +29,19 @@ extension Sandbox {
             guard request.stdin.isEmpty else {
                 throw SandboxError("JavaScript runs take no stdin: the source is passed on it")
             }
-            let (module, cacheSource) = try runtime.javascript.module(cache: runtime.cache)
+            let (module, cacheSource) = try runtime.javascript.module(
+                cache: runtime.cache, fingerprint: runtime.fingerprint)
             var guest = request
             guest.stdin = Array(source.utf8)
             guest.programName = "script.js"
             return .ready(module, guest, cacheSource)
         case .python(let source):
             try checkSource(source, language: "Python")
-            let (module, cacheSource) = try runtime.python.module(cache: runtime.cache)
+            let (module, cacheSource) = try runtime.python.module(
+                cache: runtime.cache, fingerprint: runtime.fingerprint)
             var guest = request
-            guest.programName = "python"
-            guest.arguments = ["-c", source] + request.arguments
+            guest.programName = PythonEngine.programName
+            guest.mounts = PythonEngine.mounts(engine: runtime.python.file) + request.mounts
             return .ready(module, guest, cacheSource)
         }
     }

@@ -14,6 +14,8 @@ final class Runtime: Sendable {
     let cache: ModuleCache
     let javascript: EngineModule
     let python: EngineModule
+    /// Identifies the engine's configuration for compiled code (see ``DiskModuleCache``).
+    let fingerprint: [UInt8]
     /// Wasmtime's WASI alone, for the originals behind ``FileWrites``.
     let wasi: Linker<RunState>
     /// ``FileWrites``'s forwarder, compiled on first use.
@@ -39,10 +41,12 @@ final class Runtime: Sendable {
         // sandboxes sized differently share cache files.
         var described = engineConfiguration
         described.disabledProposals = []
+        described.enabledProposals = []
         described.pooling = nil
         let identity =
-            "wasmtime-c-api-50|\(described)|\(engineConfiguration.disabledProposals.sorted().map(\.rawValue))"
+            "wasmtime-c-api-50|\(described)|\(engineConfiguration.disabledProposals.sorted().map(\.rawValue))|\(engineConfiguration.enabledProposals.sorted().map(\.rawValue))"
         let fingerprint = Array(SHA256.hash(data: Array(identity.utf8)))
+        self.fingerprint = fingerprint
         let disk = configuration.diskCacheDirectory.flatMap { directory -> DiskModuleCache? in
             do {
                 return try DiskModuleCache(
@@ -58,8 +62,9 @@ final class Runtime: Sendable {
             engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity,
             byteCapacity: configuration.moduleCacheBytes, disk: disk,
             onCompile: configuration.onCompile)
-        javascript = EngineModule(language: "JavaScript", file: configuration.javascriptEngine)
-        python = EngineModule(language: "Python", file: configuration.pythonEngine)
+        javascript = EngineModule(language: "JavaScript", file: configuration.javascriptEngine, kind: .command)
+        python = EngineModule(
+            language: "Python", file: configuration.pythonEngine, kind: .reactor(exports: PythonEngine.exports))
     }
 
     /// WASI with the sandbox's interruptible and bounded replacements, and `output`'s.
@@ -70,6 +75,7 @@ final class Runtime: Sendable {
         try linker.defineWASI()
         try InterruptiblePoll.define(on: &linker)
         try RandomSource.define(on: &linker)
+        try HostCall.define(on: &linker)
         try output(&linker)
         return linker.build()
     }
@@ -85,10 +91,10 @@ final class Runtime: Sendable {
     }
 
     /// Proposals nothing the sandbox runs needs, turned off so that no guest reaches memory
-    /// outside its capped linear memory (GC heaps, exception objects), shares memory across
-    /// threads, or holds more than one memory.
+    /// outside its capped linear memory (GC heaps), shares memory across threads, or holds
+    /// more than one memory. Exception handling stays on: the Python engine is built with it.
     static let disabledProposals: Set<EngineConfiguration.Proposal> = [
-        .gc, .functionReferences, .threads, .memory64, .multiMemory, .exceptions, .stackSwitching,
+        .gc, .functionReferences, .threads, .memory64, .multiMemory, .stackSwitching,
     ]
 
     static func engineConfiguration(for configuration: SandboxConfiguration, metersFuel: Bool) -> EngineConfiguration {
@@ -97,6 +103,7 @@ final class Runtime: Sendable {
         engine.epochInterruption = true
         engine.maxWasmStack = configuration.maxWasmStackBytes
         engine.disabledProposals = disabledProposals
+        engine.enabledProposals = [.exceptions]
         guard configuration.instanceAllocation == .pooling else { return engine }
         var pooling = PoolingConfiguration(
             // One run per sandbox thread and as many for callers of executeBlocking, each with

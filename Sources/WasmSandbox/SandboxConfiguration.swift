@@ -26,10 +26,12 @@ public struct SandboxConfiguration: Sendable {
     /// loaded libwasmtime (`LIB/..`, where setup installed both) and `/usr/local`.
     public var javascriptEngine: URL? = SandboxConfiguration.installedEngine(
         "javascript.wasm", environment: "WASM_SANDBOX_JS_ENGINE")
-    /// CPython for WASI, installed by `scripts/setup.sh`. Default: `$WASM_SANDBOX_PYTHON`, else
-    /// `python.wasm` beside the JavaScript engine.
+    /// CPython 3.15 for WASI with the scientific stack, pre-initialised by `scripts/setup.sh`,
+    /// with its standard library in `lib/` and matplotlib's data in `mpl-data/` beside it.
+    /// Default: `$WASM_SANDBOX_PYTHON`, else the first `share/wasm-sandbox/python/python.wasm`
+    /// found where the JavaScript engine is looked for.
     public var pythonEngine: URL? = SandboxConfiguration.installedEngine(
-        "python.wasm", environment: "WASM_SANDBOX_PYTHON")
+        "python/python.wasm", environment: "WASM_SANDBOX_PYTHON")
     /// Called before a module is compiled (not when it comes from a cache) with its size in
     /// bytes, so a front end can say why the first run is slow.
     public var onCompile: (@Sendable (_ moduleBytes: Int) -> Void)? = nil

@@ -18,15 +18,17 @@ public final class Engine: @unchecked Sendable {
         wasmtime_config_async_stack_size_set(config, configuration.effectiveAsyncStackSize)
         wasmtime_config_cranelift_opt_level_set(config, configuration.optimization.rawValue)
         wasmtime_config_parallel_compilation_set(config, configuration.parallelCompilation)
-        for proposal in configuration.disabledProposals {
+        let proposals =
+            configuration.disabledProposals.map { ($0, false) } + configuration.enabledProposals.map { ($0, true) }
+        for (proposal, enabled) in proposals {
             switch proposal {
-            case .gc: wasmtime_config_wasm_gc_set(config, false)
-            case .functionReferences: wasmtime_config_wasm_function_references_set(config, false)
-            case .threads: wasmtime_config_wasm_threads_set(config, false)
-            case .memory64: wasmtime_config_wasm_memory64_set(config, false)
-            case .multiMemory: wasmtime_config_wasm_multi_memory_set(config, false)
-            case .exceptions: wasmtime_config_wasm_exceptions_set(config, false)
-            case .stackSwitching: wasmtime_config_wasm_stack_switching_set(config, false)
+            case .gc: wasmtime_config_wasm_gc_set(config, enabled)
+            case .functionReferences: wasmtime_config_wasm_function_references_set(config, enabled)
+            case .threads: wasmtime_config_wasm_threads_set(config, enabled)
+            case .memory64: wasmtime_config_wasm_memory64_set(config, enabled)
+            case .multiMemory: wasmtime_config_wasm_multi_memory_set(config, enabled)
+            case .exceptions: wasmtime_config_wasm_exceptions_set(config, enabled)
+            case .stackSwitching: wasmtime_config_wasm_stack_switching_set(config, enabled)
             }
         }
         if let value = configuration.memoryReservation { wasmtime_config_memory_reservation_set(config, value) }

@@ -26,6 +26,8 @@ public struct EngineConfiguration: Sendable, Hashable, Codable {
     public var pooling: PoolingConfiguration? = nil
     /// WebAssembly proposals turned off; the others keep Wasmtime's defaults.
     public var disabledProposals: Set<Proposal> = []
+    /// WebAssembly proposals turned on, whatever Wasmtime's default.
+    public var enabledProposals: Set<Proposal> = []
 
     /// WebAssembly proposals that can be turned off.
     public enum Proposal: String, Sendable, Hashable, CaseIterable, Comparable, Codable {
@@ -65,6 +67,9 @@ public struct EngineConfiguration: Sendable, Hashable, Codable {
     public func validate() throws(WasmtimeError) {
         guard maxWasmStack >= 64 * 1024 else {
             throw WasmtimeError.error(message: "max wasm stack must be at least 64 KiB (got \(maxWasmStack) bytes)")
+        }
+        if let both = disabledProposals.intersection(enabledProposals).min() {
+            throw WasmtimeError.error(message: "the \(both.rawValue) proposal is both enabled and disabled")
         }
         if disabledProposals.contains(.functionReferences) && !disabledProposals.contains(.gc) {
             throw WasmtimeError.error(message: "the GC proposal needs function references: disable both or neither")

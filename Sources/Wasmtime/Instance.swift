@@ -43,6 +43,50 @@ public struct Instance<Data> {
         try WasmtimeError.check(error, trap: trap)
     }
 
+    /// Calls an exported function with number arguments and returns its results.
+    ///
+    /// - Throws: as ``call(_:)``, and when the export is missing or its results are not
+    ///   numbers.
+    public func call(_ name: String, _ arguments: [Value], resultCount: Int) throws(WasmtimeError) -> [Value] {
+        var item = wasmtime_extern_t()
+        guard export(name, into: &item), item.kind == WASMTIME_EXTERN_FUNC else {
+            throw WasmtimeError.error(message: "the module exports no function named '\(name)'")
+        }
+        let args = arguments.map(\.raw)
+        var results = [wasmtime_val_t](repeating: wasmtime_val_t(), count: resultCount)
+        var trap: OpaquePointer?
+        let error = args.withUnsafeBufferPointer { args in
+            results.withUnsafeMutableBufferPointer { results in
+                wasmtime_func_call(
+                    store.context, &item.of.func, args.baseAddress, args.count, results.baseAddress, results.count,
+                    &trap)
+            }
+        }
+        try WasmtimeError.check(error, trap: trap)
+        let values = results.compactMap(Value.init)
+        guard values.count == resultCount else {
+            throw WasmtimeError.error(message: "'\(name)' returned values that are not numbers")
+        }
+        return values
+    }
+
+    /// Copies `bytes` into an exported memory at `offset`.
+    ///
+    /// - Throws: when there is no such memory or the bytes would not fit inside it.
+    public func write(_ bytes: [UInt8], at offset: Int, memory name: String = "memory") throws(WasmtimeError) {
+        var item = wasmtime_extern_t()
+        guard export(name, into: &item), item.kind == WASMTIME_EXTERN_MEMORY else {
+            throw WasmtimeError.error(message: "the module exports no memory named '\(name)'")
+        }
+        let size = wasmtime_memory_data_size(store.context, &item.of.memory)
+        guard offset >= 0, offset <= size, bytes.count <= size - offset else {
+            throw WasmtimeError.error(
+                message: "\(bytes.count) bytes at offset \(offset) do not fit in a memory of \(size) bytes")
+        }
+        let base = wasmtime_memory_data(store.context, &item.of.memory)!
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
     /// The current byte size of an exported memory, or `nil` when there is none. Memories
     /// never shrink, so after a run this is also their peak.
     public func memorySize(_ name: String = "memory") -> Int? {

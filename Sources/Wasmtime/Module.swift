@@ -33,6 +33,17 @@ public final class Module: @unchecked Sendable {
         self.init(raw: module!, engine: engine)
     }
 
+    /// Loads a module serialized by ``serialize()`` from a file, which Wasmtime memory-maps:
+    /// pages of code are read when first run, so a large module loads in milliseconds.
+    ///
+    /// - Important: as with ``init(engine:trustedSerialized:)``, the file becomes native
+    ///   code: only files this project wrote to a place only trusted users can write.
+    public convenience init(engine: Engine, trustedSerializedFile path: String) throws(WasmtimeError) {
+        var module: OpaquePointer?
+        try WasmtimeError.check(wasmtime_module_deserialize_file(engine.raw, path, &module))
+        self.init(raw: module!, engine: engine)
+    }
+
     private init(raw: OpaquePointer, engine: Engine) {
         self.raw = raw
         self.engine = engine
@@ -61,11 +72,12 @@ public final class Module: @unchecked Sendable {
         return (0..<vec.size).map { index in
             let export = vec.data[index]
             let name = wasm_exporttype_name(export)!.pointee
-            let kind = wasm_externtype_kind(wasm_exporttype_type(export))
+            let type = wasm_exporttype_type(export)
+            let kind = Export.Kind(rawValue: wasm_externtype_kind(type)) ?? .other
+            let minimum = kind == .memory ? wasm_externtype_as_memorytype_const(type).map(wasmtime_memorytype_minimum) : nil
             return Export(
                 name: String(decoding: UnsafeBufferPointer(start: name.data, count: name.size), as: UTF8.self),
-                kind: Export.Kind(rawValue: kind) ?? .other
-            )
+                kind: kind, memoryMinimumPages: minimum)
         }
     }
 
@@ -73,6 +85,8 @@ public final class Module: @unchecked Sendable {
     public struct Export: Sendable, Hashable {
         public var name: String
         public var kind: Kind
+        /// For a memory, the pages (64 KiB) it starts with.
+        public var memoryMinimumPages: UInt64? = nil
 
         public enum Kind: UInt8, Sendable {
             case function = 0

@@ -50,7 +50,10 @@ struct InputTests {
         given.limits = ExecutionLimits(memoryBytes: 1 << 20)
         let result = await sharedSandbox.execute(given)
         #expect(result.status == .invalidInput)
-        #expect(result.message?.contains("cannot instantiate") == true, "\(result.message ?? "")")
+        #expect(
+            result.message
+                == "the module's memory starts with 62 MiB of linear memory (65536000 bytes), more than this run's memory limit of 1048576 bytes: raise the limit"
+        )
     }
 
     @Test func argumentWithNulByte() async {

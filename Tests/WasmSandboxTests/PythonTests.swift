@@ -14,7 +14,7 @@ func runPython(
             workspace: workspace))
 }
 
-@Suite("Python runs CPython 3.11 for WASI")
+@Suite("Python runs CPython 3.15 for WASI")
 struct PythonBehaviourTests {
     @Test func helloArgumentsAndStdin() async {
         let result = await runPython(
@@ -31,6 +31,94 @@ struct PythonBehaviourTests {
         #expect(result.stderrText.hasPrefix("Traceback (most recent call last):"))
         #expect(result.stderrText.contains("line 2, in f"))
         #expect(result.stderrText.hasSuffix("ValueError: bad value\n"))
+    }
+
+    @Test func aFinalExpressionIsNotEchoedInAScriptRun() async {
+        let result = await runPython("x = 20\nx + 22\nprint('done')\nx * 2")
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "done\n")
+    }
+
+    @Test func theInterpreterIsPython315WithTheStackImportedAhead() async {
+        let result = await runPython(
+            """
+            import sys
+            print(sys.version_info[:2], sys.executable)
+            print(all(m in sys.modules for m in ('numpy', 'pandas', 'matplotlib.pyplot')))
+            import matplotlib
+            print(matplotlib.get_backend())
+            """)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "(3, 15) /usr/local/bin/python.wasm\nTrue\nagg\n")
+    }
+
+    @Test func unicodeSourceOutputAndArguments() async {
+        let result = await runPython(
+            "import sys\nnombre = 'wörld ✓ 日本語 🐍'\nprint(f'héllo {nombre}', sys.argv[1:], len(sys.argv[1]))",
+            arguments: ["🐍'\"\\", ""])
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "héllo wörld ✓ 日本語 🐍 ['🐍\\'\"\\\\', ''] 4\n")
+    }
+
+    @Test func environmentIsExactlyTheRequests() async {
+        var request = ExecutionRequest(.python("import os; print(sorted(os.environ.items()))"))
+        request.environment = ["GREETING": "hi", "EMPTY": ""]
+        request.limits = ExecutionLimits(timeout: generousTimeout)
+        let result = await sharedSandbox.execute(request)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.stdoutText == "[('EMPTY', ''), ('GREETING', 'hi')]\n")
+        #expect(await runPython("import os; print(dict(os.environ))").stdoutText == "{}\n")
+    }
+
+    /// HumanEval-style tasks: plain functions checked by asserts, exactly as under CPython.
+    @Test func plainFunctionsAndAssertsRunAsUnderCPython() async {
+        let solution = """
+            from typing import List
+
+            def has_close_elements(numbers: List[float], threshold: float) -> bool:
+                return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])
+
+            def check(candidate):
+                assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True
+                assert candidate([1.0, 2.0, 5.9, 4.0, 5.0], 0.8) == False
+
+            check(has_close_elements)
+            """
+        let passing = await runPython(solution)
+        #expect(passing.status == .ok, "\(passing.stderrText)")
+        #expect(passing.stdoutText == "")
+        let failing = await runPython(solution.replacingOccurrences(of: "< threshold", with: "> threshold"))
+        #expect(failing.status == .exited)
+        #expect(failing.exitCode == 1)
+        #expect(failing.stderrText.contains("line 8, in check"), "\(failing.stderrText)")
+        #expect(failing.stderrText.hasSuffix("AssertionError\n"), "\(failing.stderrText)")
+    }
+
+    @Test func randomSourcesAreReseededOnEveryRun() async {
+        let source = "import random, numpy; print(random.random(), numpy.random.rand(), numpy.random.default_rng().random())"
+        let first = await runPython(source)
+        let second = await runPython(source)
+        #expect(first.status == .ok && second.status == .ok, "\(first.stderrText) \(second.stderrText)")
+        let a = first.stdoutText.split(separator: " ")
+        let b = second.stdoutText.split(separator: " ")
+        #expect(a.count == 3 && b.count == 3)
+        // Each source differs between the two runs: none is frozen in the snapshot.
+        for (x, y) in zip(a, b) { #expect(x != y, "\(first.stdoutText) \(second.stdoutText)") }
+    }
+
+    @Test func theClockIsLive() async throws {
+        let source = "import time, datetime; print(time.time()); print(datetime.datetime.now().year)"
+        let before = Date().timeIntervalSince1970
+        let first = await runPython(source)
+        let second = await runPython(source)
+        let after = Date().timeIntervalSince1970
+        let times = [first, second].compactMap { Double($0.stdoutText.split(separator: "\n").first ?? "") }
+        #expect(times.count == 2, "\(first.stdoutText) \(second.stdoutText)")
+        // The guest reads the host's clock, not the moment the snapshot was made.
+        #expect(times.allSatisfy { $0 >= before - 1 && $0 <= after + 1 }, "\(times) not within \(before)...\(after)")
+        #expect(times[1] >= times[0])
+        let year = Calendar(identifier: .gregorian).component(.year, from: Date())
+        #expect(first.stdoutText.hasSuffix("\n\(year)\n") || first.stdoutText.hasSuffix("\n\(year - 1)\n"))
     }
 
     @Test func sysExitGivesTheCode() async {
