@@ -46,8 +46,15 @@ check py-code 0 "=6" -- $bin run --lang python --code 'print(2 * 3)'
 check py-exit 3 "=" -- $bin run --lang python --code 'import sys; sys.exit(3)'
 check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
 check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
-check py-progress 0 "compiling a 20.5 MB module" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
-check py-cached 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+# test.sh ran `prepare`: the engines load precompiled, so even an empty cache compiles nothing.
+check prepare-up-to-date 0 "Python (no fuel metering): up to date" -- $bin prepare
+check py-precompiled 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+check py-pandas 0 "=[3, 22]" -- $bin run --lang python --code 'import pandas as pd
+print(pd.DataFrame({"k": list("abab"), "v": [1, 7, 2, 15]}).groupby("k")["v"].sum().tolist())'
+mkdir -p "$tmp/plots"
+check py-plot 0 "=" -- $bin run --lang python --dir "$tmp/plots::/workspace:rw" --code 'import matplotlib.pyplot as plt
+plt.plot([1, 3, 2]); plt.show()'
+check py-plot-png 0 "=89504e470d0a1a0a" -- sh -c "head -c 8 '$tmp/plots/figure-1.png' | od -An -tx1 | tr -d ' \n'"
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
 call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_health","arguments":{}}}'
 # serve LINES...: feeds the lines to `serve` over stdio and keeps its input open until the

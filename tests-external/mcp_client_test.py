@@ -108,7 +108,7 @@ async def exercise(session, transport):
 
     for language, code, expected in [
         ("javascript", "console.log([1, 2].map(x => x * 21))", "[ 21, 42 ]\n"),
-        ("python", "import sys; print(sys.version_info[:2])", "(3, 11)\n"),
+        ("python", "import sys; print(sys.version_info[:2])", "(3, 15)\n"),
         ("wat", '(module (memory (export "memory") 1) (func (export "_start")))', ""),
     ]:
         result = await session.call_tool("execute_code", {"language": language, "code": code})

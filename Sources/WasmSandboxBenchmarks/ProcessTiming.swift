@@ -92,3 +92,20 @@ struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The machine's own CPython, run as one process per snippet: the baseline for the sandbox's
+/// Python. `$WASM_SANDBOX_BENCH_PYTHON` picks the interpreter (default: `python3` on the PATH);
+/// the pandas snippet needs one with numpy and pandas.
+struct NativePython {
+    var path = ProcessInfo.processInfo.environment["WASM_SANDBOX_BENCH_PYTHON"] ?? "/usr/bin/env"
+
+    /// `nil`, with a note printed, when the interpreter cannot run the snippet at all.
+    func time(_ arguments: [String], count: Int) throws -> LatencyStats? {
+        let command = (path == "/usr/bin/env" ? [path, "python3"] : [path]) + arguments
+        guard (try? runProcess(command)) == 0 else {
+            print("native python3 (\(command.dropLast().joined(separator: " "))) cannot run this snippet (numpy and pandas missing?): set WASM_SANDBOX_BENCH_PYTHON")
+            return nil
+        }
+        return LatencyStats(nanoseconds: try (0..<count).map { _ in try timeProcess(command) })
+    }
+}

@@ -7,7 +7,7 @@ import WasmSandboxMCP
 struct SoakCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak",
-        abstract: "Run the canary module many times and report whether resident memory grew.",
+        abstract: "Run the canary module (or a Python hello) many times and report whether resident memory grew.",
         discussion: "Prints one JSON object: runs, failures and resident memory (bytes) after warm-up and at the end."
     )
 
@@ -20,6 +20,9 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Concurrent callers.")
     var clients = 8
 
+    @Flag(help: "Run Python's print('hi') instead of the WAT canary.")
+    var python = false
+
     func validate() throws {
         try checkBounds(runs, "--runs", LimitBounds.iterations)
         try checkBounds(warmup, "--warmup", LimitBounds.iterations)
@@ -30,7 +33,7 @@ struct SoakCommand: AsyncParsableCommand {
         var configuration = SandboxConfiguration()
         configuration.diskCacheDirectory = nil
         let sandbox = try Sandbox(configuration: configuration)
-        let canary = ExecutionRequest(.wat(Sandbox.canaryWAT))
+        let canary = ExecutionRequest(python ? .python("print('ok')") : .wat(Sandbox.canaryWAT))
         let clients = max(clients, 1)
         func batch(_ count: Int) async -> Int {
             await withTaskGroup(of: Int.self) { group in

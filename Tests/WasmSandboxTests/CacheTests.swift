@@ -44,18 +44,57 @@ struct CacheTests {
         #expect(second.cacheHit == true)
     }
 
-    @Test func javascriptEngineIsCompiledOnceThenLoadedFromDisk() async throws {
-        let directory = try makeTemporaryDirectory().appendingPathComponent("cache")
-        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
-        let sandbox = try sandbox(cacheAt: directory)
+    @Test func theInstalledEnginesLoadPrecompiledWithoutACache() async throws {
+        // scripts/test.sh ran `wasm-sandbox prepare`: a fresh sandbox with no disk cache
+        // compiles neither engine, which for Python would take minutes.
+        let sandbox = try sandbox(cacheAt: nil)
+        let python = await sandbox.execute(ExecutionRequest(.python("print(6 * 7)")))
+        #expect(python.stdoutText == "42\n", "\(python.message ?? "")")
+        #expect(python.cacheHit == true)
+        #expect(python.compileDuration == nil)
+        var fueled = ExecutionRequest(.javascript("console.log(6 * 7)"))
+        fueled.limits = ExecutionLimits(timeout: generousTimeout, fuel: 1 << 40)
+        let javascript = await sandbox.execute(fueled)
+        #expect(javascript.stdoutText == "42\n")
+        #expect(javascript.cacheHit == true)
+    }
+
+    @Test func prepareCompilesAnEngineOnceAndReplacesStaleCopies() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let engine = directory.appendingPathComponent("javascript.wasm")
+        let installed = try #require(SandboxConfiguration().javascriptEngine)
+        try FileManager.default.copyItem(at: installed, to: engine)
+        func sandbox() throws -> Sandbox {
+            var configuration = testConfiguration()
+            configuration.javascriptEngine = engine
+            return try Sandbox(configuration: configuration)
+        }
+        func compiledCopies() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cwasm") }.sorted()
+        }
         let script = ExecutionRequest(.javascript("console.log(6 * 7)"))
-        let first = await sandbox.execute(script)
-        #expect(first.stdoutText == "42\n")
-        #expect(first.cacheHit == false)
-        #expect(await sandbox.execute(script).cacheHit == true)
-        let fresh = await (try self.sandbox(cacheAt: directory)).execute(script)
+        // Not prepared: the first run compiles it, in process.
+        #expect(await (try sandbox()).execute(script).cacheHit == false)
+
+        let prepared = try (try sandbox()).prepareEngines()
+        #expect(prepared.map { "\($0.language) \($0.metersFuel) \($0.compiled)" } == [
+            "JavaScript false true", "Python false false", "JavaScript true true", "Python true false",
+        ])
+        let copies = try compiledCopies()
+        #expect(copies.count == 2)
+        let fresh = await (try sandbox()).execute(script)
         #expect(fresh.stdoutText == "42\n")
         #expect(fresh.cacheHit == true)
+        #expect(try (try sandbox()).prepareEngines().allSatisfy { !$0.compiled })
+
+        // A reinstalled engine is a new file: prepare compiles it again and removes the old copies.
+        try FileManager.default.removeItem(at: engine)
+        try FileManager.default.copyItem(at: installed, to: engine)
+        #expect(try (try sandbox()).prepareEngines().filter(\.compiled).count == 2)
+        let replaced = try compiledCopies()
+        #expect(replaced.count == 2)
+        #expect(Set(replaced).isDisjoint(with: copies))
     }
 
     @Test(arguments: ["corrupt", "truncated", "foreign"])

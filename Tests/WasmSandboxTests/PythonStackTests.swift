@@ -23,7 +23,7 @@ struct PythonStackTests {
             print(np.allclose(a @ np.linalg.inv(a), np.eye(3)), sorted(np.round(np.linalg.eigvalsh(a), 3).tolist())[0] > 0)
             """)
         #expect(result.status == .ok, "\(result.stderrText)")
-        #expect(result.stdoutText == "[1.0, 2.0, 3.0] 18.0\nTrue True\n")
+        #expect(result.stdoutText == "[1.0, 2.0, 3.0] 17.0\nTrue True\n")
     }
 
     @Test func pandasReadsACSVFromTheWorkspaceAndWritesAGroupBy() async throws {
@@ -149,16 +149,16 @@ struct PythonStackLimitTests {
     }
 
     @Test func theHostChannelAnswersThatNoHostIsBound() async {
+        // The guest's module asks the host which tools it has; the sandbox binds none.
         let result = await runPython(
             """
-            from host import tools
             try:
-                print(tools.list())
-            except Exception as error:
-                print(type(error).__name__, error)
+                from host import tools
+            except ImportError as error:
+                print(error)
             """)
         #expect(result.status == .ok, "\(result.stderrText)")
-        #expect(result.stdoutText.lowercased().contains("no host"), "\(result.stdoutText)")
+        #expect(result.stdoutText == "this run has no tools: the embedder passed none\n")
     }
 
     @Test(arguments: [

@@ -49,7 +49,7 @@ struct PythonBehaviourTests {
             print(matplotlib.get_backend())
             """)
         #expect(result.status == .ok, "\(result.stderrText)")
-        #expect(result.stdoutText == "(3, 15) /usr/local/bin/python.wasm\nTrue\nagg\n")
+        #expect(result.stdoutText == "(3, 15) /usr/local/bin/python.wasm\nTrue\nAgg\n")
     }
 
     @Test func unicodeSourceOutputAndArguments() async {
@@ -177,8 +177,6 @@ struct PythonBehaviourTests {
         ("import subprocess; subprocess.run(['ls'])", "wasi does not support processes"),
         ("import socket; socket.socket()", "OSError: [Errno 58] Not supported"),
         ("import os; os.system('ls')", "has no attribute 'system'"),
-        ("import ctypes", "No module named 'ctypes'"),
-        ("import time; time.sleep(3600)", "OSError: [Errno 58] Not supported"),
     ])
     func unsupportedFeaturesFailWithAPythonError(source: String, error: String) async {
         let result = await runPython(source, limits: ExecutionLimits(timeout: .seconds(120)))
@@ -190,6 +188,14 @@ struct PythonBehaviourTests {
 
 @Suite("Python attacks, files and concurrency")
 struct PythonAttackTests {
+    @Test func sleepsAreRealAndInterruptible() async {
+        let short = await runPython("import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05)")
+        #expect(short.stdoutText == "True\n", "\(short.stderrText)")
+        let long = await runPython("import time; time.sleep(3600)", limits: ExecutionLimits(timeout: .milliseconds(500)))
+        #expect(long.status == .timedOut)
+        #expect(long.duration < .seconds(60))
+    }
+
     @Test func infiniteLoopTimesOut() async {
         let result = await runPython("while True: pass", limits: ExecutionLimits(timeout: .milliseconds(500)))
         #expect(result.status == .timedOut)
@@ -210,24 +216,26 @@ struct PythonAttackTests {
         ("x = []\nwhile True: x.append(' ' * 10000)", .memoryLimit, "MemoryError\n"),
     ])
     func memoryBombsStopAndTheHostIsUntouched(source: String, status: ExecutionResult.Status, error: String) async {
-        let result = await runPython(source, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 64 << 20))
+        // The engine starts with 81 MiB: a cap three times that tells a refused whole
+        // allocation (memory well below the cap) from growth up to it.
+        let result = await runPython(source, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 256 << 20))
         #expect(result.status == status, "\(result.message ?? "")")
         #expect(result.stderrText.hasSuffix(error), "\(result.stderrText)")
         #expect(result.exitCode == 1)
-        #expect(result.memoryPeakBytes <= 64 << 20)
+        #expect(result.memoryPeakBytes <= 256 << 20)
         #expect(await runPython("print('alive')").stdoutText == "alive\n")
     }
 
     @Test func deepRecursionNeverCrashesTheHost() async {
         let result = await runPython(
             "import sys\nsys.setrecursionlimit(10**6)\ndef f(n): return f(n + 1) + 1\nf(0)",
-            limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 64 << 20))
-        // Seconds of recursion on an idle machine: the generous timeout leaves the guest's own
-        // ending (CPython fails with a traceback) as the only one, whatever the load.
-        #expect(result.status == .exited, "\(result.message ?? "")")
-        #expect(result.exitCode == 1)
-        #expect(result.stderrText.hasPrefix("Traceback (most recent call last):"), "\(result.stderrText.prefix(300))")
-        #expect(result.memoryPeakBytes <= 64 << 20)
+            limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 160 << 20))
+        // Python 3.15 keeps frames on the heap, so the recursion fills memory up to the cap;
+        // freeing the million-deep traceback after the MemoryError then recurses in C until
+        // the Wasm stack guard traps. The generous timeout leaves that as the only ending.
+        #expect(result.status == .memoryLimit, "\(result.message ?? "")")
+        #expect(result.trap == "stack_overflow")
+        #expect(result.memoryPeakBytes == 160 << 20)
         #expect(await runPython("print('alive')").stdoutText == "alive\n")
     }
 
