@@ -113,9 +113,12 @@ final class Runtime: Sendable {
         // The forwarder has no memory or table of its own.
         pooling.totalMemories = UInt32(2 * configuration.maxConcurrentExecutions)
         pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
-        // Reset the first 4 MiB of a reused memory in place instead of unmapping it: a
-        // pre-initialised engine otherwise takes a page fault for every page it touches.
-        pooling.linearMemoryKeepResident = 4 << 20
+        // Nothing is kept resident: keeping a prefix means restoring it by copy on every
+        // reuse, which cost the Python engine 0.6 ms a run (an 81 MiB image whose hot pages
+        // lie beyond any small prefix) and no longer helped JavaScript, whose engines are
+        // memory-mapped from their precompiled files (measured with `bench soak --python` and
+        // `bench library --suite javascript`).
+        pooling.linearMemoryKeepResident = 0
         engine.pooling = pooling
         return engine
     }

@@ -94,18 +94,47 @@ struct BenchmarkError: Error, CustomStringConvertible {
 }
 
 /// The machine's own CPython, run as one process per snippet: the baseline for the sandbox's
-/// Python. `$WASM_SANDBOX_BENCH_PYTHON` picks the interpreter (default: `python3` on the PATH);
-/// the pandas snippet needs one with numpy and pandas.
+/// Python. `$WASM_SANDBOX_BENCH_PYTHON` picks the interpreter; the default is
+/// .deps/bench-venv/bin/python (scripts/bench-venv.sh installs numpy and pandas there), else
+/// `python3` on the PATH, resolved to the interpreter itself (a version manager's shim would
+/// add its own start-up to every sample).
 struct NativePython {
-    var path = ProcessInfo.processInfo.environment["WASM_SANDBOX_BENCH_PYTHON"] ?? "/usr/bin/env"
+    let path: String?
+
+    init() {
+        let environment = ProcessInfo.processInfo.environment
+        if let named = environment["WASM_SANDBOX_BENCH_PYTHON"], !named.isEmpty {
+            path = named
+        } else if FileManager.default.isExecutableFile(atPath: ".deps/bench-venv/bin/python") {
+            path = ".deps/bench-venv/bin/python"
+        } else {
+            path = Self.resolve("python3")
+        }
+    }
+
+    /// The interpreter `python3` on the PATH really runs (`sys.executable`).
+    private static func resolve(_ name: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [name, "-c", "import sys; print(sys.executable)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return process.terminationStatus == 0 && !path.isEmpty ? path : nil
+    }
 
     /// `nil`, with a note printed, when the interpreter cannot run the snippet at all.
     func time(_ arguments: [String], count: Int) throws -> LatencyStats? {
-        let command = (path == "/usr/bin/env" ? [path, "python3"] : [path]) + arguments
-        guard (try? runProcess(command)) == 0 else {
-            print("native python3 (\(command.dropLast().joined(separator: " "))) cannot run this snippet (numpy and pandas missing?): set WASM_SANDBOX_BENCH_PYTHON")
+        guard let path, (try? runProcess([path] + arguments)) == 0 else {
+            print(
+                "native python3 (\(path ?? "not found")) cannot run this snippet: run scripts/bench-venv.sh or set WASM_SANDBOX_BENCH_PYTHON"
+            )
             return nil
         }
-        return LatencyStats(nanoseconds: try (0..<count).map { _ in try timeProcess(command) })
+        return LatencyStats(nanoseconds: try (0..<count).map { _ in try timeProcess([path] + arguments) })
     }
 }
