@@ -1,4 +1,4 @@
-# Runs in CPython 3.11 for WASI inside the sandbox: standard library, arguments, stdin.
+# Runs in CPython 3.15 for WASI inside the sandbox: standard library, arguments, stdin.
 import json
 import statistics
 import sys

@@ -25,6 +25,7 @@ show "a guest exit code" run examples/exit.wat --json -- 3
 show "JavaScript: Node-style console output, a timer, arguments" run examples/hello.js -- one two
 show "JavaScript: a CPU-bound script" run examples/primes.js --json
 show "JavaScript: an endless loop stopped at 300 ms" run --code 'while (true) {}' --timeout-ms 300 --json
-show "Python: CPython 3.11 (compiled once, then loaded from the cache)" run examples/hello.py -- x y
+show "Python: CPython 3.15 (precompiled by prepare)" run examples/hello.py -- x y
+show "Python: pandas, imported ahead in the engine's snapshot" run --lang python --code 'import pandas as pd; print(pd.DataFrame({"city": ["Oslo", "Lima", "Oslo"], "sales": [3, 5, 4]}).groupby("city").sum())'
 show "Python: an exception" run --lang python --code 'raise ValueError("no")' --json
 show "the health check" health

@@ -8,8 +8,10 @@ public enum ExecutionInput: Sendable, Hashable {
     /// writes to stdout and stderr; `scriptArgs` holds the request's arguments.
     case javascript(String)
 
-    /// A Python 3.11 program, run by CPython for WASI as `python -c SOURCE ARGS...`, so
-    /// `sys.argv` is `["-c", ARGS...]` and stdin is the request's.
+    /// A Python 3.15 program, run by CPython for WASI (with numpy, pandas, matplotlib and
+    /// the rest of its scientific stack) as `python -c SOURCE ARGS...` would run it:
+    /// `sys.argv` is `["-c", ARGS...]` and stdin is the request's. Figures shown or left open
+    /// are saved as `/workspace/figure-N.png` when the run has a workspace.
     case python(String)
 
     /// JavaScript from raw bytes, which must be UTF-8.

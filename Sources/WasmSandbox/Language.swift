@@ -5,7 +5,7 @@
 public enum Language: String, CaseIterable, Sendable {
     /// JavaScript, run by the sandbox's QuickJS engine.
     case javascript
-    /// Python 3.11, run by CPython for WASI.
+    /// Python 3.15 with the scientific stack, run by CPython for WASI.
     case python
     /// A binary WebAssembly module (a WASI command).
     case wasm

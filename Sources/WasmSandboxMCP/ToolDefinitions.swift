@@ -8,11 +8,14 @@ enum ToolDefinitions {
         name: "execute_code",
         title: "Run code in a WebAssembly sandbox",
         description: """
-            Runs JavaScript (QuickJS, Node-style console), Python 3.11 (CPython for WASI, standard \
-            library), WebAssembly text (wat) or a base64 WebAssembly module (wasm, a WASI command) in a \
-            fresh Wasmtime sandbox with a timeout, a memory cap and output caps. No network and no host \
-            files: only stdin, args, env and the files given, placed in /workspace. Returns stdout, \
-            stderr and a status; files the code leaves in /workspace come back too.
+            Runs JavaScript (QuickJS, Node-style console), Python 3.15 (CPython for WASI with numpy, \
+            pandas, scipy, scikit-learn, statsmodels, matplotlib, sympy and more; numpy, pandas and \
+            matplotlib load instantly), WebAssembly text (wat) or a base64 WebAssembly module (wasm, \
+            a WASI command) in a fresh Wasmtime sandbox with a timeout, a memory cap and output caps. \
+            No network and no host files: only stdin, args, env and the files given, placed in \
+            /workspace. Returns stdout, stderr and a status; files the code leaves in /workspace come \
+            back too, and matplotlib figures (plt.show() or left open) come back as \
+            /workspace/figure-N.png.
             """,
         inputSchema: ExecuteCodeField.inputSchema,
         annotations: .init(destructiveHint: false, openWorldHint: false),

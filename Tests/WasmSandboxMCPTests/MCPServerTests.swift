@@ -106,6 +106,23 @@ struct MCPServerTests {
         #expect(files.contains(["path": "out.txt", "size": 5, "text": "HELLO"]))
     }
 
+    @Test func aPythonFigureComesBackAsAPNGFile() async throws {
+        let client = try await connectedClient()
+        let result = try await execute(
+            client,
+            [
+                "language": "python",
+                "code": "import matplotlib.pyplot as plt\nplt.figure(figsize=(2, 1), dpi=40)\nplt.plot([1, 3, 2])\nplt.show()",
+            ])
+        #expect(result.isError == false, "\(text(result))")
+        let files = result.structuredContent?.objectValue?["files"]?.arrayValue ?? []
+        let figure = try #require(files.first?.objectValue, "\(files)")
+        #expect(figure["path"] == "figure-1.png")
+        let png = try #require(figure["base64"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        #expect(figure["size"] == .int(png.count))
+    }
+
     @Test(
         arguments: [
             (["code": "1"], "missing argument 'language'"),
