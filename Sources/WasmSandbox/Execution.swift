@@ -14,7 +14,8 @@ struct Execution {
     func callAsFunction() -> ExecutionResult {
         guard module.initialMemoryBytes <= limits.memoryBytes else {
             var result = ExecutionResult(status: .invalidInput)
-            let what = if case .python = request.input { "the Python engine starts" } else { "the module's memory starts" }
+            let what =
+                if case .python = request.input { "the Python engine starts" } else { "the module's memory starts" }
             result.message =
                 "\(what) with \(module.initialMemoryBytes >> 20) MiB of linear memory (\(module.initialMemoryBytes) bytes), more than this run's memory limit of \(limits.memoryBytes) bytes: raise the limit"
             return result

@@ -76,7 +76,8 @@ enum PythonEngine {
         // Sources are capped far below 2 GiB before they get here.
         let length = Value.i32(Int32(source.count))
         guard case .i32(let pointer) = try instance.call("host_alloc", [length], resultCount: 1)[0], pointer != 0 else {
-            throw WasmtimeError.error(message: "the Python engine could not allocate \(source.count) bytes for the program")
+            throw WasmtimeError.error(
+                message: "the Python engine could not allocate \(source.count) bytes for the program")
         }
         try instance.write(source, at: Int(UInt32(bitPattern: pointer)))
         guard case .i32(let status) = try instance.call("turn", [.i32(pointer), length], resultCount: 1)[0] else {

@@ -145,20 +145,30 @@ struct LibraryBenchmark: AsyncParsableCommand {
         )
         let count = max(iterations / 20, 20)
         let library = try await timeAsync(sandbox, hello, count: count)
-        print("Python print('hi'), library, fresh instance:   \(library.summary) (target ≤ 5 ms: \(library.median <= 5000 ? "met" : "MISSED"))")
+        print(
+            "Python print('hi'), library, fresh instance:   \(library.summary) (target ≤ 5 ms: \(library.median <= 5000 ? "met" : "MISSED"))"
+        )
         var pandasRequest = ExecutionRequest(.python(Self.pandasSnippet))
         pandasRequest.limits = ExecutionLimits(timeout: .seconds(60))
         let pandas = try await timeAsync(sandbox, pandasRequest, count: max(count / 4, 10))
-        print("Python pandas groupby of 1,000 rows, library:  \(pandas.summary) (target ≤ 20 ms: \(pandas.median <= 20000 ? "met" : "MISSED"))")
+        print(
+            "Python pandas groupby of 1,000 rows, library:  \(pandas.summary) (target ≤ 20 ms: \(pandas.median <= 20000 ? "met" : "MISSED"))"
+        )
         let native = NativePython()
         if let hello = try native.time(["-c", "print('hi')"], count: min(processIterations, 50)) {
-            print("Python print('hi'), native python3 process:   \(hello.summary); ratio native / library \(format(hello.median / library.median))x")
+            print(
+                "Python print('hi'), native python3 process:   \(hello.summary); ratio native / library \(format(hello.median / library.median))x"
+            )
         }
         if let stack = try native.time(["-c", Self.pandasSnippet], count: min(processIterations, 20)) {
-            print("Python pandas groupby, native python3 process: \(stack.summary); ratio native / library \(format(stack.median / pandas.median))x")
+            print(
+                "Python pandas groupby, native python3 process: \(stack.summary); ratio native / library \(format(stack.median / pandas.median))x"
+            )
         }
         let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 3)
-        print("Python throughput, \(4 * cores) clients on \(cores) cores:  \(format(throughput, digits: 0)) print('hi') runs/s")
+        print(
+            "Python throughput, \(4 * cores) clients on \(cores) cores:  \(format(throughput, digits: 0)) print('hi') runs/s"
+        )
     }
 
     /// Latency of `execute` from a task on the global executor, as a server's handler calls it.

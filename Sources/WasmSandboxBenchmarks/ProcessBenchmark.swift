@@ -73,7 +73,8 @@ struct ProcessBenchmark: AsyncParsableCommand {
         var line =
             "Python hello       wasm-sandbox run \(format(a.median / 1000, digits: 2)) ms (target ≤ 100 ms: \(verdict))"
         if let b = try native.time(["-c", "print('hi')"], count: iterations) {
-            line += ", native python3 \(format(b.median / 1000, digits: 2)) ms, ratio \(format(a.median / b.median, digits: 2))x"
+            line +=
+                ", native python3 \(format(b.median / 1000, digits: 2)) ms, ratio \(format(a.median / b.median, digits: 2))x"
         }
         print(line)
     }

@@ -21,10 +21,15 @@ struct PrepareCommand: AsyncParsableCommand {
         let prepared = try sandbox.prepareEngines { language, metersFuel in
             let note = language == "Python" ? " (a few minutes)" : ""
             FileHandle.standardError.write(
-                Data("wasm-sandbox: compiling the \(language) engine for runs \(metersFuel ? "with" : "without") a fuel budget\(note)...\n".utf8))
+                Data(
+                    "wasm-sandbox: compiling the \(language) engine for runs \(metersFuel ? "with" : "without") a fuel budget\(note)...\n"
+                        .utf8))
         }
         for engine in prepared {
-            let what = engine.compiled ? "compiled in \(engine.duration.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))" : "up to date"
+            let what =
+                engine.compiled
+                ? "compiled in \(engine.duration.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))"
+                : "up to date"
             print("\(engine.language) (\(engine.metersFuel ? "fuel metering" : "no fuel metering")): \(what)")
         }
     }

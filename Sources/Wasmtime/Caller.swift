@@ -35,18 +35,7 @@ public struct Caller<Data> {
     /// Calls a function of the caller's store from inside a host function, such as an
     /// export of a helper instance. Its traps come back as errors.
     public func call(_ function: Function, _ arguments: [Value], resultCount: Int) throws(WasmtimeError) -> [Value] {
-        var function = function.raw
-        let args = arguments.map(\.raw)
-        var results = [wasmtime_val_t](repeating: wasmtime_val_t(), count: resultCount)
-        var trap: OpaquePointer?
-        let error = args.withUnsafeBufferPointer { args in
-            results.withUnsafeMutableBufferPointer { results in
-                wasmtime_func_call(
-                    wasmtime_caller_context(raw), &function, args.baseAddress, args.count, results.baseAddress,
-                    results.count, &trap)
-            }
-        }
-        try WasmtimeError.check(error, trap: trap)
-        return results.compactMap(Value.init)
+        try callFunction(
+            function.raw, in: wasmtime_caller_context(raw), arguments, resultCount: resultCount, name: "function")
     }
 }

@@ -52,22 +52,7 @@ public struct Instance<Data> {
         guard export(name, into: &item), item.kind == WASMTIME_EXTERN_FUNC else {
             throw WasmtimeError.error(message: "the module exports no function named '\(name)'")
         }
-        let args = arguments.map(\.raw)
-        var results = [wasmtime_val_t](repeating: wasmtime_val_t(), count: resultCount)
-        var trap: OpaquePointer?
-        let error = args.withUnsafeBufferPointer { args in
-            results.withUnsafeMutableBufferPointer { results in
-                wasmtime_func_call(
-                    store.context, &item.of.func, args.baseAddress, args.count, results.baseAddress, results.count,
-                    &trap)
-            }
-        }
-        try WasmtimeError.check(error, trap: trap)
-        let values = results.compactMap(Value.init)
-        guard values.count == resultCount else {
-            throw WasmtimeError.error(message: "'\(name)' returned values that are not numbers")
-        }
-        return values
+        return try callFunction(item.of.func, in: store.context, arguments, resultCount: resultCount, name: name)
     }
 
     /// Copies `bytes` into an exported memory at `offset`.
@@ -84,7 +69,9 @@ public struct Instance<Data> {
                 message: "\(bytes.count) bytes at offset \(offset) do not fit in a memory of \(size) bytes")
         }
         let base = wasmtime_memory_data(store.context, &item.of.memory)!
-        bytes.withUnsafeBytes { UnsafeMutableRawPointer(base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        bytes.withUnsafeBytes {
+            UnsafeMutableRawPointer(base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+        }
     }
 
     /// The current byte size of an exported memory, or `nil` when there is none. Memories

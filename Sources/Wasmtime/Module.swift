@@ -74,7 +74,8 @@ public final class Module: @unchecked Sendable {
             let name = wasm_exporttype_name(export)!.pointee
             let type = wasm_exporttype_type(export)
             let kind = Export.Kind(rawValue: wasm_externtype_kind(type)) ?? .other
-            let minimum = kind == .memory ? wasm_externtype_as_memorytype_const(type).map(wasmtime_memorytype_minimum) : nil
+            let minimum =
+                kind == .memory ? wasm_externtype_as_memorytype_const(type).map(wasmtime_memorytype_minimum) : nil
             return Export(
                 name: String(decoding: UnsafeBufferPointer(start: name.data, count: name.size), as: UTF8.self),
                 kind: kind, memoryMinimumPages: minimum)

@@ -112,7 +112,8 @@ struct MCPServerTests {
             client,
             [
                 "language": "python",
-                "code": "import matplotlib.pyplot as plt\nplt.figure(figsize=(2, 1), dpi=40)\nplt.plot([1, 3, 2])\nplt.show()",
+                "code":
+                    "import matplotlib.pyplot as plt\nplt.figure(figsize=(2, 1), dpi=40)\nplt.plot([1, 3, 2])\nplt.show()",
             ])
         #expect(result.isError == false, "\(text(result))")
         let files = result.structuredContent?.objectValue?["files"]?.arrayValue ?? []

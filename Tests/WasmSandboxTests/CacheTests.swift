@@ -71,16 +71,18 @@ struct CacheTests {
             return try Sandbox(configuration: configuration)
         }
         func compiledCopies() throws -> [String] {
-            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cwasm") }.sorted()
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cwasm") }
+                .sorted()
         }
         let script = ExecutionRequest(.javascript("console.log(6 * 7)"))
         // Not prepared: the first run compiles it, in process.
         #expect(await (try sandbox()).execute(script).cacheHit == false)
 
         let prepared = try (try sandbox()).prepareEngines()
-        #expect(prepared.map { "\($0.language) \($0.metersFuel) \($0.compiled)" } == [
-            "JavaScript false true", "Python false false", "JavaScript true true", "Python true false",
-        ])
+        #expect(
+            prepared.map { "\($0.language) \($0.metersFuel) \($0.compiled)" } == [
+                "JavaScript false true", "Python false false", "JavaScript true true", "Python true false",
+            ])
         let copies = try compiledCopies()
         #expect(copies.count == 2)
         let fresh = await (try sandbox()).execute(script)

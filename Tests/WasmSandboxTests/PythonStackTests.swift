@@ -143,7 +143,8 @@ struct PythonStackLimitTests {
     }
 
     @Test func aLimitBelowTheEnginesOwnMemoryIsAClearError() async {
-        let result = await runPython("print(1)", limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 16 << 20))
+        let result = await runPython(
+            "print(1)", limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 16 << 20))
         #expect(result.status == .invalidInput)
         #expect(result.message?.contains("the Python engine starts with") == true, "\(result.message ?? "")")
     }

@@ -95,7 +95,8 @@ struct PythonBehaviourTests {
     }
 
     @Test func randomSourcesAreReseededOnEveryRun() async {
-        let source = "import random, numpy; print(random.random(), numpy.random.rand(), numpy.random.default_rng().random())"
+        let source =
+            "import random, numpy; print(random.random(), numpy.random.rand(), numpy.random.default_rng().random())"
         let first = await runPython(source)
         let second = await runPython(source)
         #expect(first.status == .ok && second.status == .ok, "\(first.stderrText) \(second.stderrText)")
@@ -189,9 +190,11 @@ struct PythonBehaviourTests {
 @Suite("Python attacks, files and concurrency")
 struct PythonAttackTests {
     @Test func sleepsAreRealAndInterruptible() async {
-        let short = await runPython("import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05)")
+        let short = await runPython(
+            "import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05)")
         #expect(short.stdoutText == "True\n", "\(short.stderrText)")
-        let long = await runPython("import time; time.sleep(3600)", limits: ExecutionLimits(timeout: .milliseconds(500)))
+        let long = await runPython(
+            "import time; time.sleep(3600)", limits: ExecutionLimits(timeout: .milliseconds(500)))
         #expect(long.status == .timedOut)
         #expect(long.duration < .seconds(60))
     }
