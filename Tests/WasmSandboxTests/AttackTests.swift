@@ -564,3 +564,56 @@ final class Counter: Sendable {
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
 }
+
+@Suite("Exception handling, on for the Python engine, stays within bounds for any module")
+struct ExceptionAttackTests {
+    /// A module that throws and catches in a loop: exception objects are collected.
+    static let throwLoop = """
+        (module
+          (tag $t (param i32))
+          (func (export "_start")
+            (local $i i32)
+            (loop $l
+              (block $b (result i32)
+                (try_table (catch $t $b) (throw $t (local.get $i)))
+                unreachable)
+              drop
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 200000))))))
+        """
+
+    /// A module that keeps 100,000 caught exceptions of 4 KB each alive in a table: 400 MB
+    /// if nothing bounded the heap they live in.
+    static let hoard: String = {
+        let params = Array(repeating: "i64", count: 500).joined(separator: " ")
+        let values = String(repeating: "(i64.const 7)", count: 500)
+        return """
+            (module
+              (tag $t (param \(params)))
+              (table $tab 100000 exnref)
+              (func (export "_start")
+                (local $i i32)
+                (loop $l
+                  (table.set $tab (local.get $i)
+                    (block $b (result exnref)
+                      (try_table (catch_all_ref $b) (throw $t \(values)))
+                      unreachable))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))
+            """
+    }()
+
+    @Test func thrownAndCaughtExceptionsRunToTheEnd() async {
+        let result = await sharedSandbox.execute(request(Self.throwLoop))
+        #expect(result.status == .ok, "\(result.message ?? "")")
+    }
+
+    @Test func hoardedExceptionsStopAtTheirHeapsBound() async {
+        // Wasmtime keeps exception objects in a GC heap of its own; it refuses to grow it far
+        // (in one run here the process grew by 14 MiB), and the allocation past it traps.
+        let result = await sharedSandbox.execute(request(Self.hoard))
+        #expect(result.status == .trapped)
+        #expect(result.message?.contains("GC heap out of memory") == true, "\(result.message ?? "")")
+        #expect(await run(Guests.hello).stdoutText == "hello\n")
+    }
+}

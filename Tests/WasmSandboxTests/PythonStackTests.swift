@@ -142,6 +142,17 @@ struct PythonStackLimitTests {
         #expect(await runPython("print('alive')").stdoutText == "alive\n")
     }
 
+    @Test func aFuelBudgetStopsALoopAndCountsAShortRun() async {
+        // Runs with a fuel budget use the other precompiled engine, with metering.
+        let loop = await runPython("while True: pass", limits: ExecutionLimits(timeout: generousTimeout, fuel: 50_000_000))
+        #expect(loop.status == .outOfFuel, "\(loop.message ?? "")")
+        let short = await runPython(
+            "print(sum(range(10)))", limits: ExecutionLimits(timeout: generousTimeout, fuel: 10_000_000_000))
+        #expect(short.stdoutText == "45\n", "\(short.stderrText)")
+        #expect((short.fuelConsumed ?? 0) > 0)
+        #expect(short.cacheHit == true)
+    }
+
     @Test func aLimitBelowTheEnginesOwnMemoryIsAClearError() async {
         let result = await runPython(
             "print(1)", limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 16 << 20))
