@@ -144,7 +144,8 @@ struct PythonStackLimitTests {
 
     @Test func aFuelBudgetStopsALoopAndCountsAShortRun() async {
         // Runs with a fuel budget use the other precompiled engine, with metering.
-        let loop = await runPython("while True: pass", limits: ExecutionLimits(timeout: generousTimeout, fuel: 50_000_000))
+        let loop = await runPython(
+            "while True: pass", limits: ExecutionLimits(timeout: generousTimeout, fuel: 50_000_000))
         #expect(loop.status == .outOfFuel, "\(loop.message ?? "")")
         let short = await runPython(
             "print(sum(range(10)))", limits: ExecutionLimits(timeout: generousTimeout, fuel: 10_000_000_000))
