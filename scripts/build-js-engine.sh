@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the JavaScript engine module: quickjs-ng (from its pinned PyPI sdist) with our runner
-# (engines/javascript), compiled to a wasm32-wasi command by the Swift toolchain's clang and
+# (engines/javascript), compiled to a wasm32-wasi reactor by the Swift toolchain's clang and
 # pre-initialised by `wasmtime wizer`. The result is cached under .deps/javascript by a hash
 # of every input, so it is rebuilt only when one changes, and installed as
 # $PREFIX/share/wasm-sandbox/javascript.wasm. Called by scripts/setup.sh.
@@ -66,9 +66,10 @@ download_pinned "$quickjs_sdist" "$quickjs_sha256" "quickjs-ng==$quickjs_version
   --no-binary=:all: "quickjs-ng==$quickjs_version"
 
 cflags=(--target=wasm32-wasi --sysroot=/usr -O2 -D_WASI_EMULATED_SIGNAL)
-# The shadow stack (in linear memory) is 2 MiB and placed first, so an overflow traps instead
-# of overwriting data; the runner keeps QuickJS's own limit below it.
-ldflags=(-Wl,-z,stack-size=2097152 -Wl,--stack-first -lwasi-emulated-signal)
+# A reactor (no `_start`: the host calls `turn`). The shadow stack (in linear memory) is 2 MiB
+# and placed first, so an overflow traps instead of overwriting data; the runner keeps
+# QuickJS's own limit below it.
+ldflags=(-mexec-model=reactor -Wl,-z,stack-size=2097152 -Wl,--stack-first -lwasi-emulated-signal)
 key=$( { echo "$quickjs_sha256"; cat "$root/engines/javascript/runner.c" "$root/engines/javascript/prelude.js" \
   "${BASH_SOURCE[0]}" "$builtins"; "$clang" --version | head -1; "$wasmtime" --version; } | sha256sum | cut -c1-16)
 out="$deps/javascript/engine-$key.wasm"
@@ -107,9 +108,10 @@ PY
   for name in "${!compiling[@]}"; do wait "${compiling[$name]}" || failed+=("$name.c"); done
   [ ${#failed[@]} = 0 ] || { log "compiling failed: ${failed[*]}"; exit 1; }
   "$clang" "${cflags[@]}" "$work"/*.o -o "$work/engine.wasm" "${ldflags[@]}"
-  # Without -C cache=n the CLI would keep its compiled copy in ~/.cache/wasmtime, outside the
-  # prefix and .deps; it compiles this module once anyway.
-  RUST_BACKTRACE=0 "$wasmtime" wizer -C cache=n -S cli=y -f wizer.initialize "$work/engine.wasm" -o "$work/engine.wizer.wasm"
+  # host.call is the sandbox's, left unbound here: initialisation never calls it. Without
+  # -C cache=n the CLI would keep its compiled copy in ~/.cache/wasmtime, outside the prefix
+  # and .deps; it compiles this module once anyway.
+  RUST_BACKTRACE=0 "$wasmtime" wizer -C cache=n -S cli=y -W unknown-imports-trap=y -f wizer.initialize "$work/engine.wasm" -o "$work/engine.wizer.wasm"
   mkdir -p "$deps/javascript"
   rm -f "$deps"/javascript/engine-*.wasm
   mv "$work/engine.wizer.wasm" "$out"

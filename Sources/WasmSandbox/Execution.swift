@@ -12,63 +12,91 @@ struct Execution {
     static let unlimitedFuel = UInt64(Int64.max)
 
     func callAsFunction() -> ExecutionResult {
-        guard module.initialMemoryBytes <= limits.memoryBytes else {
-            var result = ExecutionResult(status: .invalidInput)
-            let what =
-                if case .python = request.input { "the Python engine starts" } else { "the module's memory starts" }
-            result.message =
-                "\(what) with \(module.initialMemoryBytes >> 20) MiB of linear memory (\(module.initialMemoryBytes) bytes), more than this run's memory limit of \(limits.memoryBytes) bytes: raise the limit"
-            return result
-        }
-        let control = run.control
+        if let refused = checkInitialMemory() { return refused }
         let store = Store(engine: runtime.engine, data: run)
-        // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
-        let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
-        store.limit(memorySize: limits.memoryBytes)
-        let fuel = min(limits.fuel ?? Self.unlimitedFuel, Self.unlimitedFuel)
         var instance: Instance<RunState>?
         var failure: WasmtimeError?
         do {
-            if runtime.metersFuel { try store.setFuel(fuel) }
-            // Trap-free deadline handling: every tick the sandbox decides whether to go on.
-            store.setEpochDeadline(ticks: 1)
-            store.onEpochDeadline { [control] in
-                return control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
-            }
-            var wasi = WASIConfiguration()
-            wasi.arguments = [request.programName] + request.arguments
-            wasi.environment = request.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            wasi.stdin = request.stdin
-            wasi.directories = request.mounts.map {
-                PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
-            }
-            if let workspace = request.workspace {
-                wasi.directories.append(
-                    PreopenedDirectory(
-                        hostPath: workspace.directory.path, guestPath: workspace.guestPath, writable: true))
-            }
-            try store.setWASI(wasi)
-            instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
-            if writesFiles {
-                try FileWrites.attach(
-                    to: run, guest: instance!, forwarder: try runtime.forwarder(), wasi: runtime.wasi, store: store)
-            }
-            if case .python(let source) = request.input {
-                try PythonEngine.run(
-                    Array(source.utf8), arguments: request.arguments, in: instance!, control: control)
-            } else {
+            instance = try instantiate(in: store)
+            switch request.input {
+            case .python(let source):
+                try LanguageEngine.python.runProgram(
+                    Array(source.utf8), arguments: request.arguments, in: instance!, control: run.control)
+            case .javascript(let source):
+                try LanguageEngine.javascript.runProgram(
+                    Array(source.utf8), arguments: request.arguments, in: instance!, control: run.control)
+            case .wasm, .wat:
                 try instance!.call("_start")
             }
         } catch {
             failure = error
         }
+        return result(of: store, instance: instance, failure: failure)
+    }
 
+    /// `invalid_input` when the module's initial memory is above the limit: Wasmtime would
+    /// refuse to instantiate it with a message that does not say what to change.
+    func checkInitialMemory() -> ExecutionResult? {
+        guard module.initialMemoryBytes > limits.memoryBytes else { return nil }
+        var result = ExecutionResult(status: .invalidInput)
+        let what =
+            switch request.input {
+            case .python: "the Python engine starts"
+            case .javascript: "the JavaScript engine starts"
+            case .wasm, .wat: "the module's memory starts"
+            }
+        result.message =
+            "\(what) with \(module.initialMemoryBytes >> 20) MiB of linear memory (\(module.initialMemoryBytes) bytes), more than this run's memory limit of \(limits.memoryBytes) bytes: raise the limit"
+        return result
+    }
+
+    /// Sets up the store (memory cap, fuel, deadline, WASI) and instantiates the module in it.
+    func instantiate(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
+        // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
+        let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
+        store.limit(memorySize: limits.memoryBytes)
+        try arm(store)
+        var wasi = WASIConfiguration()
+        wasi.arguments = [request.programName] + request.arguments
+        wasi.environment = request.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        wasi.stdin = request.stdin
+        wasi.directories = request.mounts.map {
+            PreopenedDirectory(hostPath: $0.hostPath, guestPath: $0.guestPath, writable: $0.writable)
+        }
+        if let workspace = request.workspace {
+            wasi.directories.append(
+                PreopenedDirectory(hostPath: workspace.directory.path, guestPath: workspace.guestPath, writable: true))
+        }
+        try store.setWASI(wasi)
+        let instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
+        if writesFiles {
+            try FileWrites.attach(
+                to: run, guest: instance, forwarder: try runtime.forwarder(), wasi: runtime.wasi, store: store)
+        }
+        return instance
+    }
+
+    /// Gives the store this call's fuel and deadline (for a session: before each call).
+    func arm(_ store: Store<RunState>) throws(WasmtimeError) {
+        if runtime.metersFuel { try store.setFuel(fuelBudget) }
+        let control = run.control
+        // Trap-free deadline handling: every tick the sandbox decides whether to go on.
+        store.setEpochDeadline(ticks: 1)
+        store.onEpochDeadline { [control] in
+            return control.shouldStop() ? .interrupt(message: "stopped by the sandbox") : .continue(ticks: 1)
+        }
+    }
+
+    private var fuelBudget: UInt64 { min(limits.fuel ?? Self.unlimitedFuel, Self.unlimitedFuel) }
+
+    /// What the run produced and how it ended.
+    func result(of store: Store<RunState>, instance: Instance<RunState>?, failure: WasmtimeError?) -> ExecutionResult {
         var result = ExecutionResult(status: .ok)
         result.files = request.workspace?.files()
         (result.stdout, result.stdoutTruncated) = run.stdout.contents
         (result.stderr, result.stderrTruncated) = run.stderr.contents
         result.memoryPeakBytes = instance?.memorySize() ?? 0
-        if runtime.metersFuel { result.fuelConsumed = fuel - ((try? store.fuel()) ?? fuel) }
+        if runtime.metersFuel { result.fuelConsumed = fuelBudget - ((try? store.fuel()) ?? fuelBudget) }
         classify(&result, failure: failure, instance: instance)
         return result
     }
@@ -146,6 +174,10 @@ struct Execution {
             // limits allow (such as a larger initial memory).
             result.status = .invalidInput
             result.message = "cannot instantiate the module: \(message)"
+        case .error(let message) where nearMemoryLimit(result):
+            // Such as an engine that cannot allocate the buffer for a program's source.
+            result.status = .memoryLimit
+            result.message = memoryLimitMessage(result, then: "failed: \(message)")
         case .error(let message):
             result.status = .trapped
             result.message = message

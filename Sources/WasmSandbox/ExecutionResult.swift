@@ -51,6 +51,15 @@ public struct ExecutionResult: Sendable {
     public var compileDuration: Duration? = nil
     /// The files in the run's workspace after it ended, when it had one.
     public var files: [WorkspaceFile]? = nil
+    /// A session call's final expression as the language's REPL shows it (`repr` in Python,
+    /// Node's inspection in JavaScript); `nil` when the code did not end in an expression, or
+    /// it was `None`/`undefined`, and for stateless runs. Capped at the call's stdout cap.
+    public var value: String? = nil
+    /// True when ``value`` was cut at the cap.
+    public var valueTruncated = false
+    /// For a session call: whether this call ended the session (see ``SandboxSession``);
+    /// `nil` for stateless runs.
+    public var sessionEnded: Bool? = nil
 
     public init(status: Status, message: String? = nil) {
         self.status = status
@@ -74,7 +83,9 @@ extension ExecutionResult: Encodable {
         case memoryPeakBytes = "memory_peak_bytes"
         case cacheHit = "cache_hit"
         case compileMs = "compile_ms"
-        case files
+        case files, value
+        case valueTruncated = "value_truncated"
+        case sessionEnded = "session_ended"
     }
 
     /// The JSON shape shared by the CLI and the server: snake_case keys, text output.
@@ -94,5 +105,10 @@ extension ExecutionResult: Encodable {
         try container.encode(cacheHit, forKey: .cacheHit)
         try container.encode(compileDuration.map { Double($0.nanoseconds) / 1e6 }, forKey: .compileMs)
         try container.encodeIfPresent(files, forKey: .files)
+        if let sessionEnded {
+            try container.encode(value, forKey: .value)
+            try container.encode(valueTruncated, forKey: .valueTruncated)
+            try container.encode(sessionEnded, forKey: .sessionEnded)
+        }
     }
 }

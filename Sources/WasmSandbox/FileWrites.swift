@@ -26,6 +26,8 @@ enum FileWrites {
         ("path_create_directory", [.i32, .i32, .i32]),
         ("path_symlink", [.i32, .i32, .i32, .i32, .i32]),
         ("path_link", [.i32, .i32, .i32, .i32, .i32, .i32, .i32]),
+        // Not charged: forwarded so that a session call's stdin can be served (see StdinBytes).
+        ("fd_read", [.i32, .i32, .i32, .i32]),
     ]
 
     private static let createFlag = 1
@@ -57,6 +59,9 @@ enum FileWrites {
             try linker.shadowWASI(function.name, parameters: function.parameters) { caller, run, arguments in
                 if index == 0, let errno = try DirectOutput.write(caller: caller, run: run, arguments: arguments) {
                     return errno
+                }
+                if function.name == "fd_read", let stdin = run.stdin, try arguments.integer(at: 0) == 0 {
+                    return try read(stdin, caller: caller, arguments: arguments)
                 }
                 guard let target = run.files.forwarder?[index] else { return WASIErrno.notCapable }
                 // File writes make system calls and a call into Wasm: next to those, a copy of
@@ -136,10 +141,36 @@ enum FileWrites {
                 if errno != WASIErrno.noEntry { return errno }
             }
             return try createEntry(quota: quota) { try forward(arguments) }
-        case "path_open":
+        case "path_open", "fd_read":
             return try forward(arguments)
         default:
             return try createEntry(quota: quota) { try forward(arguments) }
+        }
+    }
+
+    /// `fd_read(0, iovecs, count, result)` from a session call's stdin.
+    private static func read(_ stdin: StdinBytes, caller: Caller<RunState>, arguments: HostArguments) throws -> Int32 {
+        let (base, count, resultAddress) = (
+            try arguments.integer(at: 1), try arguments.integer(at: 2), try arguments.integer(at: 3)
+        )
+        return try caller.withMemory { memory -> Int32 in
+            guard DirectOutput.totalLength(of: base, count: count, in: UnsafeRawBufferPointer(memory)) != nil,
+                resultAddress + 4 <= memory.count
+            else { return count > HostCallBounds.maxIOVecs ? WASIErrno.invalid : WASIErrno.fault }
+            var total = 0
+            for index in 0..<count where stdin.offset < stdin.bytes.count {
+                let address = Int(memory.loadUnaligned(fromByteOffset: base + index * 8, as: UInt32.self))
+                let length = Int(memory.loadUnaligned(fromByteOffset: base + index * 8 + 4, as: UInt32.self))
+                let taken = min(length, stdin.bytes.count - stdin.offset)
+                stdin.bytes.withUnsafeBytes { bytes in
+                    memory.baseAddress!.advanced(by: address).copyMemory(
+                        from: bytes.baseAddress!.advanced(by: stdin.offset), byteCount: taken)
+                }
+                stdin.offset += taken
+                total += taken
+            }
+            memory.storeBytes(of: UInt32(total), toByteOffset: resultAddress, as: UInt32.self)
+            return WASIErrno.success
         }
     }
 

@@ -14,9 +14,9 @@ struct PreparedModule: Sendable {
 
 /// How a module is entered, which decides what it must export.
 enum ModuleKind: Sendable {
-    /// A WASI command, run once through `_start`: what requests bring, and the JavaScript engine.
+    /// A WASI command, run once through `_start`: what requests bring.
     case command
-    /// A reactor, entered through the named exports: the Python engine.
+    /// A reactor, entered through the named exports: the language engines.
     case reactor(exports: [String])
 }
 

@@ -1,10 +1,9 @@
 import Foundation
 import Wasmtime
 
-/// How the sandbox drives the CPython engine (built by scripts/build-python-engine.sh): a
-/// reactor whose `turn(pointer, length)` runs UTF-8 source in a persistent `__main__`, after
-/// `host_alloc(length)` gave the buffer to write it to. A run is a fresh instance and one turn
-/// of the program, then one of the sandbox's own that saves open figures.
+/// How the sandbox drives the CPython engine (built by scripts/build-python-engine.sh) through
+/// the shared turn ABI (see ``LanguageEngine``): the code runs in a persistent `__main__`; each
+/// call is the code's turn and then one of the sandbox's own that saves open figures.
 enum PythonEngine {
     static let exports = ["memory", "host_alloc", "turn"]
     /// `sys.executable`, where the interpreter derives its prefix from.
@@ -19,6 +18,14 @@ enum PythonEngine {
     /// name: nothing echoes, `__main__` is left as the program left it, and a turn that ends
     /// in a statement skips the engine's echo path, which costs a quarter of a millisecond.
     static let finish = Array("if 1: __import__('_sandbox').finish()".utf8)
+
+    /// A session's turn before a call that reads stdin: a new `sys.stdin`, so that what the
+    /// last call's stdin left in the old one's buffers is not read as this call's.
+    static let freshStdin = Array(
+        """
+        if 1: (lambda sys, io: setattr(sys, 'stdin', io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'rb', \
+        closefd=False)), encoding=sys.stdin.encoding, errors=sys.stdin.errors)))(__import__('sys'), __import__('io'))
+        """.utf8)
 
     /// `turn`'s result: the low byte is the exit status; this bit says `quit()` was called.
     private static let quitFlag: Int32 = 256
@@ -51,38 +58,18 @@ enum PythonEngine {
         return source
     }
 
-    /// Runs `source` as the run's program, between the sandbox's beginning and finishing turns.
-    ///
-    /// - Throws: the program's non-zero exit status as ``WasmtimeError/exit(status:message:)``,
-    ///   as a command's `proc_exit` would, or the trap or error that ended the turn.
-    static func run(
-        _ source: [UInt8], arguments: [String], in instance: Instance<RunState>, control: RunControl
-    ) throws(WasmtimeError) {
-        let began = try turn(begin(arguments: arguments, echo: false), in: instance)
-        guard began == 0 else {
-            throw WasmtimeError.error(message: "the Python engine failed to start the run (status \(began))")
-        }
-        let status = try turn(source, in: instance)
+    /// Runs one call's code, then (unless it quit or the run was stopped) the sandbox's
+    /// finishing turn, whose failure counts when the code itself succeeded.
+    static func run(_ source: [UInt8], in instance: Instance<RunState>, control: RunControl) throws(WasmtimeError)
+        -> LanguageEngine.Outcome
+    {
+        let status = try LanguageEngine.turn(source, in: instance)
         var code = status & 0xff
-        if status & quitFlag == 0 && !control.shouldStop() {
-            let finished = try turn(finish, in: instance) & 0xff
+        let quit = status & quitFlag != 0
+        if !quit && !control.shouldStop() {
+            let finished = try LanguageEngine.turn(finish, in: instance) & 0xff
             if code == 0 { code = finished }
         }
-        if code != 0 { throw WasmtimeError.exit(status: code, message: "Python exited with status \(code)") }
-    }
-
-    /// One turn: the source is copied into a buffer of the guest's, then run.
-    private static func turn(_ source: [UInt8], in instance: Instance<RunState>) throws(WasmtimeError) -> Int32 {
-        // Sources are capped far below 2 GiB before they get here.
-        let length = Value.i32(Int32(source.count))
-        guard case .i32(let pointer) = try instance.call("host_alloc", [length], resultCount: 1)[0], pointer != 0 else {
-            throw WasmtimeError.error(
-                message: "the Python engine could not allocate \(source.count) bytes for the program")
-        }
-        try instance.write(source, at: Int(UInt32(bitPattern: pointer)))
-        guard case .i32(let status) = try instance.call("turn", [.i32(pointer), length], resultCount: 1)[0] else {
-            throw WasmtimeError.error(message: "the Python engine's turn returned no status")
-        }
-        return status
+        return LanguageEngine.Outcome(status: code, quit: quit)
     }
 }

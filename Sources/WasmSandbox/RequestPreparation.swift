@@ -10,7 +10,7 @@ enum Preparation {
 
 extension Sandbox {
     /// Resolves a request to the module to run and the request the guest sees: for a
-    /// language runtime, the runtime's module with the source on stdin. A module from the
+    /// language, its engine's module, with the engine's program name and directories. A module from the
     /// request is looked up in the caches only; `compiled` is one compiled for it already.
     func prepare(_ request: ExecutionRequest, in runtime: Runtime, compiled: (PreparedModule, ModuleCache.Source)?)
         throws(SandboxError) -> Preparation
@@ -26,14 +26,10 @@ extension Sandbox {
             return try lookUp(.wat(text), request: request, in: runtime, compiled: compiled)
         case .javascript(let source):
             try checkSource(source, language: "JavaScript")
-            guard request.stdin.isEmpty else {
-                throw SandboxError("JavaScript runs take no stdin: the source is passed on it")
-            }
             let (module, cacheSource) = try runtime.javascript.module(
                 cache: runtime.cache, fingerprint: runtime.fingerprint)
             var guest = request
-            guest.stdin = Array(source.utf8)
-            guest.programName = "script.js"
+            guest.programName = JavaScriptEngine.programName
             return .ready(module, guest, cacheSource)
         case .python(let source):
             try checkSource(source, language: "Python")
@@ -75,7 +71,7 @@ extension Sandbox {
         return .needsCompile(code, key: key)
     }
 
-    private func checkSource(_ source: String, language: String) throws(SandboxError) {
+    func checkSource(_ source: String, language: String) throws(SandboxError) {
         try checkSize(source.utf8.count, of: "\(language) source", limit: configuration.maxSourceBytes)
         guard !source.utf8.contains(0) else { throw SandboxError("the \(language) source contains a NUL byte") }
     }

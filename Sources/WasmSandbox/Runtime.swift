@@ -62,7 +62,8 @@ final class Runtime: Sendable {
             engine: engine, linkers: linkers, capacity: configuration.moduleCacheCapacity,
             byteCapacity: configuration.moduleCacheBytes, disk: disk,
             onCompile: configuration.onCompile)
-        javascript = EngineModule(language: "JavaScript", file: configuration.javascriptEngine, kind: .command)
+        javascript = EngineModule(
+            language: "JavaScript", file: configuration.javascriptEngine, kind: .reactor(exports: JavaScriptEngine.exports))
         python = EngineModule(
             language: "Python", file: configuration.pythonEngine, kind: .reactor(exports: PythonEngine.exports))
     }
@@ -105,13 +106,15 @@ final class Runtime: Sendable {
         engine.disabledProposals = disabledProposals
         engine.enabledProposals = [.exceptions]
         guard configuration.instanceAllocation == .pooling else { return engine }
+        // One run per sandbox thread and as many for callers of executeBlocking, plus every
+        // open session's instance; each with its module and, when it writes files (sessions
+        // always do), a forwarder (see FileWrites).
+        let runs = 2 * configuration.maxConcurrentExecutions
+        let sessions = configuration.sessions.maxSessions
         var pooling = PoolingConfiguration(
-            // One run per sandbox thread and as many for callers of executeBlocking, each with
-            // its module and, when it writes files, a forwarder (see FileWrites).
-            totalInstances: UInt32(4 * configuration.maxConcurrentExecutions),
-            maxMemorySize: configuration.maxMemoryBytes)
+            totalInstances: UInt32(2 * (runs + sessions)), maxMemorySize: configuration.maxMemoryBytes)
         // The forwarder has no memory or table of its own.
-        pooling.totalMemories = UInt32(2 * configuration.maxConcurrentExecutions)
+        pooling.totalMemories = UInt32(runs + sessions)
         pooling.maxUnusedWarmSlots = UInt32(configuration.maxConcurrentExecutions)
         // Nothing is kept resident: keeping a prefix means restoring it by copy on every
         // reuse, which cost the Python engine 0.6 ms a run (an 81 MiB image whose hot pages

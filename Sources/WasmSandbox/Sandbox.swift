@@ -24,8 +24,10 @@ public final class Sandbox: Sendable {
     private let compilePool: ExecutionThreadPool
     /// Requests waiting for each module being compiled, by runtime and module key.
     private let compilesInFlight = Mutex<[[UInt8]: [CheckedContinuation<Step, Never>]]>([:])
-    private let ticker: EpochTicker
-    private let metrics: SandboxMetrics
+    let ticker: EpochTicker
+    let metrics: SandboxMetrics
+    let sessionMetrics: SessionMetrics
+    let sessionRegistry: SessionRegistry
     private let blockingRuns = Atomic<Int>(0)
 
     /// Checks the configuration and starts the sandbox's threads; engines and caches are
@@ -45,8 +47,15 @@ public final class Sandbox: Sendable {
         guard configuration.maxMemoryBytes >= 65536, configuration.maxMemoryBytes % 65536 == 0 else {
             throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")
         }
+        let sessions = configuration.sessions
+        guard sessions.maxSessions >= 0, sessions.maxTotalMemoryBytes >= 0, sessions.idleTimeout > .zero else {
+            throw SandboxError("session caps must not be negative, and the idle timeout must be positive")
+        }
         self.configuration = configuration
-        metrics = SandboxMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        let factory = configuration.metricsFactory ?? MetricsSystem.factory
+        metrics = SandboxMetrics(factory: factory)
+        sessionMetrics = SessionMetrics(factory: factory)
+        sessionRegistry = SessionRegistry(settings: sessions, metrics: sessionMetrics)
         do {
             try Runtime.engineConfiguration(for: configuration, metersFuel: true).validate()
         } catch {
@@ -139,6 +148,44 @@ public final class Sandbox: Sendable {
     private func submit(to pool: ExecutionThreadPool, busy: String, _ work: @escaping @Sendable () -> Step) async
         -> Step
     {
+        await submit(to: pool, work, refused: { .finished(self.busy(busy)) })
+    }
+
+    /// Runs `work` on an execution thread, counted as a run; `busy` when the threads and
+    /// the queue are full.
+    func runOnPool(_ work: @escaping @Sendable () -> ExecutionResult) async -> ExecutionResult {
+        await submit(
+            to: pool,
+            { [metrics] in
+                metrics.runStarted()
+                defer { metrics.runEnded() }
+                return work()
+            }, refused: { self.busy("all execution slots and the wait queue are full") })
+    }
+
+    /// ``runOnPool(_:)`` for work that produces a value or an error.
+    func attemptOnPool<T: Sendable>(_ work: @escaping @Sendable () throws(SandboxError) -> T) async -> Result<
+        T, SandboxError
+    > {
+        await submit(
+            to: pool,
+            { [metrics] in
+                metrics.runStarted()
+                defer { metrics.runEnded() }
+                return Result { () throws(SandboxError) in try work() }
+            },
+            refused: { .failure(SandboxError("all execution slots and the wait queue are full", kind: .busy)) })
+    }
+
+    private func busy(_ message: String) -> ExecutionResult {
+        let result = ExecutionResult(status: .busy, message: message)
+        metrics.record(result)
+        return result
+    }
+
+    private func submit<T: Sendable>(
+        to pool: ExecutionThreadPool, _ work: @escaping @Sendable () -> T, refused: @Sendable () -> T
+    ) async -> T {
         await withCheckedContinuation { continuation in
             // Counted before the submission, since a thread may take the job before it returns.
             metrics.enqueued()
@@ -148,9 +195,7 @@ public final class Sandbox: Sendable {
             }
             if !accepted {
                 metrics.dequeued()
-                let result = ExecutionResult(status: .busy, message: busy)
-                metrics.record(result)
-                continuation.resume(returning: .finished(result))
+                continuation.resume(returning: refused())
             }
         }
     }
@@ -202,14 +247,19 @@ public final class Sandbox: Sendable {
         for continuation in waiting { continuation.resume(returning: step) }
     }
 
-    private func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
+    func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
         // The caller sees the message; the operator must too (a missing engine, an engine
         // Wasmtime cannot create, a missing compile helper).
         if error.kind == .internalError {
             configuration.logger.error("run failed inside the sandbox", metadata: ["error": "\(error.message)"])
         }
-        let result = ExecutionResult(
-            status: status ?? (error.kind == .internalError ? .internalError : .invalidInput), message: error.message)
+        let kind: ExecutionResult.Status =
+            switch error.kind {
+            case .invalidInput: .invalidInput
+            case .internalError: .internalError
+            case .busy: .busy
+            }
+        let result = ExecutionResult(status: status ?? kind, message: error.message)
         metrics.record(result)
         return result
     }
@@ -253,7 +303,7 @@ public final class Sandbox: Sendable {
         return .finished(result)
     }
 
-    private func check(_ limits: ExecutionLimits) throws(SandboxError) {
+    func check(_ limits: ExecutionLimits) throws(SandboxError) {
         guard limits.memoryBytes > 0, limits.memoryBytes <= configuration.maxMemoryBytes else {
             throw SandboxError(
                 "memory limit \(limits.memoryBytes) bytes is outside 1...\(configuration.maxMemoryBytes) bytes")

@@ -47,6 +47,9 @@ public struct SandboxConfiguration: Sendable {
     /// files are deleted.
     public var diskCacheBytes = 2 << 30
 
+    /// How many sessions may be open, for how long and with how much memory.
+    public var sessions = SessionSettings()
+
     /// Where modules from requests are compiled (engines the project ships are trusted and
     /// always compile in process).
     public enum CompileIsolation: Sendable, Hashable {
@@ -194,4 +197,21 @@ public struct SandboxConfiguration: Sendable {
         return FileManager.default.homeDirectoryForCurrentUser
             .appendingPathComponent(".cache/wasm-sandbox")
     }
+}
+
+/// Bounds on the sandbox's sessions (see ``Sandbox/openSession(language:limits:files:)``).
+///
+/// Past ``maxSessions`` or ``maxTotalMemoryBytes``, opening a session closes the least
+/// recently used idle sessions to make room; a session running a call is never closed for it.
+public struct SessionSettings: Sendable, Hashable {
+    /// A session without a call for this long is closed (default 10 minutes).
+    public var idleTimeout: Duration = .seconds(600)
+    /// Sessions open at once (default 64).
+    public var maxSessions = 64
+    /// Linear memory of all open sessions together (default 4 GiB). A session counts the
+    /// size its memory has grown to, the most it can hold resident; a Python session starts
+    /// at 81 MiB, a JavaScript one at 2 MiB.
+    public var maxTotalMemoryBytes = 4 << 30
+
+    public init() {}
 }

@@ -95,7 +95,7 @@ public final class SandboxMCPServer: Sendable {
             do { request.workspace = try await Workspace.create(files: plan.files) } catch {
                 switch error.kind {
                 case .invalidInput: throw MCPError.invalidParams("'files': \(error.message)")
-                case .internalError: throw MCPError.internalError(error.message)
+                case .internalError, .busy: throw MCPError.internalError(error.message)
                 }
             }
         }

@@ -265,5 +265,5 @@
     write(2, prefix + text + "\n");
   }
 
-  return { reportError, runTimers };
+  return { reportError, runTimers, show };
 })

@@ -1,12 +1,18 @@
-// The JavaScript engine module of wasm-sandbox: QuickJS as a WASI command.
+// The JavaScript engine module of wasm-sandbox: QuickJS as a WASI reactor with the same shape as
+// the Python engine's: the host gets a buffer from `host_alloc(length)`, writes UTF-8 source
+// into it and calls `turn(pointer, length)`, which evaluates it in the instance's one global
+// scope, then drains the job and timer queues. A stateless run is a fresh instance and one
+// turn; a session is an instance kept alive and given one turn per call, so globals persist.
 //
 // `wizer.initialize` builds the runtime, the context and the globals (console, timers) once;
-// the build snapshots the module right after it, so a run starts with all of that in memory
-// and only reads its source from stdin, evaluates it and drains the job and timer queues.
-// Whatever must differ per run (the Math.random seed, clocks) is set or read in `main`.
+// the build snapshots the module right after it, so an instance starts with all of that in
+// memory. Whatever must differ per instance (the Math.random seed, `scriptArgs`) is set by its
+// first turn.
 //
-// Exit status: 0 when the script completes, 1 on an uncaught exception or unhandled
-// rejection, 13 when top-level await never settles (as Node does).
+// `turn` returns the exit status: 0 when the script completes, 1 on an uncaught exception or
+// unhandled rejection, 13 when top-level await never settles (as Node does). The completion
+// value of the last turn is kept; `describe()` formats it as Node's REPL would and sends it to
+// the host through `host.call` (sessions ask for it; stateless runs never pay for it).
 
 #include <errno.h>
 #include <math.h>
@@ -17,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <wasi/api.h>
 
 #include "quickjs.h"
 #include "prelude.h"
@@ -30,7 +38,19 @@ static JSContext *context;
 // Functions the prelude returns: they stay alive in the snapshot.
 static JSValue report_error;
 static JSValue run_timers;
+static JSValue show_value;
 static uint64_t random_state;
+// Whether this instance has had its first turn (false in the snapshot).
+static bool started;
+// The completion value of the last turn, for describe().
+static JSValue last_value;
+
+// The host's channel, shared with the Python engine: request bytes in, optional reply out.
+__attribute__((import_module("host"), import_name("call"))) int32_t host_call(const void *request, int32_t length,
+                                                                              void **reply, int32_t *reply_length);
+
+// The frame that carries a final expression's value to the host: this prefix, then UTF-8 text.
+static const char value_frame[] = "\0wasm-sandbox:value\0";
 
 // Rejected promises that have no handler yet. A handler attached later removes only its own
 // promise, so one handled rejection never hides another. The list is bounded: past the cap,
@@ -153,6 +173,8 @@ static void initialize(void) {
     }
     report_error = JS_GetPropertyStr(context, hooks, "reportError");
     run_timers = JS_GetPropertyStr(context, hooks, "runTimers");
+    show_value = JS_GetPropertyStr(context, hooks, "show");
+    last_value = JS_UNDEFINED;
     for (int i = 0; i < 3; i++) JS_FreeValue(context, host[i]);
     JS_FreeValue(context, hooks);
     JS_FreeValue(context, setup);
@@ -194,39 +216,6 @@ static bool is_syntax_error(JSValueConst error) {
     return syntax;
 }
 
-// Reads all of stdin. On failure returns NULL with errno set (ENOMEM when memory ran out):
-// a failed read must not pass for the end of the script, or a truncated script would run.
-static char *read_stdin(size_t *length) {
-    size_t capacity = 1 << 16, used = 0;
-    char *buffer = malloc(capacity + 1);
-    if (!buffer) return NULL;
-    for (;;) {
-        ssize_t count = read(0, buffer + used, capacity - used);
-        if (count == 0) break;
-        if (count < 0) {
-            if (errno == EINTR) continue;
-            int error = errno;
-            free(buffer);
-            errno = error;
-            return NULL;
-        }
-        used += (size_t)count;
-        if (used == capacity) {
-            char *grown = capacity <= SIZE_MAX / 2 - 1 ? realloc(buffer, capacity * 2 + 1) : NULL;
-            if (!grown) {
-                free(buffer);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buffer = grown;
-            capacity *= 2;
-        }
-    }
-    buffer[used] = 0;
-    *length = used;
-    return buffer;
-}
-
 // Runs promise jobs until none is left, then the earliest due timer, until neither is left.
 // Returns false when a job failed in a way QuickJS reports as an exception.
 static bool drain(void) {
@@ -243,25 +232,54 @@ static bool drain(void) {
     }
 }
 
-int main(int argc, char **argv) {
-    if (!context) initialize();
-    JS_UpdateStackTop(runtime);
+// Sets what differs per instance: the Math.random seed and `scriptArgs` (WASI's argv after
+// the program name; a reactor's libc reads no arguments itself).
+static void start_instance(void) {
+    started = true;
     if (getentropy(&random_state, sizeof random_state) != 0 || random_state == 0) random_state = 0x9E3779B97F4A7C15ULL;
-
-    JSValue global = JS_GetGlobalObject(context);
     JSValue args = JS_NewArray(context);
-    for (int i = 1; i < argc; i++) JS_SetPropertyUint32(context, args, (uint32_t)(i - 1), JS_NewString(context, argv[i]));
+    __wasi_size_t count = 0, size = 0;
+    if (__wasi_args_sizes_get(&count, &size) == 0 && count > 1) {
+        char **argv = malloc(count * sizeof(char *));
+        char *buffer = malloc(size);
+        if (argv && buffer && __wasi_args_get((uint8_t **)argv, (uint8_t *)buffer) == 0) {
+            for (__wasi_size_t i = 1; i < count; i++)
+                JS_SetPropertyUint32(context, args, (uint32_t)(i - 1), JS_NewString(context, argv[i]));
+        }
+        free(argv);
+        free(buffer);
+    }
+    JSValue global = JS_GetGlobalObject(context);
     JS_SetPropertyStr(context, global, "scriptArgs", args);
     JS_FreeValue(context, global);
+}
 
-    size_t length = 0;
-    char *source = read_stdin(&length);
-    if (!source) {
-        if (errno == ENOMEM) fputs("wasm-sandbox: out of memory reading the script\n", stderr);
-        else fprintf(stderr, "wasm-sandbox: cannot read the script from stdin: %s\n", strerror(errno));
-        return 1;
+// Forgets rejections reported by a turn, so that the next turn of a session starts clean.
+static void clear_rejections(void) {
+    for (int i = 0; i < unhandled_count; i++) {
+        JS_FreeValue(context, unhandled[i].promise);
+        JS_FreeValue(context, unhandled[i].reason);
     }
-    JSValue result = JS_Eval(context, source, length, "<script>", JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_ASYNC);
+    unhandled_count = 0;
+    if (untracked_rejection) JS_FreeValue(context, untracked_reason);
+    untracked_rejection = false;
+    untracked_reason = JS_UNDEFINED;
+}
+
+static void keep_value(JSValue value) {
+    JS_FreeValue(context, last_value);
+    last_value = value;
+}
+
+// A buffer for `turn`'s source: one byte longer than asked, since QuickJS wants the source
+// NUL-terminated. `turn` frees it.
+__attribute__((export_name("host_alloc"))) char *host_alloc(int32_t length) {
+    return length < 0 ? NULL : malloc((size_t)length + 1);
+}
+
+static int32_t evaluate(char *source, int32_t length) {
+    source[length] = 0;
+    JSValue result = JS_Eval(context, source, (size_t)length, "<script>", JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_ASYNC);
     if (JS_IsException(result)) {
         JSValue error = JS_GetException(context);
         if (is_syntax_error(error) && has_import_statement(source)) {
@@ -271,36 +289,82 @@ int main(int argc, char **argv) {
             report(error, "");
         }
         JS_FreeValue(context, error);
-        free(source);
         return 1;
     }
-    free(source);
     if (!drain()) {
+        JS_FreeValue(context, result);
         report_exception();
         return 1;
     }
-    int status = 0;
+    int32_t status = 0;
     switch (JS_PromiseState(context, result)) {
     case JS_PROMISE_REJECTED: {
         JSValue reason = JS_PromiseResult(context, result);
         report(reason, "");
         JS_FreeValue(context, reason);
-        return 1;
+        status = 1;
+        break;
     }
     case JS_PROMISE_PENDING:
         fputs("Warning: the script's top-level await never settled: no pending jobs or timers are left\n", stderr);
         status = 13;
         break;
-    default:
+    default: {
+        // An async script's promise resolves to { value: <the completion value> }.
+        JSValue completion = JS_PromiseResult(context, result);
+        keep_value(JS_GetPropertyStr(context, completion, "value"));
+        JS_FreeValue(context, completion);
         break;
     }
-    if (unhandled_count > 0) {
+    }
+    JS_FreeValue(context, result);
+    if (status == 0 && unhandled_count > 0) {
         report(unhandled[0].reason, "Uncaught (in promise) ");
-        return 1;
-    }
-    if (untracked_rejection) {
+        status = 1;
+    } else if (status == 0 && untracked_rejection) {
         report(untracked_reason, "Uncaught (in promise) ");
-        return 1;
+        status = 1;
     }
+    clear_rejections();
     return status;
+}
+
+// Evaluates `length` bytes of UTF-8 source at `source` (from host_alloc) in the global scope.
+__attribute__((export_name("turn"))) int32_t turn(char *source, int32_t length) {
+    if (!context) initialize();
+    JS_UpdateStackTop(runtime);
+    if (!started) start_instance();
+    keep_value(JS_UNDEFINED);
+    if (!source || length < 0) return 1;
+    int32_t status = evaluate(source, length);
+    free(source);
+    return status;
+}
+
+// Sends the last turn's completion value, formatted as Node's REPL shows it, to the host.
+// Returns 0 when it was sent, 1 when there is none (undefined, or the turn failed).
+__attribute__((export_name("describe"))) int32_t describe(void) {
+    if (JS_IsUndefined(last_value)) return 1;
+    JS_UpdateStackTop(runtime);
+    JSValue text = JS_Call(context, show_value, JS_UNDEFINED, 1, (JSValueConst *)&last_value);
+    if (JS_IsException(text)) {
+        JS_FreeValue(context, JS_GetException(context));
+        text = JS_NewString(context, "[the value could not be shown: formatting it threw]");
+    }
+    size_t length = 0;
+    const char *bytes = JS_ToCStringLen(context, &length, text);
+    JS_FreeValue(context, text);
+    if (!bytes) return 1;
+    size_t prefix = sizeof value_frame - 1;
+    char *frame = malloc(prefix + length);
+    if (frame) {
+        memcpy(frame, value_frame, prefix);
+        memcpy(frame + prefix, bytes, length);
+        void *reply = NULL;
+        int32_t reply_length = 0;
+        host_call(frame, (int32_t)(prefix + length), &reply, &reply_length);
+        free(frame);
+    }
+    JS_FreeCString(context, bytes);
+    return frame ? 0 : 1;
 }

@@ -5,6 +5,8 @@
 # It is executed with a namespace of its own (not __main__), and leaves behind only the
 # imported modules and `_sandbox`, the module through which the sandbox finishes a run.
 import _colorize, csv, json, os, re  # besides the stack, what the stock snapshot imports
+import _host
+import builtins
 import sys
 import types
 
@@ -52,11 +54,32 @@ def _quiet_displayhook(value):
     """A program's final expression is not echoed: a script run is not a REPL."""
 
 
+# How a session's final expression reaches the sandbox: through the engine's host channel, in
+# a frame the sandbox recognises (see Sources/WasmSandbox/HostCall.swift). The sandbox keeps
+# the text and answers "no host bound", as it answers every request.
+_VALUE_FRAME = b"\0wasm-sandbox:value\0"
+
+
+def _session_displayhook(value):
+    """A session call's final expression, as the REPL shows it, goes to the sandbox, which
+    returns it apart from stdout; `_` holds it, as in the REPL."""
+    if value is None:
+        return
+    builtins._ = None
+    text = repr(value)
+    builtins._ = value
+    try:
+        _host.call(_VALUE_FRAME + text.encode("utf-8", "backslashreplace"))
+    except ConnectionRefusedError:
+        pass
+
+
 def begin(arguments, echo):
-    """The sandbox's first turn of a run: the program's sys.argv (as `python -c` gives it,
-    from UTF-8 hex, which needs no quoting), and whether final expressions are echoed."""
+    """The sandbox's first turn of an instance: the program's sys.argv (as `python -c` gives
+    it, from UTF-8 hex, which needs no quoting), and whether final expressions are reported
+    (sessions) or not (script runs)."""
     sys.argv = ["-c"] + [bytes.fromhex(argument).decode() for argument in arguments]
-    sys.displayhook = sys.__displayhook__ if echo else _quiet_displayhook
+    sys.displayhook = _session_displayhook if echo else _quiet_displayhook
 
 
 def finish():

@@ -1,0 +1,184 @@
+import Foundation
+import Wasmtime
+
+extension Sandbox {
+    /// Opens a session: a JavaScript or Python engine instance that keeps its state across
+    /// calls (see ``SandboxSession``).
+    ///
+    /// - Parameters:
+    ///   - limits: The session's memory cap and file quota, and its calls' default timeout,
+    ///     fuel and output caps (default: the sandbox's defaults). A session opened without
+    ///     a fuel budget runs on the engine without fuel metering, and its calls cannot ask
+    ///     for one.
+    ///   - files: Files to place in its workspace first (relative path → bytes).
+    /// - Throws: ``SandboxError``: for another language, bad limits or files, an engine that
+    ///   cannot start; `busy` when the execution threads or the session caps are all taken.
+    public func openSession(language: Language, limits: ExecutionLimits? = nil, files: [String: [UInt8]] = [:])
+        async throws(SandboxError) -> SandboxSession
+    {
+        let engine: LanguageEngine
+        let input: ExecutionInput
+        switch language {
+        case .javascript: (engine, input) = (.javascript, .javascript(""))
+        case .python: (engine, input) = (.python, .python(""))
+        case .wasm, .wat:
+            throw SandboxError("sessions run javascript or python, not \(language.rawValue)")
+        }
+        let limits = limits ?? configuration.defaultLimits
+        try check(limits)
+        let workspace = try await Workspace.create(files: files)
+        var sessionRequest = ExecutionRequest(input)
+        sessionRequest.workspace = workspace
+        sessionRequest.limits = limits
+        let request = sessionRequest
+        let opened: Result<LiveInstance, SandboxError> = await attemptOnPool { [self] () throws(SandboxError) in
+            let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
+            guard case .ready(let module, let guest, _) = try prepare(request, in: runtime, compiled: nil) else {
+                throw SandboxError("the \(language.rawValue) engine is not compiled", kind: .internalError)
+            }
+            try sessionRegistry.makeRoom(memoryBytes: module.initialMemoryBytes)
+            let run = RunState(limits: limits, reportsValues: true)
+            let execution = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
+            if let refused = execution.checkInitialMemory() { throw SandboxError(refused.message ?? "") }
+            let store = Store(engine: runtime.engine, data: run)
+            let started = ticker.whileActive {
+                Result { () throws(WasmtimeError) -> Instance<RunState> in
+                    let instance = try execution.instantiate(in: store)
+                    try engine.begin(in: instance, arguments: [], reportsValues: true)
+                    return instance
+                }
+            }
+            switch started {
+            case .success(let instance): return LiveInstance(store: store, instance: instance, execution: execution)
+            case .failure(let error):
+                throw SandboxError(
+                    "cannot start the \(language.rawValue) session: \(error.message)", kind: .internalError)
+            }
+        }
+        switch opened {
+        case .success(let live):
+            let session = SandboxSession(
+                id: UUID().uuidString.lowercased(), language: language, engine: engine, limits: limits,
+                workspace: workspace, live: live, sandbox: self)
+            sessionRegistry.add(session)
+            return session
+        case .failure(let error):
+            workspace.removeInBackground()
+            if error.kind == .internalError {
+                configuration.logger.error("cannot open a session", metadata: ["error": "\(error.message)"])
+            }
+            throw error
+        }
+    }
+
+    /// The open sessions, most recently used first.
+    public func sessions() -> [SandboxSession.Info] {
+        sessionRegistry.sessions.map(\.info).sorted { $0.idle < $1.idle }
+    }
+
+    /// The open session with this id, if any.
+    public func session(id: String) -> SandboxSession? { sessionRegistry.session(id: id) }
+
+    /// One call of a session, on an execution thread (see ``SandboxSession/run(_:stdin:timeout:fuel:)``).
+    func runSessionCall(_ session: SandboxSession, code: String, stdin: [UInt8], limits: ExecutionLimits) async
+        -> ExecutionResult
+    {
+        let language = session.language == .python ? "Python" : "JavaScript"
+        do {
+            try check(limits)
+            try checkSource(code, language: language)
+        } catch {
+            return failed(error)
+        }
+        let token = CancellationToken()
+        let result = await withTaskCancellationHandler {
+            await runOnPool { [self] () -> ExecutionResult in
+                // A call cancelled before it started leaves the session as it was.
+                if token.isCancelled { return ExecutionResult(status: .cancelled, message: "the call was cancelled") }
+                let live: LiveInstance
+                switch session.checkOut() {
+                case .success(let taken): live = taken
+                case .failure(let error): return ExecutionResult(status: .invalidInput, message: error.message)
+                }
+                return call(session, live: live, code: code, stdin: stdin, limits: limits, token: token)
+            }
+        } onCancel: {
+            token.cancel()
+        }
+        metrics.record(result)
+        sessionMetrics.call(result.status)
+        return result
+    }
+
+    private func call(
+        _ session: SandboxSession, live: LiveInstance, code: String, stdin: [UInt8], limits: ExecutionLimits,
+        token: CancellationToken
+    ) -> ExecutionResult {
+        let template = live.execution
+        let run = template.run
+        guard limits.fuel == nil || template.runtime.metersFuel else {
+            _ = session.checkIn(live, endedBecause: nil)
+            return ExecutionResult(
+                status: .invalidInput,
+                message:
+                    "this session was opened without a fuel budget, so its calls cannot have one: open the session with a fuel limit")
+        }
+        run.startCall(limits: limits, stdin: stdin)
+        let control = run.control
+        session.attach(control)
+        token.attach(control)
+        let execution = Execution(
+            runtime: template.runtime, module: template.module, request: template.request, limits: limits, run: run)
+        let start = MonotonicClock.now()
+        var quit = false
+        var result = ticker.whileActive {
+            var failure: WasmtimeError?
+            do throws(WasmtimeError) {
+                try execution.arm(live.store)
+                let outcome = try session.languageEngine.run(
+                    Array(code.utf8), in: live.instance, control: control, reportsValue: true,
+                    freshStdin: live.hadStdin || !stdin.isEmpty)
+                live.hadStdin = !stdin.isEmpty
+                quit = outcome.quit
+                if outcome.status != 0 {
+                    failure = .exit(status: outcome.status, message: "the code exited with status \(outcome.status)")
+                }
+            } catch {
+                failure = error
+            }
+            return execution.result(of: live.store, instance: live.instance, failure: failure)
+        }
+        result.duration = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
+        result.cacheHit = true
+        if let (text, truncated) = run.value.map(\.contents), let text {
+            result.value = String(decoding: text, as: UTF8.self)
+            result.valueTruncated = truncated
+        }
+        let ending = Self.endingReason(of: result, quit: quit)
+        if session.checkIn(live, endedBecause: ending) { sessionClosed(session, reason: .ended) }
+        result.sessionEnded = ending != nil
+        if let ending {
+            result.message = "\(ending); the session has ended and its state is gone: start a new session"
+        }
+        return result
+    }
+
+    /// Why a call's outcome ends its session, or `nil` when the session goes on: a turn the
+    /// sandbox interrupted (or that trapped) may have left the engine in any state.
+    private static func endingReason(of result: ExecutionResult, quit: Bool) -> String? {
+        switch result.status {
+        case .ok, .exited:
+            return quit ? "the code called quit()" : nil
+        case .invalidInput, .busy:
+            return nil
+        case .timedOut, .trapped, .outOfFuel, .memoryLimit, .outputLimit, .cancelled, .internalError:
+            return "the call ended with \(result.status.rawValue)" + (result.message.map { ": \($0)" } ?? "")
+        }
+    }
+
+    func sessionClosed(_ session: SandboxSession, reason: SandboxSession.CloseReason) {
+        sessionRegistry.remove(session, reason: reason)
+    }
+
+    func sessionReleased(id: String) { sessionRegistry.released(id: id) }
+}

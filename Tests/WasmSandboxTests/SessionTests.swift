@@ -1,0 +1,245 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+/// A sandbox of a test's own, with its session settings changed by `adjust`.
+func sessionSandbox(_ adjust: (inout SessionSettings) -> Void = { _ in }) throws -> Sandbox {
+    var configuration = testConfiguration()
+    adjust(&configuration.sessions)
+    return try Sandbox(configuration: configuration)
+}
+
+@Suite("Sessions keep state across calls")
+struct SessionStateTests {
+    @Test func javascriptKeepsVariablesFunctionsAndObjects() async throws {
+        let session = try await sharedSandbox.openSession(language: .javascript)
+        defer { Task { await session.close() } }
+        let first = await session.run("let count = 1; const double = (n) => n * 2; var notes = { tag: 'x' }")
+        #expect(first.status == .ok, "\(first.stderrText)")
+        #expect(first.value == nil)
+        #expect(first.sessionEnded == false)
+        let second = await session.run("count += 1; notes.more = [1, 2]; double(count)")
+        #expect(second.status == .ok, "\(second.stderrText)")
+        #expect(second.value == "4")
+        let third = await session.run("console.log('seen', count); notes")
+        #expect(third.stdoutText == "seen 2\n")
+        #expect(third.value == "{ tag: 'x', more: [ 1, 2 ] }")
+        let async = await session.run("await new Promise((resolve) => setTimeout(() => resolve(count * 10), 1))")
+        #expect(async.value == "20", "\(async.stderrText)")
+    }
+
+    @Test func pythonKeepsVariablesImportsADataFrameAndFiles() async throws {
+        let session = try await sharedSandbox.openSession(language: .python)
+        defer { Task { await session.close() } }
+        let first = await session.run(
+            """
+            import pandas as pd
+            from statistics import mean
+            def scale(values, by): return [v * by for v in values]
+            df = pd.DataFrame({'city': ['Oslo', 'Lima', 'Oslo'], 'sales': [3, 5, 4]})
+            with open('/workspace/note.txt', 'w') as note: note.write('10')
+            """)
+        #expect(first.status == .ok, "\(first.stderrText)")
+        #expect(first.value == nil)
+        #expect(first.files?.map(\.path) == ["note.txt"])
+        let second = await session.run("mean(scale(df.sales.tolist(), 2)) + int(open('/workspace/note.txt').read())")
+        #expect(second.status == .ok, "\(second.stderrText)")
+        #expect(second.value == "18")
+        let table = await session.run("df.groupby('city').sales.sum()")
+        #expect(table.value?.contains("Lima    5") == true, "\(table.value ?? "nil")")
+        #expect(table.value?.contains("Oslo    7") == true)
+        let quiet = await session.run("print(1 + 1)\nNone")
+        #expect(quiet.stdoutText == "2\n")
+        #expect(quiet.value == nil)
+        // Only a cell's last expression is shown, and `_` holds it, as in a notebook.
+        let shown = await session.run("20 + 1\n21 * 2")
+        #expect(shown.value == "42")
+        let underscore = await session.run("_ + 1")
+        #expect(underscore.value == "43")
+    }
+
+    @Test func aCallReadsItsOwnStdin() async throws {
+        let session = try await sharedSandbox.openSession(language: .python)
+        defer { Task { await session.close() } }
+        // What a call leaves unread, even in the interpreter's buffer, is not the next one's.
+        let first = await session.run("name = input()", stdin: Array("Ada\nrest".utf8))
+        #expect(first.status == .ok, "\(first.stderrText)")
+        let second = await session.run("import sys; (name, sys.stdin.read())", stdin: Array("fresh".utf8))
+        #expect(second.value == "('Ada', 'fresh')", "\(second.stderrText)")
+        let none = await session.run("sys.stdin.read()")
+        #expect(none.value == "''")
+    }
+
+    @Test func anExceptionIsReportedAndTheSessionGoesOn() async throws {
+        for (language, failing, check) in [
+            (Language.python, "x = 5\nraise ValueError('bad')", "x"),
+            (Language.javascript, "var x = 5; throw new Error('bad')", "x"),
+        ] {
+            let session = try await sharedSandbox.openSession(language: language)
+            let failed = await session.run(failing)
+            #expect(failed.status == .exited, "\(language)")
+            #expect(failed.exitCode == 1)
+            #expect(failed.stderrText.contains("bad"))
+            #expect(failed.sessionEnded == false)
+            let after = await session.run(check)
+            #expect(after.value == "5", "\(language): \(after.stderrText)")
+            await session.close()
+        }
+    }
+
+    @Test func sessionsAreIsolatedFromEachOtherAndFromStatelessRuns() async throws {
+        let one = try await sharedSandbox.openSession(language: .python)
+        let two = try await sharedSandbox.openSession(language: .python)
+        defer { Task { await one.close(); await two.close() } }
+        _ = await one.run("secret = 'one'")
+        let other = await two.run("secret")
+        #expect(other.status == .exited)
+        #expect(other.stderrText.contains("NameError"), "\(other.stderrText)")
+        let stateless = await runPython("print(globals().get('secret'))")
+        #expect(stateless.stdoutText == "None\n")
+        #expect(stateless.value == nil && stateless.sessionEnded == nil)
+        #expect(one.workspace.directory != two.workspace.directory)
+    }
+}
+
+@Suite("Sessions end, expire and are evicted as documented")
+struct SessionLifetimeTests {
+    @Test func aTimeoutEndsTheSessionAndSaysSo() async throws {
+        for (language, spin) in [(Language.python, "while True: pass"), (Language.javascript, "for (;;) {}")] {
+            let session = try await sharedSandbox.openSession(language: language)
+            _ = await session.run("kept = 1")
+            let stopped = await session.run(spin, timeout: .milliseconds(300))
+            #expect(stopped.status == .timedOut, "\(language)")
+            #expect(stopped.sessionEnded == true)
+            #expect(stopped.message?.contains("the session has ended") == true, "\(stopped.message ?? "")")
+            #expect(stopped.message?.contains("start a new session") == true)
+            #expect(!session.isOpen)
+            let next = await session.run("kept")
+            #expect(next.status == .invalidInput)
+            #expect(next.message?.contains("session \(session.id) has ended") == true, "\(next.message ?? "")")
+            #expect(next.message?.contains("start a new session") == true)
+        }
+    }
+
+    @Test func aClosedSessionRefusesCalls() async throws {
+        let session = try await sharedSandbox.openSession(language: .javascript)
+        await session.close()
+        #expect(!session.isOpen)
+        #expect(sharedSandbox.session(id: session.id) == nil)
+        let result = await session.run("1")
+        #expect(result.status == .invalidInput)
+        #expect(result.message == "session \(session.id) was closed; start a new session")
+    }
+
+    @Test func idleSessionsExpire() async throws {
+        let sandbox = try sessionSandbox { $0.idleTimeout = .milliseconds(200) }
+        let session = try await sandbox.openSession(language: .javascript)
+        #expect(try await eventually { !session.isOpen })
+        let result = await session.run("1")
+        #expect(result.message?.contains("expired after being idle") == true, "\(result.message ?? "")")
+        #expect(sandbox.sessions().isEmpty)
+    }
+
+    @Test func theCapEvictsTheLeastRecentlyUsedIdleSession() async throws {
+        let sandbox = try sessionSandbox { $0.maxSessions = 2 }
+        let older = try await sandbox.openSession(language: .javascript)
+        let newer = try await sandbox.openSession(language: .javascript)
+        // Used last, `older` is now the most recently used: `newer` goes first.
+        _ = await older.run("1")
+        let third = try await sandbox.openSession(language: .javascript)
+        #expect(older.isOpen)
+        #expect(!newer.isOpen)
+        #expect(third.isOpen)
+        let refused = await newer.run("1")
+        #expect(refused.message?.contains("to make room for newer sessions") == true, "\(refused.message ?? "")")
+        #expect(Set(sandbox.sessions().map(\.id)) == [older.id, third.id])
+    }
+
+    @Test func theMemoryCapEvictsToo() async throws {
+        // Two Python sessions (81 MiB each) do not fit under 120 MiB together.
+        let sandbox = try sessionSandbox { $0.maxTotalMemoryBytes = 120 << 20 }
+        let first = try await sandbox.openSession(language: .python)
+        let second = try await sandbox.openSession(language: .python)
+        #expect(!first.isOpen)
+        #expect(second.isOpen)
+    }
+
+    @Test func aRunningSessionIsNeverEvicted() async throws {
+        let sandbox = try sessionSandbox { $0.maxSessions = 1 }
+        let busy = try await sandbox.openSession(language: .javascript)
+        let call = Task { await busy.run("for (;;) {}") }
+        #expect(try await eventually { sandbox.sessions().first?.running == true })
+        await #expect(throws: SandboxError.self) { try await sandbox.openSession(language: .javascript) }
+        #expect(busy.isOpen)
+        await busy.close()
+        let stopped = await call.value
+        #expect(stopped.status == .cancelled)
+        #expect(stopped.sessionEnded == true)
+        let fresh = try await sandbox.openSession(language: .javascript)
+        #expect(await fresh.run("'fine'").value == "'fine'")
+    }
+
+    @Test func fiftySessionsWithInterleavedCalls() async throws {
+        let sessions = try await withThrowingTaskGroup(of: (Int, SandboxSession).self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    let session = try await sharedSandbox.openSession(language: .javascript)
+                    _ = await session.run("var n = \(index) * 1000")
+                    return (index, session)
+                }
+            }
+            return try await group.reduce(into: [Int: SandboxSession]()) { $0[$1.0] = $1.1 }
+        }
+        let values = await withTaskGroup(of: (Int, String?).self) { group in
+            for round in 0..<4 {
+                for (index, session) in sessions {
+                    group.addTask { (index, await session.run("n += 1; [\(round), n]").value) }
+                }
+            }
+            return await group.reduce(into: [Int: [String?]]()) { $0[$1.0, default: []].append($1.1) }
+        }
+        for (index, session) in sessions {
+            // Calls on one session ran in order, whatever the interleaving across sessions.
+            let final = await session.run("n")
+            #expect(final.value == "\(index * 1000 + 4)")
+            #expect(values[index]?.count == 4)
+            await session.close()
+        }
+    }
+
+    @Test func memoryReturnsToItsBaselineAfterAThousandSessions() async throws {
+        let sandbox = try sessionSandbox()
+        func cycle(_ count: Int) async throws {
+            for _ in 0..<count {
+                let session = try await sandbox.openSession(language: .javascript)
+                _ = await session.run("globalThis.big = new Array(10000).fill('x'); big.length")
+                await session.close()
+            }
+        }
+        try await cycle(50)
+        let baseline = residentBytes()
+        try await cycle(1000)
+        let after = residentBytes()
+        #expect(sandbox.sessions().isEmpty)
+        // Each session touches megabytes: a leak of any of them would show as gigabytes.
+        #expect(after - baseline < 96 << 20, "resident memory grew from \(baseline >> 20) MiB to \(after >> 20) MiB")
+    }
+
+    @Test func releasingASessionClosesIt() async throws {
+        let sandbox = try sessionSandbox()
+        var session: SandboxSession? = try await sandbox.openSession(language: .javascript)
+        let directory = session!.workspace.directory
+        #expect(sandbox.sessions().count == 1)
+        session = nil
+        #expect(sandbox.sessions().isEmpty)
+        #expect(try await eventually { !FileManager.default.fileExists(atPath: directory.path) })
+    }
+}
+
+/// This process's resident memory in bytes.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+        let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
