@@ -36,6 +36,7 @@ final class SessionRegistry: Sendable {
     ///
     /// - Throws: ``SandboxError`` (`busy`) when only running sessions are left to close.
     func makeRoom(memoryBytes: Int) throws(SandboxError) {
+        guard settings.maxSessions > 0 else { throw SandboxError("sessions are turned off: the session cap is 0") }
         guard memoryBytes <= settings.maxTotalMemoryBytes else {
             throw SandboxError(
                 "a session starts with \(memoryBytes) bytes of memory, above the sandbox's \(settings.maxTotalMemoryBytes)-byte cap for all sessions")

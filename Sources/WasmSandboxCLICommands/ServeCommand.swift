@@ -13,7 +13,8 @@ import WasmSandboxMCP
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics).",
+        abstract:
+            "Serve the sandbox as MCP tools (execute_code, sandbox_health, sandbox_metrics, list_sessions, reset_session, close_session).",
         discussion: """
             Serves over stdio by default; --http HOST:PORT serves MCP's Streamable HTTP transport at \
             /mcp, with GET /health and GET /metrics (Prometheus). Defaults and maxima come from \
@@ -82,6 +83,20 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("http-event-stream-seconds"),
         help: "HTTP: end a GET event stream after this long (MCP_SANDBOX_HTTP_EVENT_STREAM_SECONDS).")
     var httpEventStreamSeconds: Int?
+    @Option(
+        name: .customLong("max-code-sessions"),
+        help:
+            "Code sessions (execute_code with session_id) open at once, 0 for none; the least recently used idle one closes first (MCP_SANDBOX_MAX_CODE_SESSIONS)."
+    )
+    var maxCodeSessions: Int?
+    @Option(
+        name: .customLong("code-session-idle-seconds"),
+        help: "Close a code session without calls for this long (MCP_SANDBOX_CODE_SESSION_IDLE_SECONDS).")
+    var codeSessionIdleSeconds: Int?
+    @Option(
+        name: .customLong("code-sessions-memory-mb"),
+        help: "Memory of all code sessions together, MiB (MCP_SANDBOX_CODE_SESSIONS_MEMORY_MB).")
+    var codeSessionsMemoryMb: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = LogLevel.info
 
@@ -116,6 +131,12 @@ struct ServeCommand: AsyncParsableCommand {
                     LimitBounds.seconds
                 ),
                 (httpEventStreamSeconds, "--http-event-stream-seconds", \.httpEventStreamSeconds, LimitBounds.seconds),
+                (maxCodeSessions, "--max-code-sessions", \.maxCodeSessions, LimitBounds.codeSessions),
+                (
+                    codeSessionIdleSeconds, "--code-session-idle-seconds", \.codeSessionIdleSeconds,
+                    LimitBounds.seconds
+                ),
+                (codeSessionsMemoryMb, "--code-sessions-memory-mb", \.codeSessionsMemoryMb, LimitBounds.sessionsMemoryMb),
             ]
             for (value, flag, field, range) in flags {
                 try checkBounds(value, flag, range)

@@ -20,6 +20,7 @@ struct ExecuteCodeArguments: Decodable {
     var timeoutMs: Int?
     var memoryMb: Int?
     var fuel: Int?
+    var sessionID: String?
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: ArgumentName.self)
@@ -54,6 +55,7 @@ struct ExecuteCodeArguments: Decodable {
             case .timeoutMs: timeoutMs = try field.integer(value)
             case .memoryMb: memoryMb = try field.integer(value)
             case .fuel: fuel = try field.integer(value)
+            case .sessionID: sessionID = try field.sessionName(value)
             }
         }
         // Both are required: the loop has thrown unless they were given.

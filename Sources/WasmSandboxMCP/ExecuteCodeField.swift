@@ -13,6 +13,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
     case timeoutMs = "timeout_ms"
     case memoryMb = "memory_mb"
     case fuel
+    case sessionID = "session_id"
 
     /// The JSON shapes an argument may take.
     enum Kind {
@@ -25,6 +26,8 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case files
         /// A whole number within the range; JSON has one number type, so `5.0` counts.
         case integer(ClosedRange<Int>)
+        /// A name a client picks for a session (see ``SessionName``).
+        case sessionName
     }
 
     var name: String { rawValue }
@@ -39,6 +42,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case .timeoutMs: .integer(LimitBounds.timeoutMs)
         case .memoryMb: .integer(LimitBounds.memoryMb)
         case .fuel: .integer(LimitBounds.fuel)
+        case .sessionID: .sessionName
         }
     }
 
@@ -56,6 +60,11 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case .timeoutMs: "Wall-clock limit in milliseconds; above the server's maximum it is clamped to it."
         case .memoryMb: "Memory limit in MiB; above the server's maximum it is clamped to it."
         case .fuel: "Instruction budget, for limits that do not depend on the machine; clamped like the others."
+        case .sessionID:
+            "Run in a session that keeps state (variables, imports, functions, /workspace files) across calls: "
+                + "pick any name; the first call with it starts the session (javascript or python only), later "
+                + "calls with it continue it, and a final expression's value is returned as in a notebook. "
+                + "Omit for a fresh sandbox that keeps nothing."
         }
     }
 
@@ -67,6 +76,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case .stringMap: "an object of strings"
         case .files: "an array of {name, text} or {name, base64}"
         case .integer(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
+        case .sessionName: SessionName.expected
         }
     }
 
@@ -81,6 +91,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
             case .files: InputFiles.schema
             case .integer(let range):
                 ["type": "integer", "minimum": .int(range.lowerBound), "maximum": .int(range.upperBound)]
+            case .sessionName: SessionName.schema
             }
         schema["description"] = .string(summary)
         return .object(schema)
@@ -106,6 +117,13 @@ extension ExecuteCodeField {
     func string(_ value: Value) throws(MCPError) -> String {
         guard let text = Self.text(value) else { throw mismatch }
         return text
+    }
+
+    func sessionName(_ value: Value) throws(MCPError) -> String {
+        guard let name = Self.text(value), SessionName.isValid(name) else {
+            throw MCPError.invalidParams("'\(self.name)' must be \(expected), got \(Self.json(value))")
+        }
+        return name
     }
 
     func language(_ value: Value) throws(MCPError) -> Language {

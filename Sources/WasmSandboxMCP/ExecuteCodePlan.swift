@@ -11,6 +11,8 @@ struct ExecuteCodePlan {
     var environment: [String: String]
     var files: [String: [UInt8]]
     var limits: ExecutionLimits
+    /// The client's name for the session to run in, if any.
+    var sessionID: String?
     /// The limits that applied, as reported back, and the names of those that were clamped.
     var applied: [String: Value]
     var clamped: [String]
@@ -80,5 +82,6 @@ struct ExecuteCodePlan {
             "max_output_kb": .int(configuration.maxOutputKb),
         ]
         self.clamped = clamped
+        sessionID = arguments.sessionID
     }
 }

@@ -25,6 +25,10 @@ public enum LimitBounds {
     public static let connections = 1...1_000_000
     /// MCP sessions over HTTP.
     public static let sessions = 1...1_000_000
+    /// Code sessions open at once: each holds an instance slot of the pooling allocator.
+    public static let codeSessions = 0...10_000
+    /// Memory of all code sessions together: 1 TiB, in MiB.
+    public static let sessionsMemoryMb = 1...(1 << 20)
     /// Durations of the HTTP server (timeouts, stream lifetimes): 24 hours, in seconds.
     public static let seconds = 1...86_400
     /// Repetitions of the CLI's bench and soak commands.

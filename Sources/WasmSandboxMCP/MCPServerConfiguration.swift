@@ -43,6 +43,14 @@ public struct MCPServerConfiguration: Sendable {
     /// Streamable HTTP: a `GET` event stream is closed after this long (clients reconnect);
     /// one such stream per session is open at a time.
     public var httpEventStreamSeconds = 300
+    /// Code sessions (`execute_code` with `session_id`) open at once, all clients together;
+    /// at the cap, starting one closes the least recently used idle one. 0 turns them off.
+    public var maxCodeSessions = 64
+    /// A code session without a call for this long is closed.
+    public var codeSessionIdleSeconds = 600
+    /// Linear memory of all code sessions together, MiB; past it, the least recently used idle
+    /// ones are closed.
+    public var codeSessionsMemoryMb = 4_096
 
     public init() {}
 
@@ -65,6 +73,9 @@ public struct MCPServerConfiguration: Sendable {
             ("MAX_SESSIONS", \.maxSessions, LimitBounds.sessions),
             ("SESSION_IDLE_TIMEOUT_SECONDS", \.sessionIdleTimeoutSeconds, LimitBounds.seconds),
             ("HTTP_EVENT_STREAM_SECONDS", \.httpEventStreamSeconds, LimitBounds.seconds),
+            ("MAX_CODE_SESSIONS", \.maxCodeSessions, LimitBounds.codeSessions),
+            ("CODE_SESSION_IDLE_SECONDS", \.codeSessionIdleSeconds, LimitBounds.seconds),
+            ("CODE_SESSIONS_MEMORY_MB", \.codeSessionsMemoryMb, LimitBounds.sessionsMemoryMb),
         ]
     }
 

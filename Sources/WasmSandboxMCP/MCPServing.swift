@@ -51,6 +51,7 @@ extension SandboxMCPServer {
         }
         await onReady(0)
         await server.waitUntilCompleted()
+        await connectionClosed(server)
         for source in signals { source.cancel() }
     }
 }

@@ -176,6 +176,7 @@ actor MCPSessions {
     private func close(_ id: String) async {
         guard let session = sessions.removeValue(forKey: id) else { return }
         await session.server.stop()
+        await service.connectionClosed(session.server)
         await session.transport.disconnect()
         logger.debug("session closed", metadata: ["session": "\(id)"])
     }

@@ -14,6 +14,10 @@ public final class SandboxMCPServer: Sendable {
     public let configuration: MCPServerConfiguration
     public let sandbox: Sandbox
     private let stats = Mutex(CallStats())
+    /// The sandbox sessions of each connection, by its server; and those of callers of
+    /// ``call(_:arguments:)`` outside any connection.
+    private let connections = Mutex<[ObjectIdentifier: ClientSessions]>([:])
+    private let directSessions: ClientSessions
 
     struct CallStats {
         var byStatus: [String: Int] = [:]
@@ -35,8 +39,12 @@ public final class SandboxMCPServer: Sendable {
         sandboxConfiguration.maxQueuedExecutions = configuration.maxQueuedExecutions
         sandboxConfiguration.maxMemoryBytes = max(sandboxConfiguration.maxMemoryBytes, configuration.maxMemoryMb << 20)
         sandboxConfiguration.maxSourceBytes = max(sandboxConfiguration.maxSourceBytes, configuration.maxCodeBytes)
+        sandboxConfiguration.sessions.maxSessions = configuration.maxCodeSessions
+        sandboxConfiguration.sessions.idleTimeout = .seconds(configuration.codeSessionIdleSeconds)
+        sandboxConfiguration.sessions.maxTotalMemoryBytes = configuration.codeSessionsMemoryMb << 20
         self.configuration = configuration
         self.sandbox = try Sandbox(configuration: sandboxConfiguration)
+        directSessions = ClientSessions(sandbox: sandbox)
     }
 
     /// Starts an MCP server with the tools registered on `transport` and returns it.
@@ -47,9 +55,14 @@ public final class SandboxMCPServer: Sendable {
     public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
         let server = Server(
             name: "wasm-sandbox", version: "0.1.0", title: "WebAssembly sandbox",
-            instructions: "Use execute_code to run untrusted JavaScript, Python or WebAssembly safely.",
+            instructions: """
+                Use execute_code to run untrusted JavaScript, Python or WebAssembly safely. Give it a \
+                session_id to keep state across calls (as in a notebook); list_sessions, reset_session and \
+                close_session manage those sessions.
+                """,
             capabilities: .init(tools: .init(listChanged: false)))
         let initialized = Atomic(false)
+        let sessions = ClientSessions(sandbox: sandbox)
         let notInitialized = MCPError.invalidRequest("the session is not initialized: send 'initialize' first")
         await server.withMethodHandler(ListTools.self) { _ in
             guard initialized.load(ordering: .acquiring) else { throw notInitialized }
@@ -57,16 +70,37 @@ public final class SandboxMCPServer: Sendable {
         }
         await server.withMethodHandler(CallTool.self) { [self] params in
             guard initialized.load(ordering: .acquiring) else { throw notInitialized }
-            return try await call(params.name, arguments: params.arguments)
+            return try await call(params.name, arguments: params.arguments, sessions: sessions)
         }
-        try await server.start(transport: transport) { _, _ in initialized.store(true, ordering: .releasing) }
+        connections.withLock { $0[ObjectIdentifier(server)] = sessions }
+        do {
+            try await server.start(transport: transport) { _, _ in initialized.store(true, ordering: .releasing) }
+        } catch {
+            await connectionClosed(server)
+            throw error
+        }
         return server
     }
 
-    /// Runs one tool call.
+    /// Closes the sandbox sessions of a connection that ended (its server stopped).
+    public func connectionClosed(_ server: Server) async {
+        let sessions = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(server)) }
+        await sessions?.closeAll()
+    }
+
+    /// Runs one tool call outside any connection: its sessions are shared by every such caller.
     public func call(_ name: String, arguments: [String: Value]?) async throws -> CallTool.Result {
+        try await call(name, arguments: arguments, sessions: directSessions)
+    }
+
+    private func call(_ name: String, arguments: [String: Value]?, sessions: ClientSessions) async throws
+        -> CallTool.Result
+    {
         switch name {
-        case ToolDefinitions.executeCode.name: return try await executeCode(arguments)
+        case ToolDefinitions.executeCode.name: return try await executeCode(arguments, sessions: sessions)
+        case ToolDefinitions.listSessions.name: return try await listSessions(arguments, sessions: sessions)
+        case ToolDefinitions.resetSession.name, ToolDefinitions.closeSession.name:
+            return try await closeSession(arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
         case ToolDefinitions.health.name:
             let report = await sandbox.health()
             return CallTool.Result(
@@ -84,40 +118,37 @@ public final class SandboxMCPServer: Sendable {
         }
     }
 
-    private func executeCode(_ raw: [String: Value]?) async throws -> CallTool.Result {
+    private func executeCode(_ raw: [String: Value]?, sessions: ClientSessions) async throws -> CallTool.Result {
         let plan = try ExecuteCodePlan(raw, configuration: configuration)
-        var request = ExecutionRequest(plan.input)
-        request.arguments = plan.arguments
-        request.environment = plan.environment
-        request.stdin = plan.stdin
-        request.limits = plan.limits
-        if !plan.files.isEmpty || plan.language == .python {
-            do { request.workspace = try await Workspace.create(files: plan.files) } catch {
-                switch error.kind {
-                case .invalidInput: throw MCPError.invalidParams("'files': \(error.message)")
-                case .internalError, .busy: throw MCPError.internalError(error.message)
-                }
+        let result: ExecutionResult
+        let workspace: Workspace?
+        // A stateless run's workspace, removed once the result is made. Removal walks the whole
+        // tree: on a sandbox thread, never on the cooperative pool.
+        var runWorkspace: Workspace?
+        defer { runWorkspace?.removeInBackground() }
+        if let name = plan.sessionID {
+            (workspace, result) = try await runInSession(named: name, plan: plan, sessions: sessions)
+        } else {
+            var request = ExecutionRequest(plan.input)
+            request.arguments = plan.arguments
+            request.environment = plan.environment
+            request.stdin = plan.stdin
+            request.limits = plan.limits
+            if !plan.files.isEmpty || plan.language == .python {
+                runWorkspace = try await Self.workspace(files: plan.files)
+                request.workspace = runWorkspace
             }
-        }
-        // Removal walks the whole tree: on a sandbox thread, never on the cooperative pool.
-        defer { request.workspace?.removeInBackground() }
-
-        stats.withLock { $0.inFlight += 1 }
-        let result = await sandbox.execute(request)
-        stats.withLock {
-            $0.inFlight -= 1
-            $0.byStatus[result.status.rawValue, default: 0] += 1
-            $0.totalDurationMs +=
-                Double(result.duration.components.attoseconds) / 1e15
-                + Double(result.duration.components.seconds) * 1000
+            result = await counted { await sandbox.execute(request) }
+            workspace = request.workspace
         }
 
         var structured = try Self.jsonObject(result)
         var limits = plan.applied
         limits["clamped"] = .array(plan.clamped.map { .string($0) })
         structured["limits"] = .object(limits)
+        if let name = plan.sessionID { structured["session_id"] = .string(name) }
         var omitted = 0
-        if let workspace = request.workspace {
+        if let workspace {
             let inline = await inlineFiles(result.files ?? [], of: workspace)
             omitted = inline.omitted
             structured["files"] = .array(inline.entries)
@@ -131,6 +162,124 @@ public final class SandboxMCPServer: Sendable {
             ],
             structuredContent: Optional(.object(structured)),
             isError: result.status != .ok)
+    }
+
+    /// Runs the call in the client's session `name`, opening it on first use; returns the
+    /// session's workspace (none when it could not open) and the result.
+    private func runInSession(named name: String, plan: ExecuteCodePlan, sessions: ClientSessions) async throws
+        -> (Workspace?, ExecutionResult)
+    {
+        let code: String
+        switch plan.input {
+        case .javascript(let source), .python(let source): code = source
+        case .wasm, .wat:
+            throw MCPError.invalidParams(
+                "'session_id' works with javascript and python; \(plan.language.rawValue) runs are always fresh")
+        }
+        guard plan.arguments.isEmpty, plan.environment.isEmpty else {
+            throw MCPError.invalidParams(
+                "'args' and 'env' cannot be used with 'session_id': a session starts without arguments and with an empty environment")
+        }
+        let lookup: ClientSessions.Lookup
+        do {
+            lookup = try await sessions.session(named: name) { [sandbox, plan] in
+                try await sandbox.openSession(language: plan.language, limits: plan.limits, files: plan.files)
+            }
+        } catch let error as SandboxError {
+            switch error.kind {
+            case .invalidInput: throw MCPError.invalidParams("cannot start session '\(name)': \(error.message)")
+            case .busy: return (nil, ExecutionResult(status: .busy, message: error.message))
+            case .internalError: throw MCPError.internalError(error.message)
+            }
+        }
+        switch lookup {
+        case .gone(let session):
+            var result = await session.run(code)
+            result.message = (result.message ?? "the session is closed")
+                + ": call execute_code again with this session_id to start a new, empty session"
+            return (nil, result)
+        case .open(let session, let opened):
+            guard session.language == plan.language else {
+                throw MCPError.invalidParams(
+                    "session '\(name)' runs \(session.language.rawValue), not \(plan.language.rawValue): use another session_id")
+            }
+            guard opened || plan.files.isEmpty else {
+                throw MCPError.invalidParams(
+                    "'files' can only be given on the call that starts a session; later calls can write files from code")
+            }
+            let result = await counted {
+                await session.run(code, stdin: plan.stdin, timeout: plan.limits.timeout, fuel: plan.limits.fuel)
+            }
+            return (session.workspace, result)
+        }
+    }
+
+    private static func workspace(files: [String: [UInt8]]) async throws -> Workspace {
+        do { return try await Workspace.create(files: files) } catch {
+            switch error.kind {
+            case .invalidInput: throw MCPError.invalidParams("'files': \(error.message)")
+            case .internalError, .busy: throw MCPError.internalError(error.message)
+            }
+        }
+    }
+
+    /// Runs a call, counted in the server's statistics.
+    private func counted(_ run: () async -> ExecutionResult) async -> ExecutionResult {
+        stats.withLock { $0.inFlight += 1 }
+        let result = await run()
+        stats.withLock {
+            $0.inFlight -= 1
+            $0.byStatus[result.status.rawValue, default: 0] += 1
+            $0.totalDurationMs +=
+                Double(result.duration.components.attoseconds) / 1e15
+                + Double(result.duration.components.seconds) * 1000
+        }
+        return result
+    }
+
+    private func listSessions(_ raw: [String: Value]?, sessions: ClientSessions) async throws -> CallTool.Result {
+        guard (raw ?? [:]).isEmpty else {
+            throw MCPError.invalidParams("list_sessions takes no arguments")
+        }
+        let entries: [Value] = await sessions.list().map { name, info in
+            .object([
+                "session_id": .string(name), "language": .string(info.language.rawValue),
+                "age_seconds": .double(Self.seconds(info.age)), "idle_seconds": .double(Self.seconds(info.idle)),
+                "memory_bytes": .int(info.memoryBytes), "calls": .int(info.calls), "running": .bool(info.running),
+            ])
+        }
+        let structured = Value.object(["sessions": .array(entries)])
+        return CallTool.Result(
+            content: [.text(text: Self.jsonText(structured), annotations: nil, _meta: nil)],
+            structuredContent: Optional(structured), isError: false)
+    }
+
+    private func closeSession(_ raw: [String: Value]?, sessions: ClientSessions, reset: Bool) async throws
+        -> CallTool.Result
+    {
+        let given = raw ?? [:]
+        if let unknown = given.keys.sorted().first(where: { $0 != ExecuteCodeField.sessionID.name }) {
+            throw MCPError.invalidParams("unknown argument '\(unknown)'")
+        }
+        guard let value = given[ExecuteCodeField.sessionID.name] else {
+            throw MCPError.invalidParams("missing argument 'session_id'")
+        }
+        let name = try ExecuteCodeField.sessionID.sessionName(value)
+        let closed = await sessions.close(named: name)
+        let text =
+            closed
+            ? (reset
+                ? "session '\(name)' was reset: its state is gone, and the next execute_code with this session_id starts a new, empty session"
+                : "session '\(name)' was closed")
+            : "no session '\(name)' is open on this connection"
+        return CallTool.Result(
+            content: [.text(text: text, annotations: nil, _meta: nil)],
+            structuredContent: Optional(.object(["session_id": .string(name), "closed": .bool(closed)])),
+            isError: !closed)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The workspace files as result entries: each with its path and size, and its contents
@@ -179,6 +328,9 @@ public final class SandboxMCPServer: Sendable {
         if !result.stderr.isEmpty {
             text += "stderr:\n\(result.stderrText)\(result.stderrText.hasSuffix("\n") ? "" : "\n")"
         }
+        if let value = result.value {
+            text += "value\(result.valueTruncated ? " (cut at the output cap)" : ""):\n\(value)\n"
+        }
         let limits = plan.limits
         var line = "status: \(result.status.rawValue)"
         if let code = result.exitCode { line += ", exit code \(code)" }
@@ -204,6 +356,7 @@ public final class SandboxMCPServer: Sendable {
             "calls": .int(stats.byStatus.values.reduce(0, +)),
             "by_status": .object(stats.byStatus.mapValues { .int($0) }),
             "in_flight": .int(stats.inFlight),
+            "code_sessions_open": .int(sandbox.sessions().count),
             "total_duration_ms": .double(stats.totalDurationMs),
             "limits": .object([
                 "max_timeout_ms": .int(configuration.maxTimeoutMs), "max_memory_mb": .int(configuration.maxMemoryMb),

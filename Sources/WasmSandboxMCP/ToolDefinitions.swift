@@ -15,7 +15,12 @@ enum ToolDefinitions {
             No network and no host files: only stdin, args, env and the files given, placed in \
             /workspace. Returns stdout, stderr and a status; files the code leaves in /workspace come \
             back too, and matplotlib figures (plt.show() or left open) come back as \
-            /workspace/figure-N.png.
+            /workspace/figure-N.png. Without session_id every call starts from nothing. With a \
+            session_id of your choice (javascript or python), state persists across calls as in a \
+            notebook: define variables, import modules or load a DataFrame in one call and use them \
+            in the next; the value of a call's final expression is returned as 'value'. A call that \
+            times out or hits a limit ends its session (the result says so); idle sessions are \
+            closed after a while (10 minutes by default).
             """,
         inputSchema: ExecuteCodeField.inputSchema,
         annotations: .init(destructiveHint: false, openWorldHint: false),
@@ -42,6 +47,10 @@ enum ToolDefinitions {
                 "limits": .object(["type": "object"]),
                 "files": .object(["type": "array"]),
                 "files_omitted": .object(["type": "integer"]),
+                "session_id": .object(["type": "string"]),
+                "value": .object(["type": .array(["string", "null"])]),
+                "value_truncated": .object(["type": "boolean"]),
+                "session_ended": .object(["type": "boolean"]),
             ]),
             "required": .array(["status", "stdout", "stderr", "limits"]),
         ])
@@ -78,5 +87,48 @@ enum ToolDefinitions {
         ])
     )
 
-    static let all = [executeCode, health, metrics]
+    static let listSessions = Tool(
+        name: "list_sessions",
+        description:
+            "Lists this connection's open execute_code sessions: session_id, language, age, idle time, memory and calls.",
+        inputSchema: .object(["type": "object", "properties": .object([:]), "additionalProperties": false]),
+        annotations: .init(readOnlyHint: true),
+        outputSchema: .object([
+            "type": "object",
+            "properties": .object(["sessions": .object(["type": "array"])]),
+            "required": .array(["sessions"]),
+        ])
+    )
+
+    static let resetSession = sessionTool(
+        name: "reset_session",
+        description:
+            "Discards a session's state (variables, imports, /workspace files): the next execute_code with its session_id starts a new, empty session."
+    )
+
+    static let closeSession = sessionTool(
+        name: "close_session",
+        description: "Closes a session and frees its memory and files, when its work is done."
+    )
+
+    private static func sessionTool(name: String, description: String) -> Tool {
+        Tool(
+            name: name, description: description,
+            inputSchema: .object([
+                "type": "object",
+                "properties": .object([ExecuteCodeField.sessionID.name: ExecuteCodeField.sessionID.schema]),
+                "required": .array([.string(ExecuteCodeField.sessionID.name)]),
+                "additionalProperties": false,
+            ]),
+            annotations: .init(destructiveHint: true, idempotentHint: true, openWorldHint: false),
+            outputSchema: .object([
+                "type": "object",
+                "properties": .object([
+                    "session_id": .object(["type": "string"]), "closed": .object(["type": "boolean"]),
+                ]),
+                "required": .array(["session_id", "closed"]),
+            ]))
+    }
+
+    static let all = [executeCode, health, metrics, listSessions, resetSession, closeSession]
 }

@@ -30,8 +30,9 @@ struct MCPSchemaTests {
         let object = try #require(schema.objectValue)
         switch object["type"]?.stringValue {
         case "string":
-            // Valid base64 as well as text, so that it serves for every string field.
-            return object["enum"]?.arrayValue ?? ["aGk="]
+            // Valid base64 as well as text, so that it serves for every string field; and a
+            // name for a field with a pattern (session_id).
+            return object["enum"]?.arrayValue ?? (object["pattern"] != nil ? ["aGk-1"] : ["aGk="])
         case "integer":
             return [try #require(object["minimum"]), try #require(object["maximum"])]
         case "object":

@@ -38,7 +38,10 @@ struct MCPServerTests {
     @Test func listsItsToolsWithSchemas() async throws {
         let client = try await connectedClient()
         let (tools, _) = try await client.listTools()
-        #expect(tools.map(\.name) == ["execute_code", "sandbox_health", "sandbox_metrics"])
+        #expect(
+            tools.map(\.name) == [
+                "execute_code", "sandbox_health", "sandbox_metrics", "list_sessions", "reset_session", "close_session",
+            ])
         #expect(tools.allSatisfy { $0.outputSchema != nil })
         #expect(tools[0].inputSchema.objectValue?["required"] == .array(["language", "code"]))
     }

@@ -30,7 +30,7 @@ struct MCPStdioTests {
         let initialized = try await client.connect(transport: transport)
         #expect(initialized.serverInfo.name == "wasm-sandbox")
         let (tools, _) = try await client.listTools()
-        #expect(tools.count == 3)
+        #expect(tools.count == 6)
         let context: RequestContext<CallTool.Result> = try await client.callTool(
             name: "execute_code", arguments: ["language": "javascript", "code": "console.log('over stdio')"])
         let result = try await context.value
