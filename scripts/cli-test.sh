@@ -46,6 +46,17 @@ check py-code 0 "=6" -- $bin run --lang python --code 'print(2 * 3)'
 check py-exit 3 "=" -- $bin run --lang python --code 'import sys; sys.exit(3)'
 check py-traceback 1 "ZeroDivisionError" -- $bin run --lang python --code '1/0'
 check py-stdin 0 "DATA" -- $bin run --lang python --code 'import sys; print(sys.stdin.read().upper())' --stdin "$tmp/in.txt"
+# repl: piped input is one cell per blank-line-separated block; state persists; a cell that
+# times out ends the session and the command with the timeout's status.
+printf 'x = 20\n\ndef f(n):\n    return n + 1\n\nf(x) * 2\n\nprint("hi")\n' >"$tmp/cells.py"
+check repl-python 0 $'=42\nhi' -- sh -c "$bin repl < $tmp/cells.py"
+printf 'let a = [1, 2]\n\na.map((x) => x * 2)\n\nfor (;;) {}\n\na\n' >"$tmp/cells.js"
+check repl-js-timeout 124 "the session has ended" -- sh -c "$bin repl --lang js --timeout-ms 300 < $tmp/cells.js"
+check repl-js-value 124 "[ 2, 4 ]" -- sh -c "$bin repl --lang js --timeout-ms 300 < $tmp/cells.js"
+check repl-wasm 64 "--lang must be python or javascript" -- $bin repl --lang wat
+# On a terminal: a prompt, a block ended by a blank line, Ctrl-D to leave.
+# (`script` runs the REPL on a pseudo-terminal fed from its stdin, and passes on its end.)
+check repl-terminal 0 ">>> ... ... >>> 42" -- sh -c "printf 'def g():\n    return 7\n\ng() * 6\n' | script -qec '$bin repl' /dev/null"
 # test.sh ran `prepare`: the engines load precompiled, so even an empty cache compiles nothing.
 check prepare-up-to-date 0 "Python (no fuel metering): up to date" -- $bin prepare
 check py-precompiled 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"

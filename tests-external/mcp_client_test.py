@@ -104,7 +104,21 @@ async def exercise(session, transport):
 
     tools = await session.list_tools()
     names = [tool.name for tool in tools.tools]
-    check_on("list tools", names == ["execute_code", "sandbox_health", "sandbox_metrics"], names)
+    check_on("list tools", names == ["execute_code", "sandbox_health", "sandbox_metrics", "list_sessions",
+                                     "reset_session", "close_session"], names)
+
+    # A session keeps state across calls; the final expression comes back as its value.
+    started = await session.call_tool(
+        "execute_code", {"language": "python", "session_id": "nb", "code": "import pandas as pd\ntotal = 20"})
+    check_on("session starts", not started.isError, started)
+    continued = await session.call_tool(
+        "execute_code", {"language": "python", "session_id": "nb", "code": "total + pd.Series([1, 1]).sum()"})
+    check_on("session keeps state", (continued.structuredContent or {}).get("value") == "np.int64(22)", continued)
+    listed = await session.call_tool("list_sessions", {})
+    check_on("sessions listed", [entry["session_id"] for entry in listed.structuredContent["sessions"]] == ["nb"],
+             listed)
+    closed = await session.call_tool("close_session", {"session_id": "nb"})
+    check_on("session closed", not closed.isError, closed)
 
     for language, code, expected in [
         ("javascript", "console.log([1, 2].map(x => x * 21))", "[ 21, 42 ]\n"),

@@ -172,7 +172,7 @@ extension Sandbox {
         case .invalidInput, .busy:
             return nil
         case .timedOut, .trapped, .outOfFuel, .memoryLimit, .outputLimit, .cancelled, .internalError:
-            return "the call ended with \(result.status.rawValue)" + (result.message.map { ": \($0)" } ?? "")
+            return result.message ?? "the call ended with \(result.status.rawValue)"
         }
     }
 
