@@ -26,20 +26,25 @@ extension Sandbox {
         }
         let limits = limits ?? configuration.defaultLimits
         try check(limits)
-        let workspace = try await Workspace.create(files: files)
-        var sessionRequest = ExecutionRequest(input)
-        sessionRequest.workspace = workspace
-        sessionRequest.limits = limits
-        let request = sessionRequest
-        let opened: Result<LiveInstance, SandboxError> = await attemptOnPool { [self] () throws(SandboxError) in
+        // One trip to an execution thread does it all, the workspace's disk work included: a
+        // session should cost no more to open than a stateless run.
+        let opened: Result<(LiveInstance, Workspace), SandboxError> = await attemptOnPool {
+            [self] () throws(SandboxError) in
             let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
-            guard case .ready(let module, let guest, _) = try prepare(request, in: runtime, compiled: nil) else {
+            var request = ExecutionRequest(input)
+            request.limits = limits
+            guard case .ready(let module, var guest, _) = try prepare(request, in: runtime, compiled: nil) else {
                 throw SandboxError("the \(language.rawValue) engine is not compiled", kind: .internalError)
             }
             try sessionRegistry.makeRoom(memoryBytes: module.initialMemoryBytes)
+            let workspace = try Workspace(files: files)
+            guest.workspace = workspace
             let run = RunState(limits: limits, reportsValues: true)
             let execution = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
-            if let refused = execution.checkInitialMemory() { throw SandboxError(refused.message ?? "") }
+            if let refused = execution.checkInitialMemory() {
+                workspace.removeInBackground()
+                throw SandboxError(refused.message ?? "")
+            }
             let store = Store(engine: runtime.engine, data: run)
             let started = ticker.whileActive {
                 Result { () throws(WasmtimeError) -> Instance<RunState> in
@@ -49,21 +54,22 @@ extension Sandbox {
                 }
             }
             switch started {
-            case .success(let instance): return LiveInstance(store: store, instance: instance, execution: execution)
+            case .success(let instance):
+                return (LiveInstance(store: store, instance: instance, execution: execution), workspace)
             case .failure(let error):
+                workspace.removeInBackground()
                 throw SandboxError(
                     "cannot start the \(language.rawValue) session: \(error.message)", kind: .internalError)
             }
         }
         switch opened {
-        case .success(let live):
+        case .success(let (live, workspace)):
             let session = SandboxSession(
                 id: UUID().uuidString.lowercased(), language: language, engine: engine, limits: limits,
                 workspace: workspace, live: live, sandbox: self)
             sessionRegistry.add(session)
             return session
         case .failure(let error):
-            workspace.removeInBackground()
             if error.kind == .internalError {
                 configuration.logger.error("cannot open a session", metadata: ["error": "\(error.message)"])
             }

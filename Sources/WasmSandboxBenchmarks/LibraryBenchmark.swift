@@ -31,11 +31,11 @@ struct LibraryBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("loop-iterations"), help: "Iterations of the CPU-bound loop.")
     var loopIterations = 300_000_000
 
-    @Option(help: "Which figures to measure: core, javascript, python or all.")
+    @Option(help: "Which figures to measure: core, javascript, python, sessions or all.")
     var suite = Suite.all
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case core, javascript, python, all
+        case core, javascript, python, sessions, all
     }
 
     func validate() throws {
@@ -56,6 +56,7 @@ struct LibraryBenchmark: AsyncParsableCommand {
             try await benchJavaScript(sandbox, configuration: configuration, cores: cores)
         }
         if suite == .python || suite == .all { try await benchPython(sandbox, cores: cores) }
+        if suite == .sessions || suite == .all { try await benchSessions(sandbox) }
     }
 
     private func benchCore(_ sandbox: Sandbox, cores: Int) async throws {
@@ -110,9 +111,15 @@ struct LibraryBenchmark: AsyncParsableCommand {
 
         let library = try await timeAsync(sandbox, hello, count: max(iterations / 5, 10))
         print("JS console.log(\"hi\"), library:          \(library.summary)")
-        let helloInput = Array(helloSource.utf8)
-        if let process = try processBaseline(module: engine, stdin: helloInput, count: processIterations) {
-            print("JS console.log(\"hi\"), wasmtime per process: \(process.summary)")
+        // The engine takes its source in memory, which the CLI cannot pass: a process that only
+        // starts the engine and gives it an empty turn is the floor of any process per run.
+        if let cli = try WasmtimeCLI(path: wasmtime) {
+            let precompiled = try cli.precompile(engine)
+            let process = LatencyStats(
+                nanoseconds: try (0..<processIterations).map { _ in
+                    try timeProcess(precompiled.command(invoking: "turn", ["0", "0"]))
+                })
+            print("JS engine + empty turn, wasmtime per process: \(process.summary)")
             print("ratio, process / library median:          \(format(process.median / library.median))x")
         }
 
@@ -121,9 +128,6 @@ struct LibraryBenchmark: AsyncParsableCommand {
         primes.limits = ExecutionLimits(timeout: .seconds(60))
         let cpuLibrary = try await timeAsync(sandbox, primes, count: 5)
         print("JS primes below 200000, library:          median \(format(cpuLibrary.median / 1000)) ms (n=5)")
-        if let process = try processBaseline(module: engine, stdin: Array(primesSource.utf8), count: 5) {
-            print("JS primes below 200000, wasmtime process: median \(format(process.median / 1000)) ms (n=5)")
-        }
         let throughput = await measureThroughput(sandbox, hello, clients: 4 * cores, seconds: 2)
         print("JS throughput, \(4 * cores) clients on \(cores) cores:    \(format(throughput, digits: 0)) executions/s")
     }
@@ -169,6 +173,54 @@ struct LibraryBenchmark: AsyncParsableCommand {
         print(
             "Python throughput, \(4 * cores) clients on \(cores) cores:  \(format(throughput, digits: 0)) print('hi') runs/s"
         )
+    }
+
+    /// A call on an open session against a stateless run of the same code, and the cost of
+    /// opening a session, for each language.
+    private func benchSessions(_ sandbox: Sandbox) async throws {
+        let count = max(iterations / 5, 20)
+        for (language, target, stateless) in [
+            (Language.javascript, 300.0, ExecutionRequest(.javascript("var x = 1; x += 1"))),
+            (Language.python, 1000.0, ExecutionRequest(.python("x = 1\nx += 1"))),
+        ] {
+            let name = language == .python ? "Python" : "JS"
+            let session = try await sandbox.openSession(language: language)
+            _ = await session.run("var x = 0")
+            if language == .python { _ = await session.run("x = 0") }
+            let calls = try await Task.detached {
+                var samples: [UInt64] = []
+                for _ in 0..<count {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let result = await session.run("x += 1")
+                    samples.append(DispatchTime.now().uptimeNanoseconds - start)
+                    guard result.status == .ok else { throw ValidationError("session call failed: \(result.status)") }
+                }
+                return samples
+            }.value
+            let call = LatencyStats(nanoseconds: calls)
+            let check = await session.run("x")
+            guard check.value == "\(count)" else { throw ValidationError("session lost its state: \(check.value ?? "nil")") }
+            await session.close()
+            print(
+                "\(name) session call `x += 1`:             \(call.summary) (target ≤ \(format(target / 1000, digits: 1)) ms: \(call.median <= target ? "met" : "MISSED"))"
+            )
+            let opens = try await Task.detached {
+                var samples: [UInt64] = []
+                for _ in 0..<max(count / 10, 10) {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let opened = try await sandbox.openSession(language: language)
+                    samples.append(DispatchTime.now().uptimeNanoseconds - start)
+                    await opened.close()
+                }
+                return samples
+            }.value
+            let open = LatencyStats(nanoseconds: opens)
+            let run = try await timeAsync(sandbox, stateless, count: max(count / 10, 10))
+            print("\(name) opening a session:                  \(open.summary)")
+            print(
+                "\(name) stateless run of `x = 1; x += 1`:    \(run.summary); open / stateless \(format(open.median / run.median, digits: 2))x"
+            )
+        }
     }
 
     /// Latency of `execute` from a task on the global executor, as a server's handler calls it.

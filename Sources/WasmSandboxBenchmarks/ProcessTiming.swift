@@ -57,6 +57,14 @@ struct WasmtimeCLI {
         func command(_ arguments: [String] = []) -> [String] {
             [cli.path, "run", "-W", cli.stackFlag, "--allow-precompiled", file] + arguments
         }
+
+        /// A reactor's export called with `arguments`; its imports outside WASI trap if called.
+        func command(invoking export: String, _ arguments: [String]) -> [String] {
+            [
+                cli.path, "run", "-W", "\(cli.stackFlag),unknown-imports-trap=y", "--allow-precompiled", "--invoke",
+                export, file,
+            ] + arguments
+        }
     }
 
     /// Compiles `module` into the benchmark's scratch directory.
