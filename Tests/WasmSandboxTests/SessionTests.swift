@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import Testing
 import WasmSandbox
 
@@ -242,4 +243,39 @@ func residentBytes() -> Int {
         let pages = text.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
     else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+@Suite("Session metrics")
+struct SessionMetricsTests {
+    @Test func openSessionsCallsAndClosesAreCounted() async throws {
+        let metrics = TestMetrics()
+        var configuration = testConfiguration()
+        configuration.metricsFactory = metrics
+        configuration.sessions.maxSessions = 1
+        let sandbox = try Sandbox(configuration: configuration)
+        let open = try metrics.expectMeter("wasm_sandbox_sessions_open")
+        let first = try await sandbox.openSession(language: .javascript)
+        #expect(open.lastValue == 1)
+        _ = await first.run("1")
+        _ = await first.run("throw 1")
+        // At the cap, the next session evicts the first.
+        let second = try await sandbox.openSession(language: .javascript)
+        _ = await second.run("for (;;) {}", timeout: .milliseconds(50))
+        #expect(open.lastValue == 0)
+        func calls(_ status: String) throws -> Int64 {
+            try metrics.expectCounter("wasm_sandbox_session_calls_total", [("status", status)]).totalValue
+        }
+        func closes(_ reason: String) throws -> Int64 {
+            try metrics.expectCounter("wasm_sandbox_sessions_closed_total", [("reason", reason)]).totalValue
+        }
+        #expect(try calls("ok") == 1)
+        #expect(try calls("exited") == 1)
+        #expect(try calls("timed_out") == 1)
+        #expect(try closes("evicted") == 1)
+        #expect(try closes("ended") == 1)
+        let third = try await sandbox.openSession(language: .javascript)
+        await third.close()
+        #expect(try closes("closed") == 1)
+        #expect(open.lastValue == 0)
+    }
 }
