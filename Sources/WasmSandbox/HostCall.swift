@@ -20,7 +20,9 @@ enum HostCall {
             module: "host", name: "call", parameters: [.i32, .i32, .i32, .i32], results: [.i32]
         ) { caller, arguments, results in
             if let slot = caller.data.value {
-                try receive(from: caller, request: try arguments.integer(at: 0), length: try arguments.integer(at: 1), into: slot)
+                try receive(
+                    from: caller, request: try arguments.integer(at: 0), length: try arguments.integer(at: 1),
+                    into: slot)
             }
             try results.set(.i32(noHostBound), at: 0)
         }

@@ -74,7 +74,8 @@ enum LanguageEngine: Sendable {
         try begin(in: instance, arguments: arguments, reportsValues: false)
         let outcome = try run(source, in: instance, control: control, reportsValue: false)
         if outcome.status != 0 {
-            throw WasmtimeError.exit(status: outcome.status, message: "the program exited with status \(outcome.status)")
+            throw WasmtimeError.exit(
+                status: outcome.status, message: "the program exited with status \(outcome.status)")
         }
     }
 

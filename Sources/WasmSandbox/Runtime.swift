@@ -63,7 +63,8 @@ final class Runtime: Sendable {
             byteCapacity: configuration.moduleCacheBytes, disk: disk,
             onCompile: configuration.onCompile)
         javascript = EngineModule(
-            language: "JavaScript", file: configuration.javascriptEngine, kind: .reactor(exports: JavaScriptEngine.exports))
+            language: "JavaScript", file: configuration.javascriptEngine,
+            kind: .reactor(exports: JavaScriptEngine.exports))
         python = EngineModule(
             language: "Python", file: configuration.pythonEngine, kind: .reactor(exports: PythonEngine.exports))
     }

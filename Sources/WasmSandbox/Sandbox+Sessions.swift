@@ -127,7 +127,8 @@ extension Sandbox {
             return ExecutionResult(
                 status: .invalidInput,
                 message:
-                    "this session was opened without a fuel budget, so its calls cannot have one: open the session with a fuel limit")
+                    "this session was opened without a fuel budget, so its calls cannot have one: open the session with a fuel limit"
+            )
         }
         run.startCall(limits: limits, stdin: stdin)
         let control = run.control

@@ -11,11 +11,21 @@ struct SessionMetrics: Sendable {
         open = Meter(label: "wasm_sandbox_sessions_open", factory: factory)
         calls = Dictionary(
             uniqueKeysWithValues: ExecutionResult.Status.allCases.map {
-                ($0, Counter(label: "wasm_sandbox_session_calls_total", dimensions: [("status", $0.rawValue)], factory: factory))
+                (
+                    $0,
+                    Counter(
+                        label: "wasm_sandbox_session_calls_total", dimensions: [("status", $0.rawValue)],
+                        factory: factory)
+                )
             })
         closes = Dictionary(
             uniqueKeysWithValues: SandboxSession.CloseReason.allCases.map {
-                ($0, Counter(label: "wasm_sandbox_sessions_closed_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+                (
+                    $0,
+                    Counter(
+                        label: "wasm_sandbox_sessions_closed_total", dimensions: [("reason", $0.rawValue)],
+                        factory: factory)
+                )
             })
     }
 

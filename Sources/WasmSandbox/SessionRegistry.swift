@@ -39,7 +39,8 @@ final class SessionRegistry: Sendable {
         guard settings.maxSessions > 0 else { throw SandboxError("sessions are turned off: the session cap is 0") }
         guard memoryBytes <= settings.maxTotalMemoryBytes else {
             throw SandboxError(
-                "a session starts with \(memoryBytes) bytes of memory, above the sandbox's \(settings.maxTotalMemoryBytes)-byte cap for all sessions")
+                "a session starts with \(memoryBytes) bytes of memory, above the sandbox's \(settings.maxTotalMemoryBytes)-byte cap for all sessions"
+            )
         }
         while true {
             let open = sessions

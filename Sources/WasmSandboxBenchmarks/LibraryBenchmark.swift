@@ -199,7 +199,9 @@ struct LibraryBenchmark: AsyncParsableCommand {
             }.value
             let call = LatencyStats(nanoseconds: calls)
             let check = await session.run("x")
-            guard check.value == "\(count)" else { throw ValidationError("session lost its state: \(check.value ?? "nil")") }
+            guard check.value == "\(count)" else {
+                throw ValidationError("session lost its state: \(check.value ?? "nil")")
+            }
             await session.close()
             print(
                 "\(name) session call `x += 1`:             \(call.summary) (target ≤ \(format(target / 1000, digits: 1)) ms: \(call.median <= target ? "met" : "MISSED"))"

@@ -34,7 +34,8 @@ enum CellInput {
             case "\"", "'", "`": quote = character
             case "(", "[", "{": depth += 1
             case ")", "]", "}": depth -= 1
-            case "#": if depth >= 0 { return depth }  // a Python comment (a JavaScript private name is rare at a prompt)
+            // A Python comment; a JavaScript private name (`#x`) is rare at a prompt.
+            case "#": return depth
             default: break
             }
         }

@@ -136,7 +136,10 @@ struct ServeCommand: AsyncParsableCommand {
                     codeSessionIdleSeconds, "--code-session-idle-seconds", \.codeSessionIdleSeconds,
                     LimitBounds.seconds
                 ),
-                (codeSessionsMemoryMb, "--code-sessions-memory-mb", \.codeSessionsMemoryMb, LimitBounds.sessionsMemoryMb),
+                (
+                    codeSessionsMemoryMb, "--code-sessions-memory-mb", \.codeSessionsMemoryMb,
+                    LimitBounds.sessionsMemoryMb
+                ),
             ]
             for (value, flag, field, range) in flags {
                 try checkBounds(value, flag, range)

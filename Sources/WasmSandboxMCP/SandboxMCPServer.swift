@@ -100,7 +100,8 @@ public final class SandboxMCPServer: Sendable {
         case ToolDefinitions.executeCode.name: return try await executeCode(arguments, sessions: sessions)
         case ToolDefinitions.listSessions.name: return try await listSessions(arguments, sessions: sessions)
         case ToolDefinitions.resetSession.name, ToolDefinitions.closeSession.name:
-            return try await closeSession(arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
+            return try await closeSession(
+                arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
         case ToolDefinitions.health.name:
             let report = await sandbox.health()
             return CallTool.Result(
@@ -178,7 +179,8 @@ public final class SandboxMCPServer: Sendable {
         }
         guard plan.arguments.isEmpty, plan.environment.isEmpty else {
             throw MCPError.invalidParams(
-                "'args' and 'env' cannot be used with 'session_id': a session starts without arguments and with an empty environment")
+                "'args' and 'env' cannot be used with 'session_id': a session starts without arguments and with an empty environment"
+            )
         }
         let lookup: ClientSessions.Lookup
         do {
@@ -195,17 +197,20 @@ public final class SandboxMCPServer: Sendable {
         switch lookup {
         case .gone(let session):
             var result = await session.run(code)
-            result.message = (result.message ?? "the session is closed")
+            result.message =
+                (result.message ?? "the session is closed")
                 + ": call execute_code again with this session_id to start a new, empty session"
             return (nil, result)
         case .open(let session, let opened):
             guard session.language == plan.language else {
                 throw MCPError.invalidParams(
-                    "session '\(name)' runs \(session.language.rawValue), not \(plan.language.rawValue): use another session_id")
+                    "session '\(name)' runs \(session.language.rawValue), not \(plan.language.rawValue): use another session_id"
+                )
             }
             guard opened || plan.files.isEmpty else {
                 throw MCPError.invalidParams(
-                    "'files' can only be given on the call that starts a session; later calls can write files from code")
+                    "'files' can only be given on the call that starts a session; later calls can write files from code"
+                )
             }
             let result = await counted {
                 await session.run(code, stdin: plan.stdin, timeout: plan.limits.timeout, fuel: plan.limits.fuel)

@@ -40,7 +40,8 @@ struct MCPSessionTests {
 
         let reset = try await callTool(client, "reset_session", ["session_id": "notebook"])
         #expect(reset.isError == false, "\(text(reset))")
-        let fresh = try await execute(client, ["language": "python", "session_id": "notebook", "code": "'df' in dir()"])
+        let fresh = try await execute(
+            client, ["language": "python", "session_id": "notebook", "code": "'df' in dir()"])
         #expect(fresh.structuredContent?.objectValue?["value"] == "False")
         let closed = try await callTool(client, "close_session", ["session_id": "js"])
         #expect(closed.structuredContent?.objectValue?["closed"] == true)
@@ -81,9 +82,18 @@ struct MCPSessionTests {
     @Test func badSessionArgumentsAreClearErrors() async throws {
         let client = try await connectedClient()
         for (arguments, message) in [
-            (["language": "python", "code": "1", "session_id": "has space"], "'session_id' must be a string of 1 to 128"),
-            (["language": "python", "code": "1", "session_id": .string(String(repeating: "a", count: 129))], "'session_id' must be"),
-            (["language": "wat", "code": "(module)", "session_id": "w"], "'session_id' works with javascript and python"),
+            (
+                ["language": "python", "code": "1", "session_id": "has space"],
+                "'session_id' must be a string of 1 to 128"
+            ),
+            (
+                ["language": "python", "code": "1", "session_id": .string(String(repeating: "a", count: 129))],
+                "'session_id' must be"
+            ),
+            (
+                ["language": "wat", "code": "(module)", "session_id": "w"],
+                "'session_id' works with javascript and python"
+            ),
             (["language": "python", "code": "1", "session_id": "a", "args": ["x"]], "'args' and 'env' cannot be used"),
         ] as [([String: Value], String)] {
             await #expect {

@@ -328,7 +328,8 @@ struct JavaScriptRunnerTests {
         let result = await runJS(source, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: limit))
         #expect(result.status == .memoryLimit, "\(result.status) \(result.message ?? "")")
         #expect(
-            result.message?.hasSuffix("failed: the engine could not allocate \(source.utf8.count) bytes for the code") == true,
+            result.message?.hasSuffix("failed: the engine could not allocate \(source.utf8.count) bytes for the code")
+                == true,
             "\(result.message ?? "")")
         #expect(result.stdout.isEmpty)
         let roomy = await runJS(source)

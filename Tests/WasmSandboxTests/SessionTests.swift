@@ -91,7 +91,12 @@ struct SessionStateTests {
     @Test func sessionsAreIsolatedFromEachOtherAndFromStatelessRuns() async throws {
         let one = try await sharedSandbox.openSession(language: .python)
         let two = try await sharedSandbox.openSession(language: .python)
-        defer { Task { await one.close(); await two.close() } }
+        defer {
+            Task {
+                await one.close()
+                await two.close()
+            }
+        }
         _ = await one.run("secret = 'one'")
         let other = await two.run("secret")
         #expect(other.status == .exited)
@@ -210,16 +215,22 @@ struct SessionLifetimeTests {
 
     @Test func memoryReturnsToItsBaselineAfterAThousandSessions() async throws {
         let sandbox = try sessionSandbox()
-        func cycle(_ count: Int) async throws {
-            for _ in 0..<count {
+        func cycle(_ count: Int, python: Int) async throws {
+            for index in 0..<count {
                 let session = try await sandbox.openSession(language: .javascript)
                 _ = await session.run("globalThis.big = new Array(10000).fill('x'); big.length")
                 await session.close()
+                // Python sessions (an 81 MiB memory each) among them.
+                if index < python {
+                    let python = try await sandbox.openSession(language: .python)
+                    _ = await python.run("import numpy as np; big = np.ones(1 << 20); big.sum()")
+                    await python.close()
+                }
             }
         }
-        try await cycle(50)
+        try await cycle(50, python: 20)
         let baseline = residentBytes()
-        try await cycle(1000)
+        try await cycle(1000, python: 100)
         let after = residentBytes()
         #expect(sandbox.sessions().isEmpty)
         // Each session touches megabytes: a leak of any of them would show as gigabytes.
