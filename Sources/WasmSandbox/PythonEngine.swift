@@ -20,11 +20,13 @@ enum PythonEngine {
     static let finish = Array("if 1: __import__('_sandbox').finish()".utf8)
 
     /// A session's turn before a call that reads stdin: a new `sys.stdin`, so that what the
-    /// last call's stdin left in the old one's buffers is not read as this call's.
+    /// last call's stdin left in the old one's buffers is not read as this call's. It is
+    /// built as the interpreter builds its own (UTF-8, `surrogateescape`), whatever the code
+    /// did to the old one.
     static let freshStdin = Array(
         """
-        if 1: (lambda sys, io: setattr(sys, 'stdin', io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'rb', \
-        closefd=False)), encoding=sys.stdin.encoding, errors=sys.stdin.errors)))(__import__('sys'), __import__('io'))
+        if 1: __import__('sys').stdin = __import__('io').TextIOWrapper(__import__('io').BufferedReader(\
+        __import__('io').FileIO(0, 'rb', closefd=False)), encoding='utf-8', errors='surrogateescape')
         """.utf8)
 
     /// `turn`'s result: the low byte is the exit status; this bit says `quit()` was called.
