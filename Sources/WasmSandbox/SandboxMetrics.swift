@@ -16,11 +16,7 @@ struct SandboxMetrics: Sendable {
     private let compileTime: Timer
 
     init(factory: any MetricsFactory) {
-        runs = Dictionary(
-            uniqueKeysWithValues: ExecutionResult.Status.allCases.map {
-                let dimensions = [("status", $0.rawValue)]
-                return ($0, Counter(label: "wasm_sandbox_executions_total", dimensions: dimensions, factory: factory))
-            })
+        runs = counters("wasm_sandbox_executions_total", by: "status", factory: factory)
         latency = Timer(
             label: "wasm_sandbox_execution_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
         inFlight = Meter(label: "wasm_sandbox_executions_in_flight", factory: factory)
@@ -57,4 +53,14 @@ struct SandboxMetrics: Sendable {
             compileTime.recordNanoseconds(Int64(clamping: elapsed.nanoseconds))
         }
     }
+}
+
+/// One counter per case of `Key`, told apart by the dimension `dimension` (its raw value).
+func counters<Key: CaseIterable & RawRepresentable & Hashable>(
+    _ label: String, by dimension: String, factory: any MetricsFactory
+) -> [Key: Counter] where Key.RawValue == String {
+    Dictionary(
+        uniqueKeysWithValues: Key.allCases.map {
+            ($0, Counter(label: label, dimensions: [(dimension, $0.rawValue)], factory: factory))
+        })
 }

@@ -9,24 +9,8 @@ struct SessionMetrics: Sendable {
 
     init(factory: any MetricsFactory) {
         open = Meter(label: "wasm_sandbox_sessions_open", factory: factory)
-        calls = Dictionary(
-            uniqueKeysWithValues: ExecutionResult.Status.allCases.map {
-                (
-                    $0,
-                    Counter(
-                        label: "wasm_sandbox_session_calls_total", dimensions: [("status", $0.rawValue)],
-                        factory: factory)
-                )
-            })
-        closes = Dictionary(
-            uniqueKeysWithValues: SandboxSession.CloseReason.allCases.map {
-                (
-                    $0,
-                    Counter(
-                        label: "wasm_sandbox_sessions_closed_total", dimensions: [("reason", $0.rawValue)],
-                        factory: factory)
-                )
-            })
+        calls = counters("wasm_sandbox_session_calls_total", by: "status", factory: factory)
+        closes = counters("wasm_sandbox_sessions_closed_total", by: "reason", factory: factory)
     }
 
     func opened() { open.increment() }
