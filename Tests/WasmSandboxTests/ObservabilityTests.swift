@@ -5,13 +5,19 @@ import Synchronization
 import Testing
 import WasmSandbox
 
+/// A test's own sandbox reporting to its own metrics, configured further by `adjust`.
+func meteredSandbox(_ adjust: (inout SandboxConfiguration) -> Void = { _ in }) throws -> (Sandbox, TestMetrics) {
+    let metrics = TestMetrics()
+    var configuration = testConfiguration()
+    configuration.metricsFactory = metrics
+    adjust(&configuration)
+    return (try Sandbox(configuration: configuration), metrics)
+}
+
 @Suite("Metrics and health")
 struct ObservabilityTests {
     @Test func runsAreCountedByStatus() async throws {
-        let metrics = TestMetrics()
-        var configuration = testConfiguration()
-        configuration.metricsFactory = metrics
-        let sandbox = try Sandbox(configuration: configuration)
+        let (sandbox, metrics) = try meteredSandbox()
         _ = await sandbox.execute(ExecutionRequest(.wat(Guests.hello)))
         _ = await sandbox.execute(ExecutionRequest(.wat(Guests.hello)))
         _ = await sandbox.execute(ExecutionRequest(.wat(Guests.exit3)))
@@ -33,12 +39,10 @@ struct ObservabilityTests {
     /// one ended, so an idle sandbox showed its last run forever; the queue depth likewise.
     /// Both must come back to zero after runs that end in every way.
     @Test func inFlightAndQueueDepthReturnToZeroAfterEveryKindOfRun() async throws {
-        let metrics = TestMetrics()
-        var configuration = testConfiguration()
-        configuration.metricsFactory = metrics
-        configuration.maxConcurrentExecutions = 1
-        configuration.maxQueuedExecutions = 1
-        let sandbox = try Sandbox(configuration: configuration)
+        let (sandbox, metrics) = try meteredSandbox {
+            $0.maxConcurrentExecutions = 1
+            $0.maxQueuedExecutions = 1
+        }
         let inFlight = try metrics.expectMeter("wasm_sandbox_executions_in_flight")
         let queueDepth = try metrics.expectMeter("wasm_sandbox_queue_depth")
         func expectIdle(after kind: String, sourceLocation: SourceLocation = #_sourceLocation) {
