@@ -51,8 +51,8 @@ enum LanguageEngine: Sendable {
         case .javascript:
             // Scripts have no way to read stdin.
             let status = try Self.turn(source, in: instance)
-            if reportsValue && status == 0 { try JavaScriptEngine.describe(in: instance) }
-            return Outcome(status: status)
+            guard reportsValue && status == 0 else { return Outcome(status: status) }
+            return Outcome(status: try JavaScriptEngine.describe(in: instance))
         case .python:
             if freshStdin {
                 let status = try Self.turn(PythonEngine.freshStdin, in: instance)
@@ -96,13 +96,18 @@ enum LanguageEngine: Sendable {
 
 /// How the sandbox drives the QuickJS engine (built by scripts/build-js-engine.sh from
 /// engines/javascript): the shared turn ABI, plus `describe()`, which sends the last turn's
-/// completion value, formatted as Node's REPL shows it, through `host.call`.
+/// completion value, formatted as Node's REPL shows it, through `host.call`, and settles what
+/// the formatting left (jobs, timers, rejections) in the same call.
 enum JavaScriptEngine {
     static let exports = ["memory", "host_alloc", "turn", "describe"]
     /// `argv[0]`; the engine gives the rest to the script as `scriptArgs`.
     static let programName = "script.js"
 
-    static func describe(in instance: Instance<RunState>) throws(WasmtimeError) {
-        _ = try instance.call("describe", [], resultCount: 1)
+    /// Returns the exit status, as a turn does.
+    static func describe(in instance: Instance<RunState>) throws(WasmtimeError) -> Int32 {
+        guard case .i32(let status) = try instance.call("describe", [], resultCount: 1)[0] else {
+            throw WasmtimeError.error(message: "the engine's describe returned no status")
+        }
+        return status
     }
 }

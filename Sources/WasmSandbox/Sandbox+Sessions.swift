@@ -28,46 +28,54 @@ extension Sandbox {
         try check(limits)
         // One trip to an execution thread does it all, the workspace's disk work included: a
         // session should cost no more to open than a stateless run.
-        let opened: Result<(LiveInstance, Workspace), SandboxError> = await attemptOnPool {
-            [self] () throws(SandboxError) in
-            let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
-            var request = ExecutionRequest(input)
-            request.limits = limits
-            guard case .ready(let module, var guest, _) = try prepare(request, in: runtime, compiled: nil) else {
-                throw SandboxError("the \(language.rawValue) engine is not compiled", kind: .internalError)
-            }
-            try sessionRegistry.makeRoom(memoryBytes: module.initialMemoryBytes)
-            let workspace = try Workspace(files: files)
-            guest.workspace = workspace
-            let run = RunState(limits: limits, reportsValues: true)
-            let execution = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
-            if let refused = execution.checkInitialMemory() {
-                workspace.removeInBackground()
-                throw SandboxError(refused.message ?? "")
-            }
-            let store = Store(engine: runtime.engine, data: run)
-            let started = ticker.whileActive {
-                Result { () throws(WasmtimeError) -> Instance<RunState> in
-                    let instance = try execution.instantiate(in: store)
-                    try engine.begin(in: instance, arguments: [], reportsValues: true)
-                    return instance
+        let opened: Result<(LiveInstance, Workspace, SessionRegistry.Reservation), SandboxError> =
+            await attemptOnPool { [self] () throws(SandboxError) in
+                let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
+                var request = ExecutionRequest(input)
+                request.limits = limits
+                guard case .ready(let module, var guest, _) = try prepare(request, in: runtime, compiled: nil) else {
+                    throw SandboxError("the \(language.rawValue) engine is not compiled", kind: .internalError)
+                }
+                let run = RunState(limits: limits, reportsValues: true)
+                if let refused = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
+                    .checkInitialMemory()
+                {
+                    throw SandboxError(refused.message ?? "")
+                }
+                let reservation = try sessionRegistry.reserve(memoryBytes: module.initialMemoryBytes)
+                do throws(SandboxError) {
+                    let workspace = try Workspace(files: files)
+                    guest.workspace = workspace
+                    let execution = Execution(
+                        runtime: runtime, module: module, request: guest, limits: limits, run: run)
+                    let store = Store(engine: runtime.engine, data: run)
+                    let started = ticker.whileActive {
+                        Result { () throws(WasmtimeError) -> Instance<RunState> in
+                            let instance = try execution.instantiate(in: store)
+                            try engine.begin(in: instance, arguments: [], reportsValues: true)
+                            return instance
+                        }
+                    }
+                    guard case .success(let instance) = started else {
+                        workspace.removeInBackground()
+                        let message = if case .failure(let error) = started { error.message } else { "" }
+                        throw SandboxError(
+                            "cannot start the \(language.rawValue) session: \(message)", kind: .internalError)
+                    }
+                    return (
+                        LiveInstance(store: store, instance: instance, execution: execution), workspace, reservation
+                    )
+                } catch {
+                    sessionRegistry.release(reservation)
+                    throw error
                 }
             }
-            switch started {
-            case .success(let instance):
-                return (LiveInstance(store: store, instance: instance, execution: execution), workspace)
-            case .failure(let error):
-                workspace.removeInBackground()
-                throw SandboxError(
-                    "cannot start the \(language.rawValue) session: \(error.message)", kind: .internalError)
-            }
-        }
         switch opened {
-        case .success(let (live, workspace)):
+        case .success(let (live, workspace, reservation)):
             let session = SandboxSession(
                 id: UUID().uuidString.lowercased(), language: language, engine: engine, limits: limits,
                 workspace: workspace, live: live, sandbox: self)
-            sessionRegistry.add(session)
+            sessionRegistry.add(session, using: reservation)
             return session
         case .failure(let error):
             if error.kind == .internalError {
@@ -85,6 +93,19 @@ extension Sandbox {
     /// The open session with this id, if any.
     public func session(id: String) -> SandboxSession? { sessionRegistry.session(id: id) }
 
+    /// Admits a session call to wait for its session's turn: session calls waiting count
+    /// against ``SandboxConfiguration/maxQueuedExecutions``, as calls waiting for a thread do.
+    func admitSessionWaiter() -> Bool {
+        guard sessionWaiters.add(1, ordering: .relaxed).newValue <= configuration.maxQueuedExecutions else {
+            sessionWaiters.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// A session call got its turn and no longer waits.
+    func sessionWaiterEntered() { sessionWaiters.subtract(1, ordering: .relaxed) }
+
     /// One call of a session, on an execution thread (see ``SandboxSession/run(_:stdin:timeout:fuel:)``).
     func runSessionCall(_ session: SandboxSession, code: String, stdin: [UInt8], limits: ExecutionLimits) async
         -> ExecutionResult
@@ -94,7 +115,7 @@ extension Sandbox {
             try check(limits)
             try checkSource(code, language: language)
         } catch {
-            return failed(error)
+            return counted(failure(error))
         }
         let token = CancellationToken()
         let result = await withTaskCancellationHandler {
@@ -111,6 +132,14 @@ extension Sandbox {
         } onCancel: {
             token.cancel()
         }
+        return counted(result)
+    }
+
+    /// A session call's result, counted once by status; a call that did not run did not end
+    /// the session.
+    func counted(_ result: ExecutionResult) -> ExecutionResult {
+        var result = result
+        if result.sessionEnded == nil { result.sessionEnded = false }
         metrics.record(result)
         sessionMetrics.call(result.status)
         return result
@@ -138,6 +167,7 @@ extension Sandbox {
             runtime: template.runtime, module: template.module, request: template.request, limits: limits, run: run)
         let start = MonotonicClock.now()
         var quit = false
+        var exitedProcess = false
         var result = ticker.whileActive {
             var failure: WasmtimeError?
             do throws(WasmtimeError) {
@@ -151,6 +181,8 @@ extension Sandbox {
                     failure = .exit(status: outcome.status, message: "the code exited with status \(outcome.status)")
                 }
             } catch {
+                // A `proc_exit` (Python's `os._exit`) ends the interpreter, not just the call.
+                if case .exit = error { exitedProcess = true }
                 failure = error
             }
             return execution.result(of: live.store, instance: live.instance, failure: failure)
@@ -161,7 +193,10 @@ extension Sandbox {
             result.value = String(decoding: text, as: UTF8.self)
             result.valueTruncated = truncated
         }
-        let ending = Self.endingReason(of: result, quit: quit)
+        let ending =
+            exitedProcess
+            ? "the code ended the interpreter's process (exit status \(result.exitCode ?? 0))"
+            : Self.endingReason(of: result, quit: quit)
         if session.checkIn(live, endedBecause: ending) { sessionClosed(session, reason: .ended) }
         result.sessionEnded = ending != nil
         if let ending {

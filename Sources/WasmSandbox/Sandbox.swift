@@ -29,6 +29,8 @@ public final class Sandbox: Sendable {
     let sessionMetrics: SessionMetrics
     let sessionRegistry: SessionRegistry
     private let blockingRuns = Atomic<Int>(0)
+    /// Session calls waiting for their session's turn (see ``admitSessionWaiter()``).
+    let sessionWaiters = Atomic<Int>(0)
 
     /// Checks the configuration and starts the sandbox's threads; engines and caches are
     /// built when the first run needs them.
@@ -151,8 +153,8 @@ public final class Sandbox: Sendable {
         await submit(to: pool, work, refused: { .finished(self.busy(busy)) })
     }
 
-    /// Runs `work` on an execution thread, counted as a run; `busy` when the threads and
-    /// the queue are full.
+    /// Runs `work` on an execution thread, counted as in flight; `busy` (not yet counted
+    /// by status, like `work`'s result) when the threads and the queue are full.
     func runOnPool(_ work: @escaping @Sendable () -> ExecutionResult) async -> ExecutionResult {
         await submit(
             to: pool,
@@ -160,7 +162,7 @@ public final class Sandbox: Sendable {
                 metrics.runStarted()
                 defer { metrics.runEnded() }
                 return work()
-            }, refused: { self.busy("all execution slots and the wait queue are full") })
+            }, refused: { ExecutionResult(status: .busy, message: "all execution slots and the wait queue are full") })
     }
 
     /// ``runOnPool(_:)`` for work that produces a value or an error.
@@ -248,6 +250,13 @@ public final class Sandbox: Sendable {
     }
 
     func failed(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
+        let result = failure(error, status: status)
+        metrics.record(result)
+        return result
+    }
+
+    /// The result of a request the sandbox could not carry out, not yet counted.
+    func failure(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
         // The caller sees the message; the operator must too (a missing engine, an engine
         // Wasmtime cannot create, a missing compile helper).
         if error.kind == .internalError {
@@ -259,9 +268,7 @@ public final class Sandbox: Sendable {
             case .internalError: .internalError
             case .busy: .busy
             }
-        let result = ExecutionResult(status: status ?? kind, message: error.message)
-        metrics.record(result)
-        return result
+        return ExecutionResult(status: status ?? kind, message: error.message)
     }
 
     private func runNow(

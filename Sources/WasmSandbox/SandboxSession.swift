@@ -113,7 +113,14 @@ public final class SandboxSession: Sendable, Identifiable {
         var callLimits = limits
         if let timeout { callLimits.timeout = timeout }
         if let fuel { callLimits.fuel = fuel }
+        // Calls waiting for their turn hold their code and stdin: they count against the
+        // sandbox's wait queue, as calls waiting for a thread do.
+        guard sandbox.admitSessionWaiter() else {
+            return sandbox.counted(
+                ExecutionResult(status: .busy, message: "all execution slots and the wait queue are full"))
+        }
         await gate.enter()
+        sandbox.sessionWaiterEntered()
         defer { gate.leave() }
         return await sandbox.runSessionCall(self, code: code, stdin: stdin, limits: callLimits)
     }

@@ -51,7 +51,8 @@ enum CellInput {
     static func cells(in text: String) -> [String] {
         var cells: [String] = []
         var current: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // By `isNewline`, so that "\r\n" (one Character in Swift) ends a line too.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if line.allSatisfy(\.isWhitespace) {
                 if !current.isEmpty { cells.append(current.joined(separator: "\n")) }
                 current = []

@@ -120,7 +120,7 @@ public final class SandboxMCPServer: Sendable {
     }
 
     private func executeCode(_ raw: [String: Value]?, sessions: ClientSessions) async throws -> CallTool.Result {
-        let plan = try ExecuteCodePlan(raw, configuration: configuration)
+        var plan = try ExecuteCodePlan(raw, configuration: configuration)
         let result: ExecutionResult
         let workspace: Workspace?
         // A stateless run's workspace, removed once the result is made. Removal walks the whole
@@ -128,7 +128,14 @@ public final class SandboxMCPServer: Sendable {
         var runWorkspace: Workspace?
         defer { runWorkspace?.removeInBackground() }
         if let name = plan.sessionID {
-            (workspace, result) = try await runInSession(named: name, plan: plan, sessions: sessions)
+            let session: SandboxSession?
+            (session, result) = try await runInSession(named: name, plan: plan, sessions: sessions)
+            workspace = session?.workspace
+            if let session {
+                // The memory cap is the session's, set by the call that opened it: say so.
+                plan.limits.memoryBytes = session.limits.memoryBytes
+                plan.applied[ExecuteCodeField.memoryMb.name] = .int(session.limits.memoryBytes >> 20)
+            }
         } else {
             var request = ExecutionRequest(plan.input)
             request.arguments = plan.arguments
@@ -166,9 +173,9 @@ public final class SandboxMCPServer: Sendable {
     }
 
     /// Runs the call in the client's session `name`, opening it on first use; returns the
-    /// session's workspace (none when it could not open) and the result.
+    /// session that ran it (none when it could not open or had ended) and the result.
     private func runInSession(named name: String, plan: ExecuteCodePlan, sessions: ClientSessions) async throws
-        -> (Workspace?, ExecutionResult)
+        -> (SandboxSession?, ExecutionResult)
     {
         let code: String
         switch plan.input {
@@ -215,7 +222,7 @@ public final class SandboxMCPServer: Sendable {
             let result = await counted {
                 await session.run(code, stdin: plan.stdin, timeout: plan.limits.timeout, fuel: plan.limits.fuel)
             }
-            return (session.workspace, result)
+            return (session, result)
         }
     }
 

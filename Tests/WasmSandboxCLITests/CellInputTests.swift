@@ -30,5 +30,6 @@ struct CellInputTests {
         #expect(CellInput.cells(in: text) == ["x = 1", "def f():\n    return x", "f()\nf() + 1"])
         #expect(CellInput.cells(in: "\n\n").isEmpty)
         #expect(CellInput.cells(in: "1") == ["1"])
+        #expect(CellInput.cells(in: "1+1\r\n\r\n2+2\r\n") == ["1+1", "2+2"])
     }
 }

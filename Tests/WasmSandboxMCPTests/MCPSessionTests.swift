@@ -22,8 +22,13 @@ struct MCPSessionTests {
         #expect(first.isError == false, "\(text(first))")
         #expect(first.structuredContent?.objectValue?["session_id"] == "notebook")
         #expect(first.structuredContent?.objectValue?["value"] == .null)
+        let opened = first.structuredContent?.objectValue?["limits"]?.objectValue?["memory_mb"]
+        // A later call cannot change the session's memory cap, and its result says which applies.
         let second = try await execute(
-            client, ["language": "python", "session_id": "notebook", "code": "int(df.x.sum()) * 2"])
+            client,
+            ["language": "python", "session_id": "notebook", "code": "int(df.x.sum()) * 2", "memory_mb": 512])
+        #expect(second.structuredContent?.objectValue?["limits"]?.objectValue?["memory_mb"] == opened)
+        #expect(opened == 256)
         #expect(second.structuredContent?.objectValue?["value"] == "12", "\(text(second))")
         #expect(second.structuredContent?.objectValue?["session_ended"] == false)
         #expect(text(second).contains("value:\n12\n"))

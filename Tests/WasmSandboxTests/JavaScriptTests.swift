@@ -14,6 +14,21 @@ struct JavaScriptBehaviourTests {
         #expect(result.stdoutText == "hi\n")
     }
 
+    @Test func longArraysMapsAndSetsShowTheirFirstHundredEntries() async {
+        // A million-entry Map was once shown in full: seconds of work, as a session's value too.
+        let shown = await runJS(
+            """
+            const n = 1000;
+            console.log(new Map(Array.from({ length: n }, (_, i) => [i, i])));
+            console.log(new Set(Array.from({ length: n }, (_, i) => i)));
+            """)
+        #expect(shown.status == .ok, "\(shown.stderrText)")
+        let lines = shown.stdoutText.split(separator: "\n")
+        #expect(lines.filter { $0.hasSuffix("... 900 more items") }.count == 2, "\(shown.stdoutText.suffix(200))")
+        #expect(lines.filter { $0.contains(" => ") }.count == 100)
+        #expect(!shown.stdoutText.contains("100 => 100"))
+    }
+
     @Test func consoleFormatsValuesAsNodeDoes() async {
         let result = await runJS(
             """

@@ -7,6 +7,9 @@
   const maxArrayItems = 100;
   const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+  // Node's mark for entries left out of a long array, Map or Set.
+  const moreItems = (count) => `... ${count} more item${count > 1 ? "s" : ""}`;
+
   function quote(text) {
     const escaped = text.replace(/[\\'\n\r\t\b\f\v\0]/g, (c) => ({
       "\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t",
@@ -72,15 +75,21 @@
       for (let i = 0; i < shown; i++) {
         entries.push(i in value ? inspect(value[i], depth + 1, state, indent + "  ") : "<empty item>");
       }
-      if (value.length > shown) entries.push(`... ${value.length - shown} more item${value.length - shown > 1 ? "s" : ""}`);
+      if (value.length > shown) entries.push(moreItems(value.length - shown));
     } else if (value instanceof Map) {
       prefix = `Map(${value.size}) `;
       for (const [k, v] of value) {
+        if (entries.length === maxArrayItems) break;
         entries.push(`${inspect(k, depth + 1, state, indent + "  ")} => ${inspect(v, depth + 1, state, indent + "  ")}`);
       }
+      if (value.size > entries.length) entries.push(moreItems(value.size - entries.length));
     } else if (value instanceof Set) {
       prefix = `Set(${value.size}) `;
-      for (const v of value) entries.push(inspect(v, depth + 1, state, indent + "  "));
+      for (const v of value) {
+        if (entries.length === maxArrayItems) break;
+        entries.push(inspect(v, depth + 1, state, indent + "  "));
+      }
+      if (value.size > entries.length) entries.push(moreItems(value.size - entries.length));
     } else if (name !== "Object") {
       prefix = name ? name + " " : "";
     }

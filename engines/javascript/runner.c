@@ -12,7 +12,8 @@
 // `turn` returns the exit status: 0 when the script completes, 1 on an uncaught exception or
 // unhandled rejection, 13 when top-level await never settles (as Node does). The completion
 // value of the last turn is kept; `describe()` formats it as Node's REPL would and sends it to
-// the host through `host.call` (sessions ask for it; stateless runs never pay for it).
+// the host through `host.call` (sessions ask for it; stateless runs never pay for it), and
+// returns a status as `turn` does.
 
 #include <errno.h>
 #include <math.h>
@@ -266,6 +267,20 @@ static void clear_rejections(void) {
     untracked_reason = JS_UNDEFINED;
 }
 
+// Ends a turn: a rejection still unhandled fails it (when nothing else did), and is then
+// forgotten, so that the next turn of a session starts clean.
+static int32_t settle(int32_t status) {
+    if (status == 0 && unhandled_count > 0) {
+        report(unhandled[0].reason, "Uncaught (in promise) ");
+        status = 1;
+    } else if (status == 0 && untracked_rejection) {
+        report(untracked_reason, "Uncaught (in promise) ");
+        status = 1;
+    }
+    clear_rejections();
+    return status;
+}
+
 static void keep_value(JSValue value) {
     JS_FreeValue(context, last_value);
     last_value = value;
@@ -318,15 +333,7 @@ static int32_t evaluate(char *source, int32_t length) {
     }
     }
     JS_FreeValue(context, result);
-    if (status == 0 && unhandled_count > 0) {
-        report(unhandled[0].reason, "Uncaught (in promise) ");
-        status = 1;
-    } else if (status == 0 && untracked_rejection) {
-        report(untracked_reason, "Uncaught (in promise) ");
-        status = 1;
-    }
-    clear_rejections();
-    return status;
+    return settle(status);
 }
 
 // Evaluates `length` bytes of UTF-8 source at `source` (from host_alloc) in the global scope.
@@ -342,9 +349,11 @@ __attribute__((export_name("turn"))) int32_t turn(char *source, int32_t length) 
 }
 
 // Sends the last turn's completion value, formatted as Node's REPL shows it, to the host.
-// Returns 0 when it was sent, 1 when there is none (undefined, or the turn failed).
+// Formatting may run the script's own code (getters are not called, but Proxy traps are):
+// whatever jobs, timers or rejections that code leaves are settled here, in the same call,
+// as a turn settles its own. Returns the exit status, as `turn` does.
 __attribute__((export_name("describe"))) int32_t describe(void) {
-    if (JS_IsUndefined(last_value)) return 1;
+    if (JS_IsUndefined(last_value)) return 0;
     JS_UpdateStackTop(runtime);
     JSValue text = JS_Call(context, show_value, JS_UNDEFINED, 1, (JSValueConst *)&last_value);
     if (JS_IsException(text)) {
@@ -354,17 +363,22 @@ __attribute__((export_name("describe"))) int32_t describe(void) {
     size_t length = 0;
     const char *bytes = JS_ToCStringLen(context, &length, text);
     JS_FreeValue(context, text);
-    if (!bytes) return 1;
-    size_t prefix = sizeof value_frame - 1;
-    char *frame = malloc(prefix + length);
-    if (frame) {
-        memcpy(frame, value_frame, prefix);
-        memcpy(frame + prefix, bytes, length);
-        void *reply = NULL;
-        int32_t reply_length = 0;
-        host_call(frame, (int32_t)(prefix + length), &reply, &reply_length);
-        free(frame);
+    if (bytes) {
+        size_t prefix = sizeof value_frame - 1;
+        char *frame = malloc(prefix + length);
+        if (frame) {
+            memcpy(frame, value_frame, prefix);
+            memcpy(frame + prefix, bytes, length);
+            void *reply = NULL;
+            int32_t reply_length = 0;
+            host_call(frame, (int32_t)(prefix + length), &reply, &reply_length);
+            free(frame);
+        }
+        JS_FreeCString(context, bytes);
     }
-    JS_FreeCString(context, bytes);
-    return frame ? 0 : 1;
+    if (!drain()) {
+        report_exception();
+        return settle(1);
+    }
+    return settle(0);
 }
