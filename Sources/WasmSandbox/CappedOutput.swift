@@ -12,13 +12,18 @@ final class CappedOutput: WASIOutputSink {
     private let cap: Int
     private let control: RunControl
     private let state = Mutex(State())
+    private let progress: ExecutionProgress?
+    private let isStderr: Bool
 
-    init(cap: Int, control: RunControl) {
+    init(cap: Int, control: RunControl, progress: ExecutionProgress? = nil, isStderr: Bool = false) {
         self.cap = cap
         self.control = control
+        self.progress = progress
+        self.isStderr = isStderr
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) {
+        progress?.wrote(bytes.count, toStderr: isStderr)
         let overflowed = state.withLock { state -> Bool in
             let room = cap - state.bytes.count
             if bytes.count <= room {

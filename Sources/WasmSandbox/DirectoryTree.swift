@@ -45,7 +45,10 @@ enum DirectoryTree {
                 case S_IFREG:
                     let size = Int(info.st_size)
                     listing.bytes += size
-                    listing.files.append(WorkspaceFile(path: prefix + name, size: size))
+                    listing.files.append(
+                        WorkspaceFile(
+                            path: prefix + name, size: size,
+                            modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)))
                 case S_IFDIR: subdirectories.append(name)
                 default: break
                 }

@@ -81,6 +81,8 @@ public struct ExecutionRequest: Sendable {
     /// A scratch directory mounted writable at ``Workspace/guestPath``; what the guest
     /// writes there is listed in the result and stays until the caller removes the workspace.
     public var workspace: Workspace? = nil
+    /// Counts the run's output while it runs, for callers that report progress.
+    public var progress: ExecutionProgress? = nil
 
     public init(_ input: ExecutionInput) { self.input = input }
 }

@@ -4,7 +4,7 @@ import Synchronization
 /// where its output goes, what it may still write to files.
 ///
 /// A session's store lives across calls, so the parts that belong to one call (its control,
-/// output and stdin) are replaced by ``startCall(limits:stdin:)`` between calls. That happens
+/// output and stdin) are replaced by ``startCall(limits:stdin:progress:)`` between calls. That happens
 /// only while no guest code runs on the store, and the hand-over of the store to the thread
 /// that runs the next call orders it before any host call reads them.
 final class RunState: @unchecked Sendable {
@@ -19,19 +19,19 @@ final class RunState: @unchecked Sendable {
     /// stateless runs, which report none.
     let value: ValueSlot?
 
-    init(limits: ExecutionLimits, reportsValues: Bool = false) {
+    init(limits: ExecutionLimits, reportsValues: Bool = false, progress: ExecutionProgress? = nil) {
         files = FileQuota(bytes: limits.workspaceBytes, entries: limits.workspaceEntries)
         control = RunControl(timeout: limits.timeout)
-        stdout = CappedOutput(cap: limits.stdoutBytes, control: control)
-        stderr = CappedOutput(cap: limits.stderrBytes, control: control)
+        stdout = CappedOutput(cap: limits.stdoutBytes, control: control, progress: progress)
+        stderr = CappedOutput(cap: limits.stderrBytes, control: control, progress: progress, isStderr: true)
         value = reportsValues ? ValueSlot(cap: limits.stdoutBytes) : nil
     }
 
     /// Gives the next call of a session its own deadline, output and stdin.
-    func startCall(limits: ExecutionLimits, stdin bytes: [UInt8]) {
+    func startCall(limits: ExecutionLimits, stdin bytes: [UInt8], progress: ExecutionProgress? = nil) {
         control = RunControl(timeout: limits.timeout)
-        stdout = CappedOutput(cap: limits.stdoutBytes, control: control)
-        stderr = CappedOutput(cap: limits.stderrBytes, control: control)
+        stdout = CappedOutput(cap: limits.stdoutBytes, control: control, progress: progress)
+        stderr = CappedOutput(cap: limits.stderrBytes, control: control, progress: progress, isStderr: true)
         stdin = StdinBytes(bytes)
         value?.reset(cap: limits.stdoutBytes)
     }

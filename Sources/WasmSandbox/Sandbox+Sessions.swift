@@ -106,8 +106,11 @@ extension Sandbox {
     /// A session call got its turn and no longer waits.
     func sessionWaiterEntered() { sessionWaiters.subtract(1, ordering: .relaxed) }
 
-    /// One call of a session, on an execution thread (see ``SandboxSession/run(_:stdin:timeout:fuel:)``).
-    func runSessionCall(_ session: SandboxSession, code: String, stdin: [UInt8], limits: ExecutionLimits) async
+    /// One call of a session, on an execution thread (see ``SandboxSession/run(_:stdin:timeout:fuel:progress:)``).
+    func runSessionCall(
+        _ session: SandboxSession, code: String, stdin: [UInt8], limits: ExecutionLimits,
+        progress: ExecutionProgress? = nil
+    ) async
         -> ExecutionResult
     {
         let language = session.language == .python ? "Python" : "JavaScript"
@@ -127,7 +130,8 @@ extension Sandbox {
                 case .success(let taken): live = taken
                 case .failure(let error): return ExecutionResult(status: .invalidInput, message: error.message)
                 }
-                return call(session, live: live, code: code, stdin: stdin, limits: limits, token: token)
+                return call(
+                    session, live: live, code: code, stdin: stdin, limits: limits, progress: progress, token: token)
             }
         } onCancel: {
             token.cancel()
@@ -147,7 +151,7 @@ extension Sandbox {
 
     private func call(
         _ session: SandboxSession, live: LiveInstance, code: String, stdin: [UInt8], limits: ExecutionLimits,
-        token: CancellationToken
+        progress: ExecutionProgress?, token: CancellationToken
     ) -> ExecutionResult {
         let template = live.execution
         let run = template.run
@@ -159,7 +163,7 @@ extension Sandbox {
                     "this session was opened without a fuel budget, so its calls cannot have one: open the session with a fuel limit"
             )
         }
-        run.startCall(limits: limits, stdin: stdin)
+        run.startCall(limits: limits, stdin: stdin, progress: progress)
         let control = run.control
         session.attach(control)
         token.attach(control)

@@ -296,7 +296,7 @@ public final class Sandbox: Sendable {
             }
             guard case .ready(let module, let guest, let source) = preparation else { fatalError("unreachable") }
             metrics.record(source)
-            let run = RunState(limits: limits)
+            let run = RunState(limits: limits, progress: request.progress)
             onStart(run.control)
             let execution = Execution(runtime: runtime, module: module, request: guest, limits: limits, run: run)
             let start = MonotonicClock.now()

@@ -107,7 +107,11 @@ public final class SandboxSession: Sendable, Identifiable {
     ///   - stdin: What this call's code reads from standard input.
     ///   - timeout: This call's wall-clock limit (default: the session's).
     ///   - fuel: This call's fuel budget (default: the session's).
-    public func run(_ code: String, stdin: [UInt8] = [], timeout: Duration? = nil, fuel: UInt64? = nil) async
+    ///   - progress: Counts the call's output while it runs.
+    public func run(
+        _ code: String, stdin: [UInt8] = [], timeout: Duration? = nil, fuel: UInt64? = nil,
+        progress: ExecutionProgress? = nil
+    ) async
         -> ExecutionResult
     {
         var callLimits = limits
@@ -122,7 +126,7 @@ public final class SandboxSession: Sendable, Identifiable {
         await gate.enter()
         sandbox.sessionWaiterEntered()
         defer { gate.leave() }
-        return await sandbox.runSessionCall(self, code: code, stdin: stdin, limits: callLimits)
+        return await sandbox.runSessionCall(self, code: code, stdin: stdin, limits: callLimits, progress: progress)
     }
 
     /// Closes the session: a call running now is stopped, its state and workspace are freed.

@@ -12,10 +12,18 @@ public struct WorkspaceFile: Sendable, Hashable, Encodable {
     public var path: String
     /// The size in bytes.
     public var size: Int
+    /// When it was last written, in nanoseconds since 1970 (not part of the JSON result): with
+    /// the size, how a caller tells whether a run changed a file it saw before.
+    public var modified: Int64
 
-    public init(path: String, size: Int) {
+    public init(path: String, size: Int, modified: Int64 = 0) {
         self.path = path
         self.size = size
+        self.modified = modified
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case path, size
     }
 }
 

@@ -13,6 +13,9 @@ actor ClientSessions {
     /// Sessions being opened, so that concurrent first calls with one name share one session.
     private var opening: [String: Task<SandboxSession, any Error>] = [:]
     private var closed = false
+    /// Each open session's files after its last call (by session id), to tell which files the
+    /// next call creates or changes.
+    private var stamps: [String: [String: RunFiles.Stamp]] = [:]
 
     init(sandbox: Sandbox) { self.sandbox = sandbox }
 
@@ -50,6 +53,27 @@ actor ClientSessions {
         }
         sessions[name] = session
         return .open(session, opened: true)
+    }
+
+    /// The open session named `name`, without opening one.
+    func existing(named name: String) -> SandboxSession? {
+        sessions[name].flatMap { $0.isOpen ? $0 : nil }
+    }
+
+    /// The open sessions, by name.
+    func openSessions() -> [(name: String, session: SandboxSession)] {
+        sessions.filter { $0.value.isOpen }.map { ($0.key, $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    /// The files `session` had after its last call; `nil` before its first.
+    func stamps(of session: SandboxSession) -> [String: RunFiles.Stamp]? { stamps[session.id] }
+
+    /// Records the files `session` has after a call.
+    func record(_ files: [WorkspaceFile], of session: SandboxSession) {
+        let live = Set(sessions.values.filter(\.isOpen).map(\.id))
+        stamps = stamps.filter { live.contains($0.key) }
+        guard live.contains(session.id) else { return }
+        stamps[session.id] = Dictionary(files.map { ($0.path, RunFiles.Stamp($0)) }, uniquingKeysWith: { $1 })
     }
 
     /// Closes and forgets the session named `name`; false when there is none.

@@ -41,7 +41,7 @@ struct ExecuteCodeArguments: Decodable {
         var language: Language?
         var code: String?
         for field in ExecuteCodeField.allCases {
-            guard let value = given[field.rawValue] else {
+            guard let value = given[field.rawValue]?.given else {
                 if field.isRequired { throw MCPError.invalidParams("missing argument '\(field.name)'") }
                 continue
             }
@@ -50,7 +50,7 @@ struct ExecuteCodeArguments: Decodable {
             case .code: code = try field.string(value)
             case .stdin: stdin = Array(try field.string(value).utf8)
             case .args: arguments = try field.strings(value)
-            case .env: environment = try field.stringMap(value)
+            case .env: environment = try field.variables(value)
             case .files: files = try InputFiles.decode(value)
             case .timeoutMs: timeoutMs = try field.integer(value)
             case .memoryMb: memoryMb = try field.integer(value)
@@ -70,4 +70,10 @@ struct ExecuteCodeArguments: Decodable {
         init(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { return nil }
     }
+}
+
+extension Value {
+    /// The value, or `nil` for JSON `null`: optional arguments take `null` for "not given".
+    /// (`Value` is itself `ExpressibleByNilLiteral`: a bare `nil` here would be `.null`.)
+    var given: Value? { isNull ? Optional.none : Optional.some(self) }
 }

@@ -21,7 +21,9 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case language
         case string
         case strings
-        case stringMap
+        /// An array of `{name, value}` string pairs, names unique: a list rather than an
+        /// object, since OpenAI's strict mode refuses objects with free-form keys.
+        case variables
         /// ``InputFiles``.
         case files
         /// A whole number within the range; JSON has one number type, so `5.0` counts.
@@ -37,7 +39,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         case .language: .language
         case .code, .stdin: .string
         case .args: .strings
-        case .env: .stringMap
+        case .env: .variables
         case .files: .files
         case .timeoutMs: .integer(LimitBounds.timeoutMs)
         case .memoryMb: .integer(LimitBounds.memoryMb)
@@ -73,7 +75,7 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
         switch kind {
         case .language, .string: "a string"
         case .strings: "an array of strings"
-        case .stringMap: "an object of strings"
+        case .variables: "an array of {name, value} string pairs"
         case .files: "an array of {name, text} or {name, base64}"
         case .integer(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
         case .sessionName: SessionName.expected
@@ -87,12 +89,26 @@ enum ExecuteCodeField: String, CodingKey, CaseIterable {
             case .language: ["type": "string", "enum": .array(Language.allCases.map { .string($0.rawValue) })]
             case .string: ["type": "string"]
             case .strings: ["type": "array", "items": ["type": "string"]]
-            case .stringMap: ["type": "object", "additionalProperties": ["type": "string"]]
+            case .variables:
+                [
+                    "type": "array",
+                    "items": .object([
+                        "type": "object",
+                        "properties": .object([
+                            "name": ["type": "string", "description": "The variable's name."],
+                            "value": ["type": "string", "description": "Its value."],
+                        ]),
+                        "required": ["name", "value"], "additionalProperties": false,
+                    ]),
+                ]
             case .files: InputFiles.schema
             case .integer(let range):
                 ["type": "integer", "minimum": .int(range.lowerBound), "maximum": .int(range.upperBound)]
             case .sessionName: SessionName.schema
             }
+        // Optional arguments also take `null` for "not given": OpenAI's strict mode makes
+        // every property required, and a model in it sends `null` for what it leaves out.
+        if !isRequired, let type = schema["type"] { schema["type"] = [type, "null"] }
         schema["description"] = .string(summary)
         return .object(schema)
     }
@@ -148,14 +164,26 @@ extension ExecuteCodeField {
         return strings
     }
 
-    func stringMap(_ value: Value) throws(MCPError) -> [String: String] {
-        guard let object = value.objectValue else { throw mismatch }
-        var strings: [String: String] = [:]
-        for (key, item) in object {
-            guard let text = Self.text(item) else { throw MCPError.invalidParams("'\(name).\(key)' must be a string") }
-            strings[key] = text
+    func variables(_ value: Value) throws(MCPError) -> [String: String] {
+        guard let items = value.arrayValue else { throw mismatch }
+        var variables: [String: String] = [:]
+        for (index, item) in items.enumerated() {
+            guard let pair = item.objectValue, pair.count == 2, let key = pair["name"].flatMap(Self.text),
+                let text = pair["value"].flatMap(Self.text)
+            else {
+                throw MCPError.invalidParams("'\(name)[\(index)]' must be an object {name, value} of two strings")
+            }
+            guard !key.isEmpty, !key.utf8.contains(UInt8(ascii: "=")), !key.utf8.contains(0), !text.utf8.contains(0)
+            else {
+                throw MCPError.invalidParams(
+                    "'\(name)[\(index)].name' must be a non-empty name without '=' (and no NUL in name or value)")
+            }
+            guard variables[key] == nil else {
+                throw MCPError.invalidParams("'\(name)[\(index)]' repeats the variable '\(key)'")
+            }
+            variables[key] = text
         }
-        return strings
+        return variables
     }
 
     /// `Int(exactly:)` is the one conversion, and it cannot trap: a fraction, a value no `Int`

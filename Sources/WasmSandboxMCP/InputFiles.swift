@@ -26,7 +26,13 @@ enum InputFiles {
                 "properties": .object(
                     Dictionary(
                         uniqueKeysWithValues: Field.allCases.map {
-                            ($0.rawValue, .object(["type": "string", "description": .string($0.summary)]))
+                            (
+                                $0.rawValue,
+                                .object([
+                                    "type": $0 == .name ? "string" : ["string", "null"],
+                                    "description": .string($0.summary),
+                                ])
+                            )
                         })),
                 "required": .array([.string(Field.name.rawValue)]),
                 "additionalProperties": false,
@@ -60,7 +66,8 @@ enum InputFiles {
                 throw MCPError.invalidParams("'files[\(index)].name' repeats '\(name)'")
             }
             let bytes: [UInt8]
-            switch (object[Field.text.rawValue], object[Field.base64.rawValue]) {
+            // `null` is "not given", as strict-mode clients send every field.
+            switch (object[Field.text.rawValue].flatMap(\.given), object[Field.base64.rawValue].flatMap(\.given)) {
             case (let text?, nil):
                 guard let text = ExecuteCodeField.text(text) else {
                     throw MCPError.invalidParams("'files[\(index)].text' must be a string")

@@ -31,6 +31,12 @@ public enum LimitBounds {
     public static let sessionsMemoryMb = 1...(1 << 20)
     /// Durations of the HTTP server (timeouts, stream lifetimes): 24 hours, in seconds.
     public static let seconds = 1...86_400
+    /// One JSON-RPC message (a stdio line or an HTTP body): 1 GiB.
+    public static let messageBytes = 4_096...(1 << 30)
+    /// The text a model reads of one result, in characters.
+    public static let textChars = 1_000...100_000_000
+    /// Images returned as image content by one result.
+    public static let images = 0...100
     /// Repetitions of the CLI's bench and soak commands.
     public static let iterations = 0...100_000_000
 

@@ -50,9 +50,6 @@ public struct MCPHTTPServer: Sendable {
     /// MCP sessions open now.
     public var openSessions: Int { get async { await sessions.count } }
 
-    /// The largest request body accepted (a call carries code and files).
-    static let maxBodyBytes = 16 << 20
-
     /// Serves until SIGINT or SIGTERM, then closes every session (stopping their runs).
     /// `onReady` gets the bound port, which differs from `port` when that is 0.
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -61,7 +58,7 @@ public struct MCPHTTPServer: Sendable {
         let router = Router()
         for method in [HTTPRequest.Method.post, .get, .delete] {
             router.on("/mcp", method: method) { request, _ -> Response in
-                try await Self.forward(request, to: sessions)
+                try await Self.forward(request, to: sessions, maxBodyBytes: configuration.maxMessageBytes)
             }
         }
         router.get("/health") { _, _ -> Response in
@@ -100,7 +97,7 @@ public struct MCPHTTPServer: Sendable {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    private static func forward(_ request: Request, to sessions: MCPSessions) async throws -> Response {
+    private static func forward(_ request: Request, to sessions: MCPSessions, maxBodyBytes: Int) async throws -> Response {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let body = try await request.body.collect(upTo: maxBodyBytes)

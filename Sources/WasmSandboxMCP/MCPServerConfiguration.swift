@@ -22,6 +22,19 @@ public struct MCPServerConfiguration: Sendable {
     /// The most bytes of workspace files returned inline by one call, all files together; the
     /// others are listed with their path and size only.
     public var maxInlineTotalBytes = 1 << 20
+    /// The largest JSON-RPC message accepted, over stdio (one line) and HTTP (one body).
+    public var maxMessageBytes = 16 << 20
+    /// Characters of stdout, stderr and value in a result's text content, which is what most
+    /// clients show the model; past it, the head and the tail are kept and the cut is marked.
+    /// The structured result keeps all the captured output.
+    public var textBudgetChars = 20_000
+    /// Images (PNG, JPEG, GIF, SVG) a run creates come back as image content: at most this
+    /// many, each at most ``maxImageBytes``.
+    public var maxImages = 4
+    public var maxImageBytes = 1 << 20
+    /// How long the files of a stateless run stay readable through `resources/read` after
+    /// its result is sent; a session's files stay while the session lives.
+    public var resourceGraceSeconds = 60
     /// Executions running at once; more wait in a queue, and past it calls get `busy`.
     public var maxConcurrentExecutions = 20
     public var maxQueuedExecutions = 100
@@ -65,6 +78,11 @@ public struct MCPServerConfiguration: Sendable {
             ("MAX_CODE_BYTES", \.maxCodeBytes, LimitBounds.codeBytes),
             ("MAX_INLINE_FILE_BYTES", \.maxInlineFileBytes, LimitBounds.inlineBytes),
             ("MAX_INLINE_TOTAL_BYTES", \.maxInlineTotalBytes, LimitBounds.inlineBytes),
+            ("MAX_MESSAGE_BYTES", \.maxMessageBytes, LimitBounds.messageBytes),
+            ("TEXT_BUDGET_CHARS", \.textBudgetChars, LimitBounds.textChars),
+            ("MAX_IMAGES", \.maxImages, LimitBounds.images),
+            ("MAX_IMAGE_BYTES", \.maxImageBytes, LimitBounds.inlineBytes),
+            ("RESOURCE_GRACE_SECONDS", \.resourceGraceSeconds, LimitBounds.seconds),
             ("MAX_CONCURRENT", \.maxConcurrentExecutions, LimitBounds.concurrentExecutions),
             ("MAX_QUEUED", \.maxQueuedExecutions, LimitBounds.queuedExecutions),
             ("HTTP_IDLE_TIMEOUT_SECONDS", \.httpIdleTimeoutSeconds, LimitBounds.seconds),

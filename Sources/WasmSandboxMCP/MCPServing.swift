@@ -37,7 +37,7 @@ extension SandboxMCPServer {
     }
 
     private func serveStdio(logger: Logger, onReady: @Sendable (Int) async -> Void) async throws {
-        let server = try await startServer(transport: StdioTransport(logger: logger), logger: logger)
+        let server = try await startServer(transport: StdioLineTransport(maxMessageBytes: configuration.maxMessageBytes, logger: logger), logger: logger)
         // Stop reading on SIGINT/SIGTERM and let the process end; runs in flight end with it.
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)

@@ -4,12 +4,16 @@ import MCP
 import Synchronization
 import WasmSandbox
 
-/// The sandbox served over the Model Context Protocol: `execute_code`, `sandbox_health` and
-/// `sandbox_metrics`. One instance serves any number of MCP sessions.
+/// The sandbox served over the Model Context Protocol: `execute_code`, the session tools,
+/// `sandbox_health` and `sandbox_metrics`, and the files runs leave as resources. One
+/// instance serves any number of MCP connections.
 ///
-/// A run that fails (exception, timeout, limit) is a tool result with `isError: true`;
-/// malformed arguments are `invalid params` errors naming the argument. Cancelling a call
-/// (`notifications/cancelled`) cancels its task, which stops the run.
+/// Results are written for agents (SEP-1303): a program that fails (exception, exit code,
+/// trap, timeout, limit) is a normal result whose text starts with its status, since the tool
+/// did its job; `isError: true` means the server could not carry the call out (invalid
+/// arguments, busy, internal error), with the reason in the text for the model to act on.
+/// Only an unknown tool or a malformed request is a JSON-RPC error. A cancelled call
+/// (`notifications/cancelled`) stops its run and gets no answer.
 public final class SandboxMCPServer: Sendable {
     public let configuration: MCPServerConfiguration
     public let sandbox: Sandbox
@@ -18,6 +22,8 @@ public final class SandboxMCPServer: Sendable {
     /// ``call(_:arguments:)`` outside any connection.
     private let connections = Mutex<[ObjectIdentifier: ClientSessions]>([:])
     private let directSessions: ClientSessions
+    /// Workspaces of stateless runs whose files results link to, for `resources/read`.
+    let retained: RetainedRuns
 
     struct CallStats {
         var byStatus: [String: Int] = [:]
@@ -45,11 +51,12 @@ public final class SandboxMCPServer: Sendable {
         self.configuration = configuration
         self.sandbox = try Sandbox(configuration: sandboxConfiguration)
         directSessions = ClientSessions(sandbox: sandbox)
+        retained = RetainedRuns(grace: .seconds(configuration.resourceGraceSeconds))
     }
 
-    /// Starts an MCP server with the tools registered on `transport` and returns it.
+    /// Starts an MCP server with the tools and resources registered on `transport` and returns it.
     ///
-    /// Until the client's `initialize` request has been answered, tool requests get a JSON-RPC
+    /// Until the client's `initialize` request has been answered, requests get a JSON-RPC
     /// `invalid request` error: the SDK's lenient mode would run them, and its strict mode drops
     /// them without any response.
     public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
@@ -58,9 +65,10 @@ public final class SandboxMCPServer: Sendable {
             instructions: """
                 Use execute_code to run untrusted JavaScript, Python or WebAssembly safely. Give it a \
                 session_id to keep state across calls (as in a notebook); list_sessions, reset_session and \
-                close_session manage those sessions.
+                close_session manage those sessions. Files a run creates come back as resource links \
+                (resources/read) and images (plots) as image content.
                 """,
-            capabilities: .init(tools: .init(listChanged: false)))
+            capabilities: .init(resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
         let initialized = Atomic(false)
         let sessions = ClientSessions(sandbox: sandbox)
         let notInitialized = MCPError.invalidRequest("the session is not initialized: send 'initialize' first")
@@ -68,9 +76,26 @@ public final class SandboxMCPServer: Sendable {
             guard initialized.load(ordering: .acquiring) else { throw notInitialized }
             return ListTools.Result(tools: ToolDefinitions.all)
         }
+        // Weak: the server keeps its handlers, so a strong reference would keep it forever.
+        let notifier = WeakServer(server)
         await server.withMethodHandler(CallTool.self) { [self] params in
             guard initialized.load(ordering: .acquiring) else { throw notInitialized }
-            return try await call(params.name, arguments: params.arguments, sessions: sessions)
+            let progress = params._meta?.progressToken.map { token in
+                ProgressReporter(token: token) { notification in try? await notifier.server?.notify(notification) }
+            }
+            let result = try await call(params.name, arguments: params.arguments, sessions: sessions, progress: progress)
+            // The SDK sends nothing for a request whose handler throws `CancellationError`:
+            // the client cancelled it, and the spec says not to answer.
+            try Task.checkCancellation()
+            return result
+        }
+        await server.withMethodHandler(ReadResource.self) { [self] params in
+            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            return try await readResource(params.uri, sessions: sessions)
+        }
+        await server.withMethodHandler(ListResources.self) { [self] _ in
+            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            return ListResources.Result(resources: await listResources(sessions: sessions))
         }
         connections.withLock { $0[ObjectIdentifier(server)] = sessions }
         do {
@@ -82,26 +107,39 @@ public final class SandboxMCPServer: Sendable {
         return server
     }
 
-    /// Closes the sandbox sessions of a connection that ended (its server stopped).
+    /// Closes the sandbox sessions of a connection that ended (its server stopped), and drops
+    /// the run files kept for it.
     public func connectionClosed(_ server: Server) async {
         let sessions = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(server)) }
-        await sessions?.closeAll()
+        guard let sessions else { return }
+        await sessions.closeAll()
+        await retained.release(ObjectIdentifier(sessions))
     }
 
     /// Runs one tool call outside any connection: its sessions are shared by every such caller.
     public func call(_ name: String, arguments: [String: Value]?) async throws -> CallTool.Result {
-        try await call(name, arguments: arguments, sessions: directSessions)
+        try await call(name, arguments: arguments, sessions: directSessions, progress: nil)
     }
 
-    private func call(_ name: String, arguments: [String: Value]?, sessions: ClientSessions) async throws
-        -> CallTool.Result
-    {
+    /// Reads a file a result linked to, as a caller outside any connection.
+    public func readResource(_ uri: String) async throws -> ReadResource.Result {
+        try await readResource(uri, sessions: directSessions)
+    }
+
+    private func call(
+        _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
+    ) async throws -> CallTool.Result {
         switch name {
-        case ToolDefinitions.executeCode.name: return try await executeCode(arguments, sessions: sessions)
-        case ToolDefinitions.listSessions.name: return try await listSessions(arguments, sessions: sessions)
+        case ToolDefinitions.executeCode.name:
+            return await answer(structured: true) {
+                try await executeCode(arguments, sessions: sessions, progress: progress)
+            }
+        case ToolDefinitions.listSessions.name:
+            return await answer { try await listSessions(arguments, sessions: sessions) }
         case ToolDefinitions.resetSession.name, ToolDefinitions.closeSession.name:
-            return try await closeSession(
-                arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
+            return await answer {
+                try await closeSession(arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
+            }
         case ToolDefinitions.health.name:
             let report = await sandbox.health()
             return CallTool.Result(
@@ -114,40 +152,82 @@ public final class SandboxMCPServer: Sendable {
                 content: [.text(text: Self.jsonText(snapshot), annotations: nil, _meta: nil)],
                 structuredContent: Optional(snapshot), isError: false)
         default:
+            // An unknown tool is a protocol error (the spec's example says so), not a result.
             throw MCPError.invalidParams(
                 "unknown tool '\(name)': the tools are \(ToolDefinitions.all.map(\.name).joined(separator: ", "))")
         }
     }
 
-    private func executeCode(_ raw: [String: Value]?, sessions: ClientSessions) async throws -> CallTool.Result {
+    /// The tool's result; or, when it could not be carried out, a result with `isError: true`
+    /// whose text says why, which is what a model sees and can correct (SEP-1303). With
+    /// `structured`, that result also carries the fields `execute_code`'s schema requires.
+    private func answer(structured: Bool = false, _ tool: () async throws -> CallTool.Result) async
+        -> CallTool.Result
+    {
+        let status: ExecutionResult.Status
+        let text: String
+        do { return try await tool() } catch let error as MCPError {
+            switch error {
+            case .invalidParams(let message):
+                (status, text) = (.invalidInput, "invalid arguments: \(message ?? "")")
+            case .internalError(let message):
+                (status, text) = (.internalError, "internal error: \(message ?? "")")
+            default: (status, text) = (.internalError, "internal error: \(error.localizedDescription)")
+            }
+        } catch {
+            (status, text) = (.internalError, "internal error: \(error)")
+        }
+        let fields: Value? =
+            structured
+            ? .object([
+                "status": .string(status.rawValue), "message": .string(text), "stdout": "", "stderr": "",
+                "limits": .object([:]),
+            ]) : nil
+        return CallTool.Result(
+            content: [.text(text: "status: \(status.rawValue): \(text)", annotations: nil, _meta: nil)],
+            structuredContent: fields, isError: true)
+    }
+
+    private func executeCode(_ raw: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?)
+        async throws -> CallTool.Result
+    {
         var plan = try ExecuteCodePlan(raw, configuration: configuration)
-        let result: ExecutionResult
-        let workspace: Workspace?
-        // A stateless run's workspace, removed once the result is made. Removal walks the whole
-        // tree: on a sandbox thread, never on the cooperative pool.
-        var runWorkspace: Workspace?
-        defer { runWorkspace?.removeInBackground() }
+        let tracker = ExecutionProgress()
+        let ran: Ran
         if let name = plan.sessionID {
-            let session: SandboxSession?
-            (session, result) = try await runInSession(named: name, plan: plan, sessions: sessions)
-            workspace = session?.workspace
-            if let session {
+            ran = try await runInSession(named: name, plan: plan, sessions: sessions, progress: tracker, reporter: progress)
+            if let session = ran.session {
                 // The memory cap is the session's, set by the call that opened it: say so.
                 plan.limits.memoryBytes = session.limits.memoryBytes
                 plan.applied[ExecuteCodeField.memoryMb.name] = .int(session.limits.memoryBytes >> 20)
             }
         } else {
-            var request = ExecutionRequest(plan.input)
-            request.arguments = plan.arguments
-            request.environment = plan.environment
-            request.stdin = plan.stdin
-            request.limits = plan.limits
-            if !plan.files.isEmpty || plan.language == .python {
-                runWorkspace = try await Self.workspace(files: plan.files)
-                request.workspace = runWorkspace
+            ran = try await runStateless(plan, progress: tracker, reporter: progress)
+        }
+        // A stateless run's workspace goes once the result is made, unless its files are kept
+        // for `resources/read`. Removal walks the whole tree: on an I/O thread.
+        var keep = false
+        defer { if !keep, ran.session == nil { ran.workspace?.removeInBackground() } }
+        try Task.checkCancellation()
+        let result = ran.result
+
+        var report = RunFiles.Report()
+        if let workspace = ran.workspace, let listing = result.files {
+            let runID = RetainedRuns.newID()
+            let uri: @Sendable (String) -> String =
+                if let name = plan.sessionID {
+                    { ResourceURI.session(name: name, path: $0).text }
+                } else {
+                    { ResourceURI.run(id: runID, path: $0).text }
+                }
+            report = await RunFiles.report(
+                listing, in: workspace, baseline: ran.baseline, configuration: configuration, uri: uri)
+            if let session = ran.session {
+                await sessions.record(listing, of: session)
+            } else if !report.files.isEmpty {
+                keep = true
+                await retained.retain(workspace, id: runID, owner: ObjectIdentifier(sessions))
             }
-            result = await counted { await sandbox.execute(request) }
-            workspace = request.workspace
         }
 
         var structured = try Self.jsonObject(result)
@@ -155,28 +235,79 @@ public final class SandboxMCPServer: Sendable {
         limits["clamped"] = .array(plan.clamped.map { .string($0) })
         structured["limits"] = .object(limits)
         if let name = plan.sessionID { structured["session_id"] = .string(name) }
-        var omitted = 0
-        if let workspace {
-            let inline = await inlineFiles(result.files ?? [], of: workspace)
-            omitted = inline.omitted
-            structured["files"] = .array(inline.entries)
-            structured["files_omitted"] = .int(omitted)
+        if ran.workspace != nil {
+            structured["files"] = .array(report.files.map { .object($0.entry) })
+            structured["files_omitted"] = .int(report.omitted)
+        }
+        var content: [Tool.Content] = [
+            .text(
+                text: ResultText.render(result, plan: plan, files: report.files, budget: configuration.textBudgetChars),
+                annotations: nil, _meta: nil)
+        ]
+        for file in report.files {
+            if let image = file.image {
+                content.append(.image(data: image, mimeType: file.mimeType, annotations: nil, _meta: nil))
+            }
+        }
+        for file in report.files.prefix(Self.maxLinkedFiles) {
+            content.append(
+                .resourceLink(
+                    uri: file.uri, name: file.path, description: "\(file.size) bytes the run left in /workspace",
+                    mimeType: file.mimeType))
         }
         return CallTool.Result(
-            content: [
-                .text(
-                    text: Self.summary(result, plan: plan, omittedFiles: omitted, configuration: configuration),
-                    annotations: nil, _meta: nil)
-            ],
-            structuredContent: Optional(.object(structured)),
-            isError: result.status != .ok)
+            content: content, structuredContent: Optional(.object(structured)),
+            isError: ran.failedToRun || Self.couldNotRun(result.status))
     }
 
-    /// Runs the call in the client's session `name`, opening it on first use; returns the
-    /// session that ran it (none when it could not open or had ended) and the result.
-    private func runInSession(named name: String, plan: ExecuteCodePlan, sessions: ClientSessions) async throws
-        -> (SandboxSession?, ExecutionResult)
+    private final class WeakServer: Sendable {
+        weak let server: Server?
+        init(_ server: Server) { self.server = server }
+    }
+
+    /// Resource links in one result; every file is listed in the structured result.
+    static let maxLinkedFiles = 50
+
+    /// Whether a status means the server could not carry the call out (as opposed to the
+    /// program failing, which the result reports).
+    static func couldNotRun(_ status: ExecutionResult.Status) -> Bool {
+        switch status {
+        case .invalidInput, .busy, .cancelled, .internalError: true
+        case .ok, .exited, .trapped, .timedOut, .outOfFuel, .memoryLimit, .outputLimit: false
+        }
+    }
+
+    /// A call's run: its result, the workspace it ran in and what that held before.
+    private struct Ran {
+        var result: ExecutionResult
+        var workspace: Workspace?
+        var session: SandboxSession?
+        var baseline: RunFiles.Baseline
+        /// The call was refused before running (a session that had ended).
+        var failedToRun = false
+    }
+
+    private func runStateless(_ plan: ExecuteCodePlan, progress: ExecutionProgress, reporter: ProgressReporter?)
+        async throws -> Ran
     {
+        var request = ExecutionRequest(plan.input)
+        request.arguments = plan.arguments
+        request.environment = plan.environment
+        request.stdin = plan.stdin
+        request.limits = plan.limits
+        request.progress = progress
+        if !plan.files.isEmpty || plan.language == .python {
+            request.workspace = try await Self.workspace(files: plan.files)
+        }
+        let result = await counted(progress, reporter) { [sandbox, request] in await sandbox.execute(request) }
+        return Ran(result: result, workspace: request.workspace, baseline: .inputs(plan.files))
+    }
+
+    /// Runs the call in the client's session `name`, opening it on first use.
+    private func runInSession(
+        named name: String, plan: ExecuteCodePlan, sessions: ClientSessions, progress: ExecutionProgress,
+        reporter: ProgressReporter?
+    ) async throws -> Ran {
         let code: String
         switch plan.input {
         case .javascript(let source), .python(let source): code = source
@@ -197,7 +328,7 @@ public final class SandboxMCPServer: Sendable {
         } catch let error as SandboxError {
             switch error.kind {
             case .invalidInput: throw MCPError.invalidParams("cannot start session '\(name)': \(error.message)")
-            case .busy: return (nil, ExecutionResult(status: .busy, message: error.message))
+            case .busy: return Ran(result: ExecutionResult(status: .busy, message: error.message), baseline: .inputs([:]))
             case .internalError: throw MCPError.internalError(error.message)
             }
         }
@@ -207,7 +338,7 @@ public final class SandboxMCPServer: Sendable {
             result.message =
                 (result.message ?? "the session is closed")
                 + ": call execute_code again with this session_id to start a new, empty session"
-            return (nil, result)
+            return Ran(result: result, baseline: .inputs([:]), failedToRun: true)
         case .open(let session, let opened):
             guard session.language == plan.language else {
                 throw MCPError.invalidParams(
@@ -219,10 +350,14 @@ public final class SandboxMCPServer: Sendable {
                     "'files' can only be given on the call that starts a session; later calls can write files from code"
                 )
             }
-            let result = await counted {
-                await session.run(code, stdin: plan.stdin, timeout: plan.limits.timeout, fuel: plan.limits.fuel)
+            let stamps = opened ? nil : await sessions.stamps(of: session)
+            let result = await counted(progress, reporter) {
+                await session.run(
+                    code, stdin: plan.stdin, timeout: plan.limits.timeout, fuel: plan.limits.fuel, progress: progress)
             }
-            return (session, result)
+            return Ran(
+                result: result, workspace: session.workspace, session: session,
+                baseline: stamps.map { .stamps($0) } ?? .inputs(plan.files))
         }
     }
 
@@ -235,10 +370,15 @@ public final class SandboxMCPServer: Sendable {
         }
     }
 
-    /// Runs a call, counted in the server's statistics.
-    private func counted(_ run: () async -> ExecutionResult) async -> ExecutionResult {
+    /// Runs a call, counted in the server's statistics, reporting progress while it runs when
+    /// the client asked for it.
+    private func counted(
+        _ progress: ExecutionProgress, _ reporter: ProgressReporter?,
+        _ run: @Sendable () async -> ExecutionResult
+    ) async -> ExecutionResult {
         stats.withLock { $0.inFlight += 1 }
-        let result = await run()
+        let result: ExecutionResult
+        if let reporter { result = await reporter.reporting(progress, while: run) } else { result = await run() }
         stats.withLock {
             $0.inFlight -= 1
             $0.byStatus[result.status.rawValue, default: 0] += 1
@@ -273,7 +413,7 @@ public final class SandboxMCPServer: Sendable {
         if let unknown = given.keys.sorted().first(where: { $0 != ExecuteCodeField.sessionID.name }) {
             throw MCPError.invalidParams("unknown argument '\(unknown)'")
         }
-        guard let value = given[ExecuteCodeField.sessionID.name] else {
+        guard let value = given[ExecuteCodeField.sessionID.name]?.given else {
             throw MCPError.invalidParams("missing argument 'session_id'")
         }
         let name = try ExecuteCodeField.sessionID.sessionName(value)
@@ -292,74 +432,6 @@ public final class SandboxMCPServer: Sendable {
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    /// The workspace files as result entries: each with its path and size, and its contents
-    /// (`text`, or `base64` when not UTF-8) while it fits under the per-file and the total
-    /// inline budgets; the files beyond are listed without contents and counted in `omitted`.
-    /// The reads happen off the cooperative pool, since they block on the disk.
-    private func inlineFiles(_ files: [WorkspaceFile], of workspace: Workspace) async -> (
-        entries: [Value], omitted: Int
-    ) {
-        let perFile = configuration.maxInlineFileBytes
-        let total = configuration.maxInlineTotalBytes
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var budget = total
-                var omitted = 0
-                let entries = files.map { file -> Value in
-                    var entry: [String: Value] = ["path": .string(file.path), "size": .int(file.size)]
-                    if file.size <= perFile, file.size <= budget, let bytes = workspace.contents(of: file.path),
-                        bytes.count <= budget
-                    {
-                        budget -= bytes.count
-                        if let text = String(validating: bytes, as: UTF8.self) {
-                            entry["text"] = .string(text)
-                        } else {
-                            entry["base64"] = .string(Data(bytes).base64EncodedString())
-                        }
-                    } else {
-                        omitted += 1
-                    }
-                    return .object(entry)
-                }
-                continuation.resume(returning: (entries, omitted))
-            }
-        }
-    }
-
-    /// What a model reads: output, then one line saying how the run ended and under which limits.
-    static func summary(
-        _ result: ExecutionResult, plan: ExecuteCodePlan, omittedFiles: Int = 0,
-        configuration: MCPServerConfiguration = MCPServerConfiguration()
-    ) -> String {
-        var text = ""
-        if !result.stdout.isEmpty {
-            text += "stdout:\n\(result.stdoutText)\(result.stdoutText.hasSuffix("\n") ? "" : "\n")"
-        }
-        if !result.stderr.isEmpty {
-            text += "stderr:\n\(result.stderrText)\(result.stderrText.hasSuffix("\n") ? "" : "\n")"
-        }
-        if let value = result.value {
-            text += "value\(result.valueTruncated ? " (cut at the output cap)" : ""):\n\(value)\n"
-        }
-        let limits = plan.limits
-        var line = "status: \(result.status.rawValue)"
-        if let code = result.exitCode { line += ", exit code \(code)" }
-        if let message = result.message, result.status != .ok, result.status != .exited {
-            line += " — \(message.split(separator: "\n").first.map(String.init) ?? message)"
-        }
-        line +=
-            " (limits: timeout \(limits.timeout.components.seconds * 1000 + limits.timeout.components.attoseconds / 1_000_000_000_000_000) ms, memory \(limits.memoryBytes >> 20) MiB"
-        if let fuel = limits.fuel { line += ", fuel \(fuel)" }
-        if !plan.clamped.isEmpty { line += "; clamped: \(plan.clamped.joined(separator: ", "))" }
-        if omittedFiles > 0 {
-            text +=
-                "files: \(omittedFiles) of \(result.files?.count ?? 0) workspace files listed without contents "
-                + "(inline limits: \(configuration.maxInlineFileBytes) bytes a file, "
-                + "\(configuration.maxInlineTotalBytes) bytes in all)\n"
-        }
-        return text + line + ")"
     }
 
     private func metricsSnapshot() -> Value {

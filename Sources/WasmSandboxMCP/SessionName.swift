@@ -8,7 +8,8 @@ enum SessionName {
     static let expected = "a string of 1 to \(maxLength) letters, digits, '_', '-', '.' or ':'"
 
     static var schema: [String: Value] {
-        ["type": "string", "minLength": 1, "maxLength": .int(maxLength), "pattern": "^[A-Za-z0-9_.:-]+$"]
+        // The length is in the pattern: OpenAI's strict mode takes `pattern` but not `minLength`/`maxLength`.
+        ["type": "string", "pattern": .string("^[A-Za-z0-9_.:-]{1,\(maxLength)}$")]
     }
 
     static func isValid(_ name: String) -> Bool {

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import MCP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// MCP's stdio transport: one JSON-RPC message per line on standard input and output.
+///
+/// The SDK's own transport polls: it reads 4 KiB at a time, sleeps 10 ms whenever the pipe is
+/// empty and searches the whole buffer again after every read, so every request waits at
+/// least 10 ms and a large one costs time quadratic in its size. Here a thread of the
+/// transport's own blocks in `read(2)` (so no cooperative thread waits on the pipe), each
+/// byte is searched for a newline once, and a message larger than `maxMessageBytes` is
+/// skipped as it streams past (never held) and answered with an error naming the limit.
+/// Writes go through one serial queue, whole message and newline at a time, so concurrent
+/// responses never interleave and a client that reads slowly blocks that queue, not the pool.
+public actor StdioLineTransport: Transport {
+    public nonisolated let logger: Logger
+    private let input: Int32
+    private let output: Int32
+    private let maxMessageBytes: Int
+    private let messages: AsyncThrowingStream<Data, any Error>
+    private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    private let writer = DispatchQueue(label: "wasm-sandbox.stdio.write")
+    private var reader: Thread?
+
+    /// - Parameters:
+    ///   - maxMessageBytes: The largest message accepted; a longer line is dropped and answered
+    ///     with a JSON-RPC `invalid request` error.
+    public init(
+        input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, maxMessageBytes: Int = 16 << 20,
+        logger: Logger
+    ) {
+        self.input = input
+        self.output = output
+        self.maxMessageBytes = maxMessageBytes
+        self.logger = logger
+        (messages, continuation) = AsyncThrowingStream.makeStream()
+    }
+
+    public func connect() async throws {
+        guard reader == nil else { return }
+        let (input, maxMessageBytes, continuation, logger) = (input, maxMessageBytes, continuation, logger)
+        let reject: @Sendable (LineSplitter.Oversized) -> Void = { [weak self] oversized in
+            logger.warning("dropped an oversized message", metadata: ["bytes": "\(oversized.bytes)"])
+            Task { try? await self?.send(oversized.errorResponse) }
+        }
+        let thread = Thread {
+            Self.readLoop(
+                input: input, splitter: LineSplitter(maxMessageBytes: maxMessageBytes), continuation: continuation,
+                reject: reject)
+        }
+        thread.name = "wasm-sandbox-stdio-read"
+        thread.stackSize = 1 << 20
+        reader = thread
+        thread.start()
+    }
+
+    public func disconnect() async {
+        continuation.finish()
+    }
+
+    public func send(_ data: Data) async throws {
+        let output = output
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            writer.async {
+                var line = data
+                line.append(UInt8(ascii: "\n"))
+                let failure = line.withUnsafeBytes { Self.writeAll($0, to: output) }
+                if let failure { done.resume(throwing: failure) } else { done.resume() }
+            }
+        }
+    }
+
+    public nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+
+    /// Reads until end of input or an error; ends the message stream either way.
+    private static func readLoop(
+        input: Int32, splitter: consuming LineSplitter, continuation: AsyncThrowingStream<Data, any Error>.Continuation,
+        reject: (LineSplitter.Oversized) -> Void
+    ) {
+        var splitter = splitter
+        let chunkSize = 256 << 10
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1)
+        defer { chunk.deallocate() }
+        while true {
+            let count = read(input, chunk.baseAddress, chunkSize)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            splitter.consume(UnsafeRawBufferPointer(rebasing: chunk[..<count])) { event in
+                switch event {
+                case .message(let message): continuation.yield(message)
+                case .oversized(let oversized): reject(oversized)
+                }
+            }
+        }
+        continuation.finish()
+    }
+
+    /// Writes every byte, retrying short writes and interrupted calls; the error otherwise.
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> (any Error)? {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return MCPError.transportError(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO))
+            }
+            offset += written
+        }
+        return nil
+    }
+}
