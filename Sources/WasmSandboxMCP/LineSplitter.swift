@@ -3,8 +3,8 @@ import MCP
 
 /// Splits a byte stream into newline-terminated messages, looking at each byte once.
 ///
-/// A line longer than `maxMessageBytes` is not kept: its bytes are counted as they pass and
-/// only its first few hundred are held, to find the request `id` its error answer needs.
+/// A line longer than `maxMessageBytes` is not kept: its bytes are counted as they pass, and
+/// scanned for the request's top-level `id`, which its error answer needs.
 struct LineSplitter {
     enum Event {
         case message(Data)
@@ -15,8 +15,7 @@ struct LineSplitter {
     struct Oversized: Equatable {
         var bytes: Int
         var limit: Int
-        /// The request's `id`, when it appears near the start of the message (JSON-RPC clients
-        /// write it before `params`); `nil` answers with a null id.
+        /// The request's top-level `id`; `nil` (answered with a null id) when it has none.
         var id: ID?
 
         var message: String {
@@ -42,8 +41,7 @@ struct LineSplitter {
     private var pending = Data()
     /// Bytes seen of the line being dropped, while one is.
     private var skipped: Int?
-    private var head: [UInt8] = []
-    private static let headBytes = 512
+    private var scanner = TopLevelIDScanner()
 
     init(maxMessageBytes: Int) {
         self.maxMessageBytes = maxMessageBytes
@@ -70,9 +68,11 @@ struct LineSplitter {
     private mutating func append(_ piece: UnsafeRawBufferPointer) {
         if let count = skipped {
             skipped = count + piece.count
+            scanner.scan(piece)
         } else if pending.count + piece.count > maxMessageBytes {
-            head = Array(pending.prefix(Self.headBytes))
-            head += piece.prefix(Self.headBytes - head.count)
+            scanner = TopLevelIDScanner()
+            scanner.scan(pending)
+            scanner.scan(piece)
             skipped = pending.count + piece.count
             pending = Data()
         } else {
@@ -82,9 +82,9 @@ struct LineSplitter {
 
     private mutating func finishLine(_ emit: (Event) -> Void) {
         if let count = skipped {
-            emit(.oversized(Oversized(bytes: count, limit: maxMessageBytes, id: Self.requestID(in: head))))
+            scanner.finish()
+            emit(.oversized(Oversized(bytes: count, limit: maxMessageBytes, id: scanner.id)))
             skipped = nil
-            head = []
             return
         }
         var line = pending
@@ -97,30 +97,5 @@ struct LineSplitter {
 
     private static func isSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
-    }
-
-    /// The value of the first `"id"` key in the start of a message: an integer or a string
-    /// without escapes, which is what clients send.
-    static func requestID(in head: [UInt8]) -> ID? {
-        let key = Array(#""id""#.utf8)
-        guard head.count > key.count,
-            let at = (0...(head.count - key.count)).first(where: { head[$0..<$0 + key.count].elementsEqual(key) })
-        else { return nil }
-        var index = at + key.count
-        func skipSpaces() { while index < head.count, isSpace(head[index]) { index += 1 } }
-        skipSpaces()
-        guard index < head.count, head[index] == UInt8(ascii: ":") else { return nil }
-        index += 1
-        skipSpaces()
-        guard index < head.count else { return nil }
-        if head[index] == UInt8(ascii: "\"") {
-            let start = index + 1
-            guard let end = head[start...].firstIndex(of: UInt8(ascii: "\"")),
-                !head[start..<end].contains(UInt8(ascii: "\\"))
-            else { return nil }
-            return .string(String(decoding: head[start..<end], as: UTF8.self))
-        }
-        let digits = head[index...].prefix { $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) }
-        return Int(String(decoding: digits, as: UTF8.self)).map { .number($0) }
     }
 }

@@ -14,9 +14,11 @@ struct ProgressReporter: Sendable {
             var ticks = 0
             while true {
                 do { try await Task.sleep(for: interval) } catch { return }
+                if Task.isCancelled { return }
                 ticks += 1
-                let seconds = Double(ticks) * Double(interval.components.seconds * 1000
-                    + interval.components.attoseconds / 1_000_000_000_000_000) / 1000
+                let milliseconds =
+                    interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000
+                let seconds = Double(ticks) * Double(milliseconds) / 1000
                 await send(
                     ProgressNotification.message(
                         .init(
@@ -26,7 +28,10 @@ struct ProgressReporter: Sendable {
                         )))
             }
         }
-        defer { ticker.cancel() }
-        return await work()
+        let result = await work()
+        // Waited for, so that no notification follows the result.
+        ticker.cancel()
+        await ticker.value
+        return result
     }
 }

@@ -250,10 +250,13 @@ public final class SandboxMCPServer: Sendable {
             }
         }
         for file in report.files.prefix(Self.maxLinkedFiles) {
+            // A link typed image/* is turned into an image URL by some frameworks
+            // (langchain-mcp-adapters), which a model provider cannot fetch: an image already
+            // sent as image content is linked without a type.
             content.append(
                 .resourceLink(
                     uri: file.uri, name: file.path, description: "\(file.size) bytes the run left in /workspace",
-                    mimeType: file.mimeType))
+                    mimeType: file.image == nil ? file.mimeType : nil))
         }
         return CallTool.Result(
             content: content, structuredContent: Optional(.object(structured)),

@@ -5,16 +5,24 @@ import WasmSandbox
 import WasmSandboxMCP
 
 /// The `invalid params` message of a failed call, or a description of any other outcome.
+/// The message of a refused call: argument errors are results with `isError: true` whose text
+/// says what was wrong (SEP-1303), so that a model sees it; never protocol errors.
 func invalidParamsMessage(_ client: Client, _ arguments: [String: Value]) async -> String {
     do {
         let result = try await execute(client, arguments)
-        return "no error: \(text(result))"
-    } catch let error as MCPError {
-        if case .invalidParams(let message) = error { return message ?? "" }
-        return "another error: \(error)"
+        return refusalMessage(result) ?? "no error: \(text(result))"
     } catch {
-        return "another error: \(error)"
+        return "a protocol error, not a result: \(error)"
     }
+}
+
+/// The problem an `isError` result names after its `invalid arguments:` prefix, or `nil`.
+func refusalMessage(_ result: CallTool.Result) -> String? {
+    let prefix = "status: invalid_input: invalid arguments: "
+    let body = text(result)
+    guard result.isError == true, body.hasPrefix(prefix) else { return nil }
+    #expect(result.structuredContent?.objectValue?["status"] == "invalid_input")
+    return String(body.dropFirst(prefix.count))
 }
 
 @Suite("execute_code arguments from an untrusted client")
@@ -35,7 +43,6 @@ struct MCPArgumentTests {
             (["timeout_ms": 0], "'timeout_ms' must be an integer from 1 to 86400000, got 0"),
             (["timeout_ms": 86_400_001], "'timeout_ms' must be an integer from 1 to 86400000, got 86400001"),
             (["timeout_ms": true], "'timeout_ms' must be an integer from 1 to 86400000, got true"),
-            (["timeout_ms": .null], "'timeout_ms' must be an integer from 1 to 86400000, got null"),
             (["memory_mb": .double(1e300)], "'memory_mb' must be an integer from 1 to 4096, got 1e+300"),
             (["memory_mb": 99_999_999_999_999], "'memory_mb' must be an integer from 1 to 4096, got 99999999999999"),
             (["memory_mb": "lots"], "'memory_mb' must be an integer from 1 to 4096, got \"lots\""),
@@ -65,8 +72,21 @@ struct MCPArgumentTests {
         arguments: [
             (["args": 5], "'args' must be an array of strings"),
             (["args": ["a", 5]], "'args[1]' must be a string"),
-            (["env": []], "'env' must be an object of strings"),
-            (["env": ["A": 1]], "'env.A' must be a string"),
+            (["env": ["A": "b"]], "'env' must be an array of {name, value} string pairs"),
+            (["env": [["name": "A", "value": 1]]], "'env[0]' must be an object {name, value} of two strings"),
+            (["env": [["name": "A"]]], "'env[0]' must be an object {name, value} of two strings"),
+            (
+                ["env": [["name": "A", "value": "1", "extra": "x"]]],
+                "'env[0]' must be an object {name, value} of two strings"
+            ),
+            (
+                ["env": [["name": "A=B", "value": "1"]]],
+                "'env[0].name' must be a non-empty name without '=' (and no NUL in name or value)"
+            ),
+            (
+                ["env": [["name": "A", "value": "1"], ["name": "A", "value": "2"]]],
+                "'env[1]' repeats the variable 'A'"
+            ),
             (["stdin": 7], "'stdin' must be a string"),
             (["files": 5], "'files' must be an array of {name, text} or {name, base64}"),
             (["files": [5]], "'files[0]': 'files' must be an array of {name, text} or {name, base64}"),
@@ -115,11 +135,11 @@ struct MCPArgumentTests {
         #expect(result.structuredContent?.objectValue?["status"] == "ok", "\(text(result))")
         let unpadded = try await execute(
             client,
-            Self.with(["files": [["name": "a.bin", "base64": "aGk"]], "code": "1"]))
-        #expect(
-            unpadded.structuredContent?.objectValue?["files"]?.arrayValue?.first == [
-                "path": "a.bin", "size": 2, "text": "hi",
+            [
+                "language": "python", "code": "print(open('/workspace/a.bin').read())",
+                "files": [["name": "a.bin", "base64": "aGk"]],
             ])
+        #expect(unpadded.structuredContent?.objectValue?["stdout"] == "hi\n", "\(text(unpadded))")
     }
 
     @Test func tooManyInputFilesAreRefusedBeforeAnyIsWritten() async throws {
@@ -153,12 +173,10 @@ struct MCPArgumentTests {
         let files = structured?["files"]?.arrayValue ?? []
         #expect(files.count == 40)
         #expect(files.filter { $0.objectValue?["text"] != nil }.count == 16)
-        #expect(files.last == ["path": "f39.txt", "size": 65536])
+        let last = files.last?.objectValue
+        #expect(last?["path"] == "f39.txt" && last?["size"] == 65536 && last?["text"] == nil)
         #expect(structured?["files_omitted"] == 24)
-        #expect(
-            text(result).contains(
-                "files: 24 of 40 workspace files listed without contents (inline limits: 65536 bytes a file, 1048576 bytes in all)"
-            ))
+        #expect(text(result).contains("- f39.txt (65536 bytes, text/plain) wasm-sandbox://runs/"))
     }
 
     /// The SDK's lenient server would run a tool call sent before `initialize`; its strict mode

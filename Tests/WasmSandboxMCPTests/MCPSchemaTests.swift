@@ -28,6 +28,13 @@ struct MCPSchemaTests {
     /// `enum` each choice, for arrays of objects an item with each optional field.
     static func samples(_ schema: Value) throws -> [Value] {
         let object = try #require(schema.objectValue)
+        // An optional argument's type is `[type, "null"]`: `null` is a sample too.
+        if let types = object["type"]?.arrayValue {
+            #expect(types.count == 2 && types.last == "null", "\(schema)")
+            var single = object
+            single["type"] = types.first
+            return try samples(.object(single)) + [.null]
+        }
         switch object["type"]?.stringValue {
         case "string":
             // Valid base64 as well as text, so that it serves for every string field; and a
@@ -35,9 +42,6 @@ struct MCPSchemaTests {
             return object["enum"]?.arrayValue ?? (object["pattern"] != nil ? ["aGk-1"] : ["aGk="])
         case "integer":
             return [try #require(object["minimum"]), try #require(object["maximum"])]
-        case "object":
-            let values = try samples(try #require(object["additionalProperties"]))
-            return [.object(["A": try #require(values.first)])]
         case "array":
             let items = try #require(object["items"]?.objectValue)
             guard items["type"] == "object" else { return [.array(try samples(.object(items)))] }
@@ -84,7 +88,7 @@ struct MCPSchemaTests {
     @Test func integersJustOutsideTheirBoundsAreRefusedByName() async throws {
         let tool = try await Self.executeCodeTool()
         let properties = try #require(tool.inputSchema.objectValue?["properties"]?.objectValue)
-        let integers = properties.filter { $0.value.objectValue?["type"] == "integer" }
+        let integers = properties.filter { $0.value.objectValue?["type"]?.arrayValue?.first == "integer" }
         #expect(Set(integers.keys) == ["timeout_ms", "memory_mb", "fuel"])
         let client = try await connectedClient()
         for (name, schema) in integers {
@@ -139,5 +143,73 @@ struct MCPSchemaTests {
         let listed = try #require(status?["enum"]?.arrayValue).compactMap(\.stringValue)
         #expect(listed.count == Set(listed).count)
         #expect(Set(listed) == Set(ExecutionResult.Status.allCases.map(\.rawValue)))
+    }
+
+    /// The keywords OpenAI's strict mode (structured outputs) accepts; anything else makes
+    /// openai-agents fall back to a non-strict tool, or the API refuse the schema.
+    static let strictKeywords: Set<String> = [
+        "type", "description", "title", "enum", "const", "properties", "required", "additionalProperties", "items",
+        "anyOf", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+        "minItems", "maxItems",
+    ]
+
+    /// Strict mode's rules, as OpenAI documents them: the root is an object; every object says
+    /// `additionalProperties: false` (no free-form maps); every property is required there, so
+    /// an optional one must take `null`; only the keywords above; at most 5 levels of nesting.
+    static func checkStrict(_ schema: Value, at path: String, depth: Int = 0) {
+        guard let object = schema.objectValue else {
+            Issue.record("\(path): not an object schema")
+            return
+        }
+        for key in object.keys.sorted() where !strictKeywords.contains(key) {
+            Issue.record("\(path): '\(key)' is not accepted in strict mode")
+        }
+        #expect(depth <= 5, "\(path): nested \(depth) levels deep")
+        let types = object["type"]?.arrayValue?.compactMap(\.stringValue) ?? [object["type"]?.stringValue].compactMap { $0 }
+        #expect(!types.isEmpty, "\(path): no type")
+        if types.contains("object") {
+            #expect(object["additionalProperties"] == false, "\(path): additionalProperties must be false")
+            let required = Set(object["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            for (name, property) in (object["properties"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if !required.contains(name) {
+                    let propertyTypes = property.objectValue?["type"]?.arrayValue ?? []
+                    #expect(propertyTypes.contains("null"), "\(path).\(name): optional, so it must take null")
+                }
+                checkStrict(property, at: "\(path).\(name)", depth: depth + 1)
+            }
+        }
+        if types.contains("array") {
+            guard let items = object["items"] else {
+                Issue.record("\(path): an array without items")
+                return
+            }
+            checkStrict(items, at: "\(path)[]", depth: depth + 1)
+        }
+    }
+
+    @Test func everyInputSchemaPassesOpenAIsStrictMode() async throws {
+        let client = try await connectedClient()
+        let (tools, _) = try await client.listTools()
+        #expect(tools.count == 6)
+        for tool in tools {
+            #expect(tool.inputSchema.objectValue?["type"] == "object", "\(tool.name)")
+            Self.checkStrict(tool.inputSchema, at: tool.name)
+        }
+    }
+
+    @Test func theStrictModeCheckCatchesWhatStrictModeRefuses() {
+        // The old `env`, a free-form map, and an optional field that cannot be null.
+        withKnownIssue {
+            Self.checkStrict(
+                [
+                    "type": "object", "additionalProperties": false,
+                    "properties": ["env": ["type": "object", "additionalProperties": ["type": "string"]]],
+                ], at: "old")
+        }
+        withKnownIssue {
+            Self.checkStrict(
+                ["type": "object", "additionalProperties": false, "properties": ["n": ["type": "string", "maxLength": 3]]],
+                at: "old")
+        }
     }
 }

@@ -209,8 +209,8 @@ async def standard_checks(prefix, call, read, list_tools):
     links = {link.get("name"): link for link in items_of(written, "resource_link")}
     data_link = next((link for name, link in links.items() if name.endswith("data.bin")), None)
     note_link = next((link for name, link in links.items() if name.endswith("note.txt")), None)
-    c("resource_link items", data_link and note_link and data_link.get("uri", "").startswith("sandbox://"),
-      written.get("content"))
+    c("resource_link items", data_link and note_link and re.match(r"[a-z][a-z0-9+.-]*://", data_link.get("uri", ""))
+      and data_link.get("mimeType") and note_link.get("mimeType", "").startswith("text/"), written.get("content"))
     if data_link and note_link:
         try:
             data = resource_bytes(await read(data_link["uri"]))

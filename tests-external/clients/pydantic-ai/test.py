@@ -147,21 +147,21 @@ async def main():
             ret = script.tool_return()
             check(f"{language} runs", error is None and output == "done" and ret is not None and
                   status_in(ret.content) == "ok" and stdout_of(ret.content) == expected,
-                  (error, script.requests[1:]))
+                  (error, script.seen_parts()))
 
         # A program that fails is a normal result: the model gets a tool return, not a retry prompt.
         script, output, error = await run_script(agent, {"language": "python", "code": "raise ValueError('boom')"})
         ret = script.tool_return()
         check("failing program is a normal tool result", error is None and output == "done" and ret is not None and
               script.retry_prompt() is None and status_in(ret.content) == "exited" and
-              "ValueError: boom" in as_text(ret.content), (error, script.requests[1:]))
+              "ValueError: boom" in as_text(ret.content), (error, script.seen_parts()))
 
         # Invalid arguments: a tool error whose text the model sees (pydantic-ai: a retry prompt).
         script, output, error = await run_script(agent, {"language": "cobol", "code": "x"})
         retry = script.retry_prompt()
         seen = str(retry.content) if retry else ""
         check("invalid argument reaches the model", error is None and output == "done" and retry is not None and
-              "unknown language 'cobol'" in seen, (error, script.requests[1:]))
+              "unknown language 'cobol'" in seen, (error, script.seen_parts()))
         check("invalid argument is a tool result, not a JSON-RPC error", "Invalid params" not in seen and
               "-32602" not in seen, seen)
 
@@ -173,7 +173,7 @@ async def main():
                   for leaf in flatten(part.content)
                   if isinstance(leaf, BinaryContent) and leaf.media_type == "image/png"]
         check("image result", error is None and len(images) >= 1 and images[0].data.startswith(PNG_MAGIC),
-              (error, script.requests[1:]))
+              (error, script.seen_parts()))
 
         # A file the run wrote: a resource_link (shown to the model as its uri), read back with resources/read.
         payload = bytes(range(256))
@@ -181,7 +181,7 @@ async def main():
             "open('/workspace/data.bin', 'wb').write(bytes(range(256)))\n"
             "open('/workspace/note.txt', 'w').write('hello from the sandbox\\n')")})
         ret = script.tool_return()
-        uris = re.findall(r"sandbox://[^\s'\",)\]]+", as_text(ret.content) if ret else "")
+        uris = re.findall(r"[a-z][a-z0-9+.-]*://[^\s'\",)\]]+", as_text(ret.content) if ret else "")
         bin_uri = next((uri for uri in uris if uri.endswith("data.bin")), None)
         txt_uri = next((uri for uri in uris if uri.endswith("note.txt")), None)
         check("resource links for written files", error is None and bin_uri and txt_uri, (error, uris, ret))
@@ -198,6 +198,7 @@ async def main():
 
         # Cancellation: cancelling the agent run (its asyncio task) cancels the MCP request; the SDK
         # sends notifications/cancelled. The run must stop well before its own 10 s timeout.
+        cancelled_before = (await metrics(server)).get("by_status", {}).get("cancelled", 0)
         started = time.monotonic()
         task = asyncio.create_task(run_script(
             agent, {"language": "python", "code": "while True: pass", "timeout_ms": 10000}))
@@ -224,11 +225,13 @@ async def main():
         elapsed = time.monotonic() - started
         check("cancel: run stopped (in_flight 0 before the 10 s timeout)", in_flight == 0 and elapsed < 8,
               (state, elapsed))
+        cancelled_after = (state or {}).get("by_status", {}).get("cancelled", 0)
+        check("cancel: counted as cancelled", cancelled_after > cancelled_before, state)
         await asyncio.sleep(0.5)  # room for a late response, which must not break the client
         script, output, error = await run_script(agent, {"language": "javascript", "code": "console.log('ok')"})
         ret = script.tool_return()
         check("cancel: next call works", error is None and ret is not None and stdout_of(ret.content) == "ok\n",
-              (error, script.requests[1:]))
+              (error, script.seen_parts()))
 
     return finish("pydantic-ai")
 

@@ -1,0 +1,214 @@
+import Foundation
+import MCP
+import Testing
+
+@testable import WasmSandboxMCP
+
+@Suite("stdio line splitting")
+struct LineSplitterTests {
+    /// Feeds `chunks` and returns what came out, messages as text.
+    func split(_ chunks: [String], max: Int = 1 << 20) -> [String] {
+        var splitter = LineSplitter(maxMessageBytes: max)
+        var out: [String] = []
+        for chunk in chunks {
+            Array(chunk.utf8).withUnsafeBytes { bytes in
+                splitter.consume(bytes) { event in
+                    switch event {
+                    case .message(let data): out.append(String(decoding: data, as: UTF8.self))
+                    case .oversized(let dropped):
+                        let id: String =
+                            switch dropped.id {
+                            case .number(let number): "\(number)"
+                            case .string(let text): "'\(text)'"
+                            case nil: "none"
+                            }
+                        out.append("oversized \(dropped.bytes) id \(id)")
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func messagesSplitAnywhereComeOutWhole() {
+        #expect(split(["{\"a\":1}\n{\"b\"", ":2}\n{", "\"c\":3}\r\n", "\n  \n"]) == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
+        // Byte by byte.
+        let text = "{\"x\":\"ü\"}\n{\"y\":2}\n"
+        var bytes: [String] = []
+        for scalar in text.unicodeScalars { bytes.append(String(scalar)) }
+        #expect(split(bytes) == ["{\"x\":\"ü\"}", "{\"y\":2}"])
+        #expect(split(["{\"unterminated\":1}"]).isEmpty)
+    }
+
+    @Test func anOversizedMessageIsDroppedWithItsIdAndTheNextOneStillArrives() {
+        let big = "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"x\":\"" + String(repeating: "y", count: 5000)
+        #expect(split([big, "\"}}\n{\"ok\":1}\n"], max: 1000) == ["oversized \(big.utf8.count + 3) id 42", "{\"ok\":1}"])
+        let named = "{\"id\": \"req-7\", \"params\":\"" + String(repeating: "z", count: 2000) + "\"}\n"
+        #expect(split([named], max: 1000) == ["oversized \(named.utf8.count - 1) id 'req-7'"])
+        #expect(split([String(repeating: "q", count: 2000) + "\n"], max: 1000) == ["oversized 2000 id none"])
+        // Exactly at the limit is accepted.
+        #expect(split([String(repeating: "a", count: 1000) + "\n"], max: 1000).first?.count == 1000)
+    }
+
+    @Test(
+        arguments: [
+            (#"{"jsonrpc":"2.0","id":7,"method":"x"}"#, ID.number(7)),
+            (#"{"method":"x","params":{"id":99,"list":[{"id":1}],"s":"\"id\":5"},"id":-3}"#, ID.number(-3)),
+            (#"{ "params" : { "text" : "}]\\\"{" } , "id" : "abc-1" }"#, ID.string("abc-1")),
+            (#"{"idx":1,"xid":2,"id":12345678901}"#, ID.number(12_345_678_901)),
+        ])
+    func theTopLevelIdIsFoundWhereverItIs(message: String, id: ID) {
+        var scanner = TopLevelIDScanner()
+        scanner.scan(Array(message.utf8))
+        scanner.finish()
+        #expect(scanner.id == id)
+    }
+
+    @Test func messagesWithoutAUsableIdGetNone() {
+        for message in [
+            #"{"method":"notify","params":{"id":1}}"#, #"{"id":null}"#, #"{"id":"with \"escape\""}"#, #"[{"id":1}]"#,
+        ] {
+            var scanner = TopLevelIDScanner()
+            scanner.scan(Array(message.utf8))
+            scanner.finish()
+            #expect(scanner.id == nil, "\(message)")
+        }
+    }
+
+    @Test func theErrorAnswerIsJSONRPC() throws {
+        let dropped = LineSplitter.Oversized(bytes: 20_000_000, limit: 16 << 20, id: .number(3))
+        let object = try #require(try JSONSerialization.jsonObject(with: dropped.errorResponse) as? [String: Any])
+        #expect(object["id"] as? Int == 3)
+        let error = try #require(object["error"] as? [String: Any])
+        #expect(error["code"] as? Int == -32600)
+        #expect((error["message"] as? String)?.contains("MCP_SANDBOX_MAX_MESSAGE_BYTES") == true)
+    }
+}
+
+/// The server process over stdio, driven by a raw JSON-RPC client: one message per line.
+@Suite("MCP server's own stdio transport")
+struct StdioTransportTests {
+    final class RawClient {
+        let process = Process()
+        let toServer = Pipe()
+        let fromServer = Pipe()
+        private var buffer = Data()
+
+        init(environment: [String: String] = [:]) throws {
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("wasm-sandbox")
+            process.arguments = ["serve", "--log-level", "error"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            process.standardInput = toServer
+            process.standardOutput = fromServer
+            try process.run()
+        }
+
+        deinit { process.terminate() }
+
+        func send(_ message: [String: Any]) throws {
+            var data = try JSONSerialization.data(withJSONObject: message)
+            data.append(UInt8(ascii: "\n"))
+            try toServer.fileHandleForWriting.write(contentsOf: data)
+        }
+
+        func sendRaw(_ data: Data) throws { try toServer.fileHandleForWriting.write(contentsOf: data) }
+
+        /// The next line from the server, parsed (blocking: these tests run off the test's pool
+        /// thread only for short waits the server answers promptly).
+        func receive() throws -> [String: Any] {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = buffer[buffer.startIndex..<newline]
+                    buffer = Data(buffer[buffer.index(after: newline)...])
+                    return try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+                }
+                let chunk = fromServer.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw CancellationError() }
+                buffer.append(chunk)
+            }
+        }
+
+        func initialize() throws {
+            try send([
+                "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": [
+                    "protocolVersion": "2025-06-18", "capabilities": [String: Any](),
+                    "clientInfo": ["name": "raw", "version": "1"],
+                ],
+            ])
+            _ = try receive()
+            try send(["jsonrpc": "2.0", "method": "notifications/initialized"])
+        }
+
+        func call(_ id: Int, _ tool: String, _ arguments: [String: Any]) throws {
+            try send([
+                "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": ["name": tool, "arguments": arguments],
+            ])
+        }
+    }
+
+    @Test func aCancelledCallGetsNoAnswerAndItsRunStops() throws {
+        let client = try RawClient(environment: ["MCP_SANDBOX_MAX_TIMEOUT_MS": "600000"])
+        try client.initialize()
+        try client.call(5, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
+        try client.send([
+            "jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 5, "reason": "test"],
+        ])
+        // Every answer below is for the request just sent, never for request 5; the run stops
+        // (it would otherwise spin for ten minutes), so the server has nothing in flight.
+        var inFlight: Int?
+        for id in 6...1_000 {
+            try client.call(id, "sandbox_metrics", [:])
+            let answer = try client.receive()
+            #expect(answer["id"] as? Int == id, "\(answer)")
+            let metrics = (answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any]
+            inFlight = metrics?["in_flight"] as? Int
+            if inFlight == 0 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(inFlight == 0)
+        try client.call(2_000, "sandbox_metrics", [:])
+        #expect(try client.receive()["id"] as? Int == 2_000)
+    }
+
+    @Test func anOversizedRequestIsRefusedByIdAndTheServerGoesOn() throws {
+        let client = try RawClient(environment: ["MCP_SANDBOX_MAX_MESSAGE_BYTES": "100000"])
+        try client.initialize()
+        try client.call(9, "execute_code", ["language": "javascript", "code": String(repeating: "1;", count: 100_000)])
+        let refusal = try client.receive()
+        #expect(refusal["id"] as? Int == 9)
+        let error = try #require(refusal["error"] as? [String: Any])
+        #expect(error["code"] as? Int == -32600)
+        #expect((error["message"] as? String)?.contains("limit of 100000 bytes") == true)
+        try client.call(10, "execute_code", ["language": "javascript", "code": "console.log('after')"])
+        let after = try client.receive()
+        #expect(((after["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String == "after\n")
+    }
+
+    @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() throws {
+        let client = try RawClient()
+        try client.initialize()
+        // Requests written in one go, answers each a whole line of JSON (some of them 300 KB).
+        var batch = Data()
+        for id in 1...20 {
+            let code = id % 2 == 0 ? "console.log('x'.repeat(300000))" : "console.log(\(id))"
+            batch.append(
+                try JSONSerialization.data(withJSONObject: [
+                    "jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": ["name": "execute_code", "arguments": ["language": "javascript", "code": code]],
+                ]))
+            batch.append(UInt8(ascii: "\n"))
+        }
+        try client.sendRaw(batch)
+        var seen = Set<Int>()
+        for _ in 1...20 {
+            let answer = try client.receive()
+            let id = try #require(answer["id"] as? Int)
+            let stdout = ((answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
+            #expect(stdout == (id % 2 == 0 ? String(repeating: "x", count: 300_000) + "\n" : "\(id)\n"))
+            seen.insert(id)
+        }
+        #expect(seen == Set(1...20))
+    }
+}
