@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (idempotent) and runs every test: the Swift test suites, the CLI end to end, and the
-# MCP server with the official MCP Python SDK as an external client. Uses the prefix setup.sh
+# MCP server with the official MCP Python SDK and five other clients and agent frameworks. Uses the prefix setup.sh
 # was given (see scripts/prefix.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,3 +22,5 @@ if ! cmp -s "$lock" "$venv/requirements.lock"; then
   cp "$lock" "$venv/requirements.lock"
 fi
 "$venv/bin/python" tests-external/mcp_client_test.py .build/debug/wasm-sandbox
+# Six real MCP clients and agent frameworks, each in a pinned virtual environment of its own.
+./scripts/client-tests.sh .build/debug/wasm-sandbox

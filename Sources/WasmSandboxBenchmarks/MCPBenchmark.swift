@@ -7,113 +7,146 @@ import WasmSandbox
 import WasmSandboxCLICommands
 import WasmSandboxMCP
 
-/// Tool-call latency through the MCP SDK's own client: over stdio to a `wasm-sandbox serve`
-/// process, over its in-memory transport and as a bare handler call, next to the same runs
-/// through the library, so that what the protocol costs is visible.
+/// What the MCP server costs a client: round trips of a raw JSON-RPC client (lines over
+/// stdio, POSTs on one HTTP connection) to a `wasm-sandbox serve` process, next to the same run
+/// through the library and to the wasmtime CLI running the same engine as a process, all in
+/// one run so that the machine's load falls on all of them.
 ///
-/// Streamable HTTP is not measured here: on Linux the SDK's `HTTPClientTransport` hands an
-/// SSE response body to the client unparsed (it logs "SSE responses aren't fully supported on
-/// Linux") and the SDK's server transport always answers requests with SSE, so the SDK's
-/// client never sees an answer. The Python SDK's client exercises HTTP in the tests.
+/// The clients are raw on purpose: the Swift SDK's own stdio client polls its pipe every
+/// 10 ms, which would be measured instead of the server.
 struct MCPBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mcp", abstract: "Measure execute_code over MCP, next to the same runs through the library.")
+        commandName: "mcp",
+        abstract: "Measure MCP round trips (ping, execute_code, large requests) over stdio and HTTP.")
 
-    @Option(help: "Calls each client makes.")
-    var calls = 200
+    @Option(help: "Calls of each kind.")
+    var calls = 500
 
-    @Option(help: "Concurrent callers in the second round (the first has one), sharing one stdio session.")
-    var clients = 16
+    @Option(help: "Requests kept in flight on one stdio connection for the throughput figure.")
+    var clients = 8
 
     @Option(help: "The wasm-sandbox executable (default: the one beside this benchmark).")
     var cli = siblingExecutable("wasm-sandbox")
+
+    @Option(help: "The wasmtime CLI (default: .deps/wasmtime-cli/wasmtime, from scripts/setup.sh).")
+    var wasmtime = WasmtimeCLI.defaultPath
 
     func validate() throws {
         try checkBounds(calls, "--calls", 1...100_000)
         try checkBounds(clients, "--clients", 1...256)
     }
 
-    static let arguments: [String: Value] = ["language": "javascript", "code": #"console.log("hi")"#]
+    static var hello: [String: Any] { ["language": "javascript", "code": #"console.log("hi")"#] }
 
     func run() async throws {
-        let service = try SandboxMCPServer()
-        let server = try StdioServerProcess(executable: cli)
-        defer { server.stop() }
-        let stdio = Client(name: "bench", version: "1")
-        _ = try await stdio.connect(transport: server.transport)
-        _ = try await Self.call(stdio)  // compiles the engine once, in the server
-        _ = try await service.call("execute_code", arguments: Self.arguments)  // and here
+        print("wasm-sandbox MCP benchmark: \(calls) calls of each kind, raw JSON-RPC clients")
+        let stdio = try RawStdioClient(executable: cli, environment: ["MCP_SANDBOX_MAX_MESSAGE_BYTES": "\(64 << 20)"])
+        defer { stdio.stop() }
+        try MCPMessages.checkRan(try stdio.request("tools/call", MCPMessages.toolCall(Self.hello)))
 
-        for callers in [1, clients] {
-            let (samples, elapsed) = try await Self.rounds(clients: callers, calls: calls) {
-                { _ = try await Self.call(stdio) }
-            }
-            let request = ExecutionRequest(.javascript(#"console.log("hi")"#))
-            let (librarySamples, libraryElapsed) = try await Self.rounds(clients: callers, calls: calls) {
-                { _ = await service.sandbox.execute(request) }
-            }
-            let mcp = LatencyStats(nanoseconds: samples)
-            let library = LatencyStats(nanoseconds: librarySamples)
-            print(
-                "MCP execute_code JS hello, stdio, \(callers) callers: \(mcp.summary), \(format(Double(samples.count) / elapsed, digits: 0)) calls/s"
-            )
-            print(
-                "same runs through the library, \(callers) callers:  \(library.summary), \(format(Double(librarySamples.count) / libraryElapsed, digits: 0)) runs/s"
-            )
+        let ping = try Self.time(calls) { try stdio.request("ping") }
+        let stdioHello = try Self.time(calls) {
+            try MCPMessages.checkRan(try stdio.request("tools/call", MCPMessages.toolCall(Self.hello)))
         }
+        print("stdio  ping round trip:               \(ping.summary)  (target ≤ 200 µs: \(Self.verdict(ping, 200)))")
+        print("stdio  execute_code JavaScript hello: \(stdioHello.summary)  (target ≤ 500 µs: \(Self.verdict(stdioHello, 500)))")
 
-        // The SDK and JSON alone, without a process boundary: the in-memory transport.
-        let (clientTransport, serverTransport) = await InMemoryTransport.createConnectedPair()
-        _ = try await service.startServer(transport: serverTransport)
-        let client = Client(name: "bench", version: "1")
-        _ = try await client.connect(transport: clientTransport)
-        var inMemory: [UInt64] = []
+        // Throughput with requests in flight: `clients` written, then their answers read.
+        let rounds = max(calls / clients, 1)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<rounds {
+            let ids = (0..<clients).map { _ in stdio.send("tools/call", MCPMessages.toolCall(Self.hello)) }
+            for _ in ids { try MCPMessages.checkRan(try MCPMessages.result(of: try stdio.receive(), id: ids[0], any: ids)) }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print("stdio  \(clients) requests in flight:         \(format(Double(rounds * clients) / seconds, digits: 0)) calls/s")
+
+        // Cost by request size: execute_code with that much stdin, which the JavaScript ignores.
+        var perMiB: [Double] = []
+        for mebibytes in [1, 2, 4, 8] {
+            let arguments = Self.hello.merging(["stdin": String(repeating: "x", count: mebibytes << 20)]) { $1 }
+            var samples: [UInt64] = []
+            for _ in 0..<5 {
+                let encoded = stdio.encode("tools/call", MCPMessages.toolCall(arguments))
+                let begin = DispatchTime.now().uptimeNanoseconds
+                let result = try stdio.roundTrip(encoded)
+                samples.append(DispatchTime.now().uptimeNanoseconds - begin)
+                try MCPMessages.checkRan(result)
+            }
+            let stats = LatencyStats(nanoseconds: samples)
+            perMiB.append(stats.median / Double(mebibytes))
+            var line = "stdio  \(mebibytes) MiB request:                 median \(format(stats.median / 1000, digits: 1)) ms, \(format(stats.median / 1000 / Double(mebibytes), digits: 1)) ms per MiB"
+            if mebibytes == 4 { line += "  (target ≤ 100 ms: \(Self.verdict(stats, 100_000)))" }
+            print(line)
+        }
+        print("       cost per MiB from 1 to 8 MiB: \(format(perMiB.max()! / perMiB.min()!, digits: 2))x apart (1.00x is linear)")
+
+        let server = try HTTPServerProcess(executable: cli)
+        defer { server.stop() }
+        let http = try RawHTTPClient(host: "127.0.0.1", port: server.port)
+        try MCPMessages.checkRan(try http.request("tools/call", MCPMessages.toolCall(Self.hello)))
+        let httpPing = try Self.time(calls) { try http.request("ping") }
+        let httpHello = try Self.time(calls) {
+            try MCPMessages.checkRan(try http.request("tools/call", MCPMessages.toolCall(Self.hello)))
+        }
+        print("HTTP   ping round trip:               \(httpPing.summary)")
+        print("HTTP   execute_code JavaScript hello: \(httpHello.summary)  (target ≤ 1000 µs: \(Self.verdict(httpHello, 1000)))")
+
+        let sandbox = try Sandbox()
+        let request = ExecutionRequest(.javascript(#"console.log("hi")"#))
+        _ = await sandbox.execute(request)
+        var library: [UInt64] = []
+        for _ in 0..<calls {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            _ = await sandbox.execute(request)
+            library.append(DispatchTime.now().uptimeNanoseconds - begin)
+        }
+        let libraryStats = LatencyStats(nanoseconds: library)
+        print("the same run through the library:     \(libraryStats.summary)")
+        let service = try SandboxMCPServer()
+        let arguments: [String: Value] = ["language": "javascript", "code": #"console.log("hi")"#]
+        _ = try await service.call("execute_code", arguments: arguments)
         var handler: [UInt64] = []
         for _ in 0..<calls {
-            var begin = DispatchTime.now().uptimeNanoseconds
-            _ = try await Self.call(client)
-            inMemory.append(DispatchTime.now().uptimeNanoseconds - begin)
-            begin = DispatchTime.now().uptimeNanoseconds
-            _ = try await service.call("execute_code", arguments: Self.arguments)
+            let begin = DispatchTime.now().uptimeNanoseconds
+            _ = try await service.call("execute_code", arguments: arguments)
             handler.append(DispatchTime.now().uptimeNanoseconds - begin)
         }
-        print("MCP over the SDK's in-memory transport:    \(LatencyStats(nanoseconds: inMemory).summary)")
-        print("the tool handler alone, no protocol:       \(LatencyStats(nanoseconds: handler).summary)")
+        print("the tool handler alone, no protocol:  \(LatencyStats(nanoseconds: handler).summary)")
+        print(
+            "       protocol and transport cost: stdio \(format(stdioHello.median - libraryStats.median)) µs, HTTP \(format(httpHello.median - libraryStats.median)) µs a call"
+        )
+        try compareWithWasmtime(stdioHello)
     }
 
-    /// `clients` tasks each make `calls` calls with what `makeCall` gives them; returns every
-    /// call's latency and the seconds all took.
-    private static func rounds(
-        clients: Int, calls: Int, _ makeCall: @escaping @Sendable () async throws -> @Sendable () async throws -> Void
-    ) async throws -> ([UInt64], Double) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let samples = try await withThrowingTaskGroup(of: [UInt64].self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    let call = try await makeCall()
-                    var samples: [UInt64] = []
-                    for _ in 0..<calls {
-                        let begin = DispatchTime.now().uptimeNanoseconds
-                        try await call()
-                        samples.append(DispatchTime.now().uptimeNanoseconds - begin)
-                    }
-                    return samples
-                }
-            }
-            return try await group.reduce(into: [UInt64]()) { $0 += $1 }
-        }
-        return (samples, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    /// The same JavaScript hello run by the wasmtime CLI, a process per run: what an agent
+    /// would pay without a server.
+    private func compareWithWasmtime(_ stdioHello: LatencyStats) throws {
+        guard let wasmtimeCLI = try WasmtimeCLI(path: wasmtime),
+            let engine = SandboxConfiguration().javascriptEngine.flatMap({ try? [UInt8](Data(contentsOf: $0)) })
+        else { return }
+        let command = try wasmtimeCLI.precompile(engine).command(invoking: "turn", ["0", "0"])
+        _ = try timeProcess(command)
+        let samples = try (0..<min(calls, 40)).map { _ in try timeProcess(command) }
+        let process = LatencyStats(nanoseconds: samples)
+        print(
+            "wasmtime CLI, the JavaScript engine as a process: median \(format(process.median / 1000, digits: 2)) ms; an MCP call over stdio costs \(format(stdioHello.median / process.median * 100, digits: 1))% of it"
+        )
     }
 
-    /// Calls execute_code with the JavaScript hello and checks that it ran.
-    private static func call(_ client: Client) async throws -> CallTool.Result {
-        let context: RequestContext<CallTool.Result> = try await client.callTool(
-            name: "execute_code", arguments: arguments)
-        let result = try await context.value
-        guard result.structuredContent?.objectValue?["status"] == "ok" else {
-            throw BenchmarkError("a call did not run: \(result)")
+    private static func time(_ count: Int, _ body: () throws -> Void) throws -> LatencyStats {
+        var samples: [UInt64] = []
+        samples.reserveCapacity(count)
+        for _ in 0..<count {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(DispatchTime.now().uptimeNanoseconds - begin)
         }
-        return result
+        return LatencyStats(nanoseconds: samples)
+    }
+
+    private static func verdict(_ stats: LatencyStats, _ microseconds: Double) -> String {
+        stats.median <= microseconds ? "met" : "MISSED"
     }
 }
 

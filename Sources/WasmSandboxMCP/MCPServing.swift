@@ -37,7 +37,13 @@ extension SandboxMCPServer {
     }
 
     private func serveStdio(logger: Logger, onReady: @Sendable (Int) async -> Void) async throws {
-        let server = try await startServer(transport: StdioLineTransport(maxMessageBytes: configuration.maxMessageBytes, logger: logger), logger: logger)
+        let transport = StdioLineTransport(maxMessageBytes: configuration.maxMessageBytes, logger: logger)
+        let connection = Connection(sandbox: sandbox)
+        let shortcut = ToolCallShortcut(service: self, connection: connection) { [weak transport] data in
+            try? await transport?.send(data)
+        }
+        await transport.setShortcut(shortcut.offer)
+        let server = try await startServer(transport: transport, connection: connection)
         // Stop reading on SIGINT/SIGTERM and let the process end; runs in flight end with it.
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)

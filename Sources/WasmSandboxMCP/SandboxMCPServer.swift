@@ -60,6 +60,24 @@ public final class SandboxMCPServer: Sendable {
     /// `invalid request` error: the SDK's lenient mode would run them, and its strict mode drops
     /// them without any response.
     public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
+        try await startServer(transport: transport, connection: Connection(sandbox: sandbox))
+    }
+
+    /// What the server keeps of one MCP connection: whether it is initialized, and its code
+    /// sessions. Shared with the stdio transport's ``ToolCallShortcut``.
+    final class Connection: Sendable {
+        let sessions: ClientSessions
+        private let ready = Atomic(false)
+
+        init(sandbox: Sandbox) { sessions = ClientSessions(sandbox: sandbox) }
+
+        /// Whether the client's `initialize` has been answered.
+        var initialized: Bool { ready.load(ordering: .acquiring) }
+
+        func markInitialized() { ready.store(true, ordering: .releasing) }
+    }
+
+    func startServer(transport: any Transport, connection: Connection) async throws -> Server {
         let server = Server(
             name: "wasm-sandbox", version: "0.1.0", title: "WebAssembly sandbox",
             instructions: """
@@ -69,17 +87,16 @@ public final class SandboxMCPServer: Sendable {
                 (resources/read) and images (plots) as image content.
                 """,
             capabilities: .init(resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
-        let initialized = Atomic(false)
-        let sessions = ClientSessions(sandbox: sandbox)
+        let sessions = connection.sessions
         let notInitialized = MCPError.invalidRequest("the session is not initialized: send 'initialize' first")
         await server.withMethodHandler(ListTools.self) { _ in
-            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            guard connection.initialized else { throw notInitialized }
             return ListTools.Result(tools: ToolDefinitions.all)
         }
         // Weak: the server keeps its handlers, so a strong reference would keep it forever.
         let notifier = WeakServer(server)
         await server.withMethodHandler(CallTool.self) { [self] params in
-            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            guard connection.initialized else { throw notInitialized }
             let progress = params._meta?.progressToken.map { token in
                 ProgressReporter(token: token) { notification in try? await notifier.server?.notify(notification) }
             }
@@ -90,16 +107,16 @@ public final class SandboxMCPServer: Sendable {
             return result
         }
         await server.withMethodHandler(ReadResource.self) { [self] params in
-            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            guard connection.initialized else { throw notInitialized }
             return try await readResource(params.uri, sessions: sessions)
         }
         await server.withMethodHandler(ListResources.self) { [self] _ in
-            guard initialized.load(ordering: .acquiring) else { throw notInitialized }
+            guard connection.initialized else { throw notInitialized }
             return ListResources.Result(resources: await listResources(sessions: sessions))
         }
         connections.withLock { $0[ObjectIdentifier(server)] = sessions }
         do {
-            try await server.start(transport: transport) { _, _ in initialized.store(true, ordering: .releasing) }
+            try await server.start(transport: transport) { _, _ in connection.markInitialized() }
         } catch {
             await connectionClosed(server)
             throw error
@@ -126,7 +143,7 @@ public final class SandboxMCPServer: Sendable {
         try await readResource(uri, sessions: directSessions)
     }
 
-    private func call(
+    func call(
         _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
     ) async throws -> CallTool.Result {
         switch name {
@@ -455,7 +472,10 @@ public final class SandboxMCPServer: Sendable {
 
     /// An encodable value as the JSON object MCP carries.
     private static func jsonObject(_ value: some Encodable) throws -> [String: Value] {
-        try JSONDecoder().decode([String: Value].self, from: JSONEncoder().encode(value))
+        guard case .object(let object) = try ValueEncoder().encode(value) else {
+            throw MCPError.internalError("\(type(of: value)) is not a JSON object")
+        }
+        return object
     }
 
     private static func jsonText(_ value: Value) -> String {

@@ -25,6 +25,8 @@ public actor StdioLineTransport: Transport {
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
     private let writer = DispatchQueue(label: "wasm-sandbox.stdio.write")
     private var reader: Thread?
+    /// Sees each message before the SDK's server does, and keeps those it answers itself.
+    private var shortcut: (@Sendable (Data) -> Bool)?
 
     /// - Parameters:
     ///   - maxMessageBytes: The largest message accepted; a longer line is dropped and answered
@@ -40,17 +42,23 @@ public actor StdioLineTransport: Transport {
         (messages, continuation) = AsyncThrowingStream.makeStream()
     }
 
+    /// Sets what sees each message first (``ToolCallShortcut/offer(_:)``); before ``connect()``.
+    func setShortcut(_ shortcut: @escaping @Sendable (Data) -> Bool) {
+        self.shortcut = shortcut
+    }
+
     public func connect() async throws {
         guard reader == nil else { return }
         let (input, maxMessageBytes, continuation, logger) = (input, maxMessageBytes, continuation, logger)
+        let shortcut = shortcut
         let reject: @Sendable (LineSplitter.Oversized) -> Void = { [weak self] oversized in
             logger.warning("dropped an oversized message", metadata: ["bytes": "\(oversized.bytes)"])
             Task { try? await self?.send(oversized.errorResponse) }
         }
         let thread = Thread {
             Self.readLoop(
-                input: input, splitter: LineSplitter(maxMessageBytes: maxMessageBytes), continuation: continuation,
-                reject: reject)
+                input: input, splitter: LineSplitter(maxMessageBytes: maxMessageBytes), shortcut: shortcut,
+                continuation: continuation, reject: reject)
         }
         thread.name = "wasm-sandbox-stdio-read"
         thread.stackSize = 1 << 20
@@ -78,7 +86,8 @@ public actor StdioLineTransport: Transport {
 
     /// Reads until end of input or an error; ends the message stream either way.
     private static func readLoop(
-        input: Int32, splitter: consuming LineSplitter, continuation: AsyncThrowingStream<Data, any Error>.Continuation,
+        input: Int32, splitter: consuming LineSplitter, shortcut: (@Sendable (Data) -> Bool)?,
+        continuation: AsyncThrowingStream<Data, any Error>.Continuation,
         reject: (LineSplitter.Oversized) -> Void
     ) {
         var splitter = splitter
@@ -91,7 +100,8 @@ public actor StdioLineTransport: Transport {
             guard count > 0 else { break }
             splitter.consume(UnsafeRawBufferPointer(rebasing: chunk[..<count])) { event in
                 switch event {
-                case .message(let message): continuation.yield(message)
+                case .message(let message):
+                    if shortcut?(message) != true { continuation.yield(message) }
                 case .oversized(let oversized): reject(oversized)
                 }
             }
