@@ -34,6 +34,13 @@ final class RawStdioClient {
         return try MCPMessages.result(of: try receive(), id: encoded.id)
     }
 
+    /// Sends an encoded request and returns the raw line of its answer, unparsed (the answers
+    /// of this client's sequential requests come in order).
+    func roundTripRaw(_ encoded: (id: Int, data: Data)) throws -> Data {
+        try write(encoded.data)
+        return try receiveLine()
+    }
+
     /// A request encoded with the next id, to send later with ``roundTrip(_:)``.
     func encode(_ method: String, _ params: [String: Any]?) -> (id: Int, data: Data) {
         let id = nextID
@@ -57,13 +64,16 @@ final class RawStdioClient {
     }
 
     /// The next message from the server.
-    func receive() throws -> [String: Any] {
+    func receive() throws -> [String: Any] { try MCPMessages.parse(try receiveLine()) }
+
+    /// The next line from the server, without its newline.
+    func receiveLine() throws -> Data {
         var searched = 0
         while true {
             if let newline = buffer[(buffer.startIndex + searched)...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = buffer[buffer.startIndex..<newline]
-                defer { buffer.removeSubrange(buffer.startIndex...newline) }
-                return try MCPMessages.parse(line)
+                let line = Data(buffer[buffer.startIndex..<newline])
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return line
             }
             searched = buffer.count
             let chunk = fromServer.fileHandleForReading.availableData

@@ -13,6 +13,7 @@ actor MCPSessions {
     private struct Session {
         let server: Server
         let transport: StatefulHTTPServerTransport
+        let shortcut: ToolCallShortcut
         var lastUsed: ContinuousClock.Instant
         /// Response streams being relayed (POST calls and the GET stream); a session with any is busy.
         var streams = 0
@@ -48,6 +49,9 @@ actor MCPSessions {
                     statusCode: 409, .invalidRequest("Conflict: this session already has an open GET event stream"),
                     sessionID: id)
             }
+            if method == "POST", let answer = Self.shortcut(request, session: session, id: id) {
+                return track(answer, session: id, isEventStream: false)
+            }
             let response = await session.transport.handleRequest(request)
             if method == "DELETE", response.statusCode == 200 {
                 await close(id)
@@ -64,6 +68,7 @@ actor MCPSessions {
     /// Cancels a call whose client went away, as if the client had sent
     /// `notifications/cancelled`: its run is stopped and its slot freed.
     func cancel(session id: String, requestID: ID) async {
+        if let session = sessions[id], session.shortcut.cancel(requestID) { return }
         guard let session = sessions[id],
             let body = try? JSONEncoder().encode(
                 CancelledNotification.message(.init(requestId: requestID, reason: "the client disconnected")))
@@ -119,12 +124,14 @@ actor MCPSessions {
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: id), logger: logger)
         let server: Server
+        let connection = SandboxMCPServer.Connection(sandbox: service.sandbox)
         do {
-            server = try await service.startServer(transport: transport, logger: logger)
+            server = try await service.startServer(transport: transport, connection: connection)
         } catch {
             return .error(statusCode: 500, .internalError("cannot start a session: \(error)"))
         }
-        sessions[id] = Session(server: server, transport: transport, lastUsed: .now)
+        let shortcut = ToolCallShortcut(service: service, connection: connection) { _ in }
+        sessions[id] = Session(server: server, transport: transport, shortcut: shortcut, lastUsed: .now)
         logger.debug("session opened", metadata: ["session": "\(id)"])
         let response = await transport.handleRequest(request)
         if response.statusCode >= 400 {
@@ -179,6 +186,44 @@ actor MCPSessions {
         await service.connectionClosed(session.server)
         await session.transport.disconnect()
         logger.debug("session closed", metadata: ["session": "\(id)"])
+    }
+
+    /// The answer to a `tools/call` or `ping` POST, as plain JSON, from the session's
+    /// ``ToolCallShortcut``; `nil` leaves the request to the SDK's transport (anything else,
+    /// and any request whose headers that transport would refuse, so that it says why).
+    private static func shortcut(_ request: HTTPRequest, session: Session, id: String) -> HTTPResponse? {
+        guard let body = request.body,
+            request.header(HTTPHeaderName.contentType)?.lowercased().hasPrefix("application/json") == true,
+            let accept = request.header(HTTPHeaderName.accept)?.lowercased(),
+            accept.contains("application/json"), accept.contains("text/event-stream") || accept.contains("*/*"),
+            request.header(HTTPHeaderName.protocolVersion).map(Version.supported.contains) ?? true
+        else { return nil }
+        switch session.shortcut.handle(body) {
+        case .notMine: return nil
+        case .answer(let data):
+            return .data(data, headers: [HTTPHeaderName.contentType: "application/json", HTTPHeaderName.sessionID: id])
+        case .noAnswer: return .accepted(headers: [HTTPHeaderName.sessionID: id])
+        case .running(let call):
+            // An event stream, as the SDK's transport answers: the server's heartbeat on it is
+            // how a client that went away is noticed, and its call cancelled.
+            let (stream, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+            let relay = Task {
+                if let answer = await call.value {
+                    var event = Data("event: message\ndata: ".utf8)
+                    event.append(answer)
+                    event.append(contentsOf: Array("\n\n".utf8))
+                    continuation.yield(event)
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in relay.cancel() }
+            return .stream(
+                stream,
+                headers: [
+                    HTTPHeaderName.contentType: "text/event-stream", "Cache-Control": "no-cache",
+                    HTTPHeaderName.sessionID: id,
+                ])
+        }
     }
 
     /// Whether a POST body is an `initialize` request, the only one that may open a session.

@@ -2,8 +2,9 @@ import Foundation
 import MCP
 import Synchronization
 
-/// Answers `tools/call` and `ping` on a stdio connection itself, ahead of the SDK's server,
-/// which hands everything else (initialize, tools/list, resources, notifications).
+/// Answers `tools/call` and `ping` itself, ahead of the SDK's server, which handles everything
+/// else (initialize, tools/list, resources, notifications): on stdio as each line is read, on
+/// Streamable HTTP as a plain JSON response to the POST.
 ///
 /// The SDK's server decodes a request up to three times and every string in it through a
 /// decoder that compiles a regular expression per string; for a small call that cost four
@@ -16,7 +17,7 @@ final class ToolCallShortcut: Sendable {
     private let connection: SandboxMCPServer.Connection
     private let send: @Sendable (Data) async -> Void
     /// Calls in flight, by request id, so that a cancellation can reach them.
-    private let running = Mutex<[ID: Task<Void, Never>]>([:])
+    private let running = Mutex<[ID: Task<Data?, Never>]>([:])
 
     init(
         service: SandboxMCPServer, connection: SandboxMCPServer.Connection,
@@ -50,6 +51,22 @@ final class ToolCallShortcut: Sendable {
 
         enum Keys: String, CodingKey { case jsonrpc, id, method, params }
 
+        enum Kind {
+            case ping(ID)
+            case call(CallParameters, ID)
+            case cancel(ID)
+            case other
+        }
+
+        var kind: Kind {
+            switch (method, id) {
+            case (Ping.name?, let id?): .ping(id)
+            case (CallTool.name?, let id?): call.map { .call($0, id) } ?? .other
+            case (CancelledNotification.name?, nil): cancelled.map { .cancel($0) } ?? .other
+            default: .other
+            }
+        }
+
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Keys.self)
             guard try container.decodeIfPresent(String.self, forKey: .jsonrpc) == "2.0" else { return }
@@ -64,64 +81,105 @@ final class ToolCallShortcut: Sendable {
         }
     }
 
+    /// What the shortcut made of a message.
+    enum Outcome: Sendable {
+        /// Not one it answers: the SDK's server does.
+        case notMine
+        /// The answer to send.
+        case answer(Data)
+        /// A call under way: its answer, or `nil` when it was cancelled.
+        case running(Task<Data?, Never>)
+        /// A request whose call was cancelled (no answer), or a cancellation it applied.
+        case noAnswer
+    }
+
     /// Takes `data` when it is a message the shortcut answers, or a cancellation of a call it
-    /// runs; `false` leaves it to the SDK's server (anything else, or anything it cannot read).
+    /// runs, and sends the answer itself when there is one; `false` leaves it to the SDK's
+    /// server (anything else, or anything it cannot read). For stdio, whose reader must go on
+    /// at once: the call runs on a task of its own.
     func offer(_ data: Data) -> Bool {
-        guard let message = try? JSONDecoder().decode(Message.self, from: data) else { return false }
-        if let cancelled = message.cancelled {
-            guard let task = running.withLock({ $0.removeValue(forKey: cancelled) }) else { return false }
-            task.cancel()
+        guard let message = Self.read(data) else { return false }
+        switch message.kind {
+        case .ping(let id):
+            let send = send
+            let answer = Self.pong(id)
+            Task { await send(answer) }
             return true
-        }
-        guard let id = message.id else { return false }
-        switch message.method {
-        case Ping.name:
-            answer(Ping.response(id: id))
+        case .cancel(let id):
+            return cancel(id)
+        case .call(let call, let id):
+            guard connection.initialized else { return false }
+            let task = start(call, id: id)
+            let send = send
+            Task {
+                if let answer = await task.value { await send(answer) }
+            }
             return true
-        case CallTool.name:
-            guard connection.initialized, let call = message.call else { return false }
-            start(call, id: id)
-            return true
-        default:
+        case .other:
             return false
         }
     }
 
-    private func start(_ call: Message.CallParameters, id: ID) {
-        let (service, connection, send) = (service, connection, send)
-        // Registered before the reader goes on to the next message, so that a cancellation
-        // right behind the call finds it.
-        running.withLock { running in
-            running[id] = Task { [weak self] in
-                defer { _ = self?.running.withLock { $0.removeValue(forKey: id) } }
-                let progress = call._meta?.progressToken.map { token in
-                    ProgressReporter(token: token) { notification in
-                        if let data = try? JSONEncoder().encode(notification) { await send(data) }
-                    }
-                }
-                let data: Data?
-                do {
-                    let result = try await service.call(
-                        call.name, arguments: call.arguments?.mapValues(\.value), sessions: connection.sessions,
-                        progress: progress)
-                    try Task.checkCancellation()
-                    data = Data(JSONText.response(id: id, result: try ValueEncoder().encode(result)))
-                } catch is CancellationError {
-                    return
-                } catch let error as MCPError {
-                    data = try? JSONEncoder().encode(CallTool.response(id: id, error: error))
-                } catch {
-                    data = try? JSONEncoder().encode(
-                        CallTool.response(id: id, error: .internalError(String(describing: error))))
-                }
-                if let data { await send(data) }
-            }
+    /// The same for a transport that answers each request in its own response (HTTP): a call
+    /// is returned running, for the transport to relay its answer.
+    func handle(_ data: Data) -> Outcome {
+        guard let message = Self.read(data) else { return .notMine }
+        switch message.kind {
+        case .ping(let id): return .answer(Self.pong(id))
+        case .cancel(let id): return cancel(id) ? .noAnswer : .notMine
+        case .call(let call, let id):
+            // Progress notifications travel on an event stream, which the SDK's transport keeps.
+            guard connection.initialized, call._meta?.progressToken == nil else { return .notMine }
+            return .running(start(call, id: id))
+        case .other: return .notMine
         }
     }
 
-    private func answer(_ response: Response<Ping>) {
-        guard let data = try? JSONEncoder().encode(response) else { return }
+    private static func read(_ data: Data) -> Message? { try? JSONDecoder().decode(Message.self, from: data) }
+
+    private static func pong(_ id: ID) -> Data {
+        Data(JSONText.response(id: id, result: .object([:])))
+    }
+
+    /// Starts a call, registered before the reader goes on to the next message, so that a
+    /// cancellation right behind it finds it; under the lock its own removal takes, so that
+    /// a call that ends at once does not stay listed.
+    private func start(_ call: Message.CallParameters, id: ID) -> Task<Data?, Never> {
+        running.withLock { running in
+            let task = Task { await self.execute(call, id: id) }
+            running[id] = task
+            return task
+        }
+    }
+
+    /// Cancels the call with request id `id`, if it runs here; whether it did.
+    func cancel(_ id: ID) -> Bool {
+        guard let task = running.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        task.cancel()
+        return true
+    }
+
+    /// Runs a call; its answer, or `nil` when it was cancelled (the spec says not to answer).
+    private func execute(_ call: Message.CallParameters, id: ID) async -> Data? {
+        defer { _ = running.withLock { $0.removeValue(forKey: id) } }
         let send = send
-        Task { await send(data) }
+        let progress = call._meta?.progressToken.map { token in
+            ProgressReporter(token: token) { notification in
+                if let data = try? JSONEncoder().encode(notification) { await send(data) }
+            }
+        }
+        do {
+            let result = try await service.call(
+                call.name, arguments: call.arguments?.mapValues(\.value), sessions: connection.sessions,
+                progress: progress)
+            try Task.checkCancellation()
+            return Data(JSONText.response(id: id, result: try ValueEncoder().encode(result)))
+        } catch is CancellationError {
+            return nil
+        } catch let error as MCPError {
+            return try? JSONEncoder().encode(CallTool.response(id: id, error: error))
+        } catch {
+            return try? JSONEncoder().encode(CallTool.response(id: id, error: .internalError(String(describing: error))))
+        }
     }
 }
