@@ -50,20 +50,28 @@ struct MCPBenchmark: AsyncParsableCommand {
         let ping = try Self.time(pings) { try stdio.roundTripRaw($0) }
         let hellos = (0..<calls).map { _ in stdio.encode("tools/call", MCPMessages.toolCall(Self.hello)) }
         let stdioHello = try Self.time(hellos) {
-            guard try stdio.roundTripRaw($0).contains(Self.ranMarker) else { throw BenchmarkError("a call did not run") }
+            guard try stdio.roundTripRaw($0).contains(Self.ranMarker) else {
+                throw BenchmarkError("a call did not run")
+            }
         }
         print("stdio  ping round trip:               \(ping.summary)  (target ≤ 200 µs: \(Self.verdict(ping, 200)))")
-        print("stdio  execute_code JavaScript hello: \(stdioHello.summary)  (target ≤ 500 µs: \(Self.verdict(stdioHello, 500)))")
+        print(
+            "stdio  execute_code JavaScript hello: \(stdioHello.summary)  (target ≤ 500 µs: \(Self.verdict(stdioHello, 500)))"
+        )
 
         // Throughput with requests in flight: `clients` written, then their answers read.
         let rounds = max(calls / clients, 1)
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<rounds {
             let ids = (0..<clients).map { _ in stdio.send("tools/call", MCPMessages.toolCall(Self.hello)) }
-            for _ in ids { try MCPMessages.checkRan(try MCPMessages.result(of: try stdio.receive(), id: ids[0], any: ids)) }
+            for _ in ids {
+                try MCPMessages.checkRan(try MCPMessages.result(of: try stdio.receive(), id: ids[0], any: ids))
+            }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        print("stdio  \(clients) requests in flight:         \(format(Double(rounds * clients) / seconds, digits: 0)) calls/s")
+        print(
+            "stdio  \(clients) requests in flight:         \(format(Double(rounds * clients) / seconds, digits: 0)) calls/s"
+        )
 
         // Cost by request size: execute_code with that much stdin, which the JavaScript ignores.
         var medians: [Double] = []
@@ -79,7 +87,8 @@ struct MCPBenchmark: AsyncParsableCommand {
             }
             let stats = LatencyStats(nanoseconds: samples)
             medians.append(stats.median)
-            var line = "stdio  \(mebibytes) MiB request:                 median \(format(stats.median / 1000, digits: 1)) ms, \(format(stats.median / 1000 / Double(mebibytes), digits: 1)) ms per MiB"
+            var line =
+                "stdio  \(mebibytes) MiB request:                 median \(format(stats.median / 1000, digits: 1)) ms, \(format(stats.median / 1000 / Double(mebibytes), digits: 1)) ms per MiB"
             if mebibytes == 4 { line += "  (target ≤ 100 ms: \(Self.verdict(stats, 100_000)))" }
             print(line)
         }
@@ -100,7 +109,9 @@ struct MCPBenchmark: AsyncParsableCommand {
             try MCPMessages.checkRan(try http.request("tools/call", MCPMessages.toolCall(Self.hello)))
         }
         print("HTTP   ping round trip:               \(httpPing.summary)")
-        print("HTTP   execute_code JavaScript hello: \(httpHello.summary)  (target ≤ 1000 µs: \(Self.verdict(httpHello, 1000)))")
+        print(
+            "HTTP   execute_code JavaScript hello: \(httpHello.summary)  (target ≤ 1000 µs: \(Self.verdict(httpHello, 1000)))"
+        )
 
         let sandbox = try Sandbox()
         let request = ExecutionRequest(.javascript(#"console.log("hi")"#))
@@ -166,8 +177,8 @@ struct MCPBenchmark: AsyncParsableCommand {
 /// `wasm-sandbox serve` over stdio, as an MCP client application starts it.
 final class StdioServerProcess {
     let process = Process()
-    private let toServer = Pipe()
-    private let fromServer = Pipe()
+    let toServer = Pipe()
+    let fromServer = Pipe()
 
     init(executable: String, environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)

@@ -106,7 +106,8 @@ final class RawHTTPClient {
             let line = try readLine()
             if line.isEmpty { return (status, fields) }
             if let colon = line.firstIndex(of: ":") {
-                fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
             }
         }
     }

@@ -3,19 +3,12 @@ import Foundation
 /// A JSON-RPC client of `wasm-sandbox serve` over stdio that does nothing but write lines
 /// and read lines, so that what a benchmark measures is the server, not a client library.
 final class RawStdioClient {
-    private let process = Process()
-    private let toServer = Pipe()
-    private let fromServer = Pipe()
+    private let server: StdioServerProcess
     private var buffer = Data()
     private var nextID = 1
 
     init(executable: String, environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--log-level", "error"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = toServer
-        process.standardOutput = fromServer
-        try process.run()
+        server = try StdioServerProcess(executable: executable, environment: environment)
         _ = try request("initialize", MCPMessages.initializeParams)
         try write(MCPMessages.notification("notifications/initialized"))
     }
@@ -60,7 +53,7 @@ final class RawStdioClient {
     func write(_ message: Data) throws {
         var line = message
         line.append(UInt8(ascii: "\n"))
-        try toServer.fileHandleForWriting.write(contentsOf: line)
+        try server.toServer.fileHandleForWriting.write(contentsOf: line)
     }
 
     /// The next message from the server.
@@ -76,17 +69,14 @@ final class RawStdioClient {
                 return line
             }
             searched = buffer.count
-            let chunk = fromServer.fileHandleForReading.availableData
+            let chunk = server.fromServer.fileHandleForReading.availableData
             guard !chunk.isEmpty else { throw BenchmarkError("the server closed its output") }
             buffer.append(chunk)
         }
     }
 
     /// Closes the server's input, which ends it, and waits for it to exit.
-    func stop() {
-        try? toServer.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
+    func stop() { server.stop() }
 }
 
 /// The JSON-RPC messages the raw benchmark clients send and read.

@@ -97,7 +97,9 @@ public struct MCPHTTPServer: Sendable {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    private static func forward(_ request: Request, to sessions: MCPSessions, maxBodyBytes: Int) async throws -> Response {
+    private static func forward(_ request: Request, to sessions: MCPSessions, maxBodyBytes: Int) async throws
+        -> Response
+    {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let body = try await request.body.collect(upTo: maxBodyBytes)

@@ -20,7 +20,8 @@ enum ResourceURI: Equatable {
     /// The URI `text` names; `nil` for anything else.
     init?(_ text: String) {
         guard text.hasPrefix(Self.prefix) else { return nil }
-        let parts = text.dropFirst(Self.prefix.count).split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        let parts = text.dropFirst(Self.prefix.count).split(
+            separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[1].isEmpty, let path = parts[2].removingPercentEncoding, !path.isEmpty else {
             return nil
         }

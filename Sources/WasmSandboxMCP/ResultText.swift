@@ -12,10 +12,12 @@ enum ResultText {
         var text = statusLine(result) + "\n"
         var sections: [(title: String, body: String)] = []
         if !result.stdout.isEmpty {
-            sections.append(("stdout\(result.stdoutTruncated ? " (stopped at the output cap)" : "")", result.stdoutText))
+            sections.append(
+                ("stdout\(result.stdoutTruncated ? " (stopped at the output cap)" : "")", result.stdoutText))
         }
         if !result.stderr.isEmpty {
-            sections.append(("stderr\(result.stderrTruncated ? " (stopped at the output cap)" : "")", result.stderrText))
+            sections.append(
+                ("stderr\(result.stderrTruncated ? " (stopped at the output cap)" : "")", result.stderrText))
         }
         if let value = result.value {
             sections.append(("value\(result.valueTruncated ? " (cut at the output cap)" : "")", value))

@@ -77,7 +77,8 @@ enum RunFiles {
                 let kind = FileKind(path: file.path)
                 var entry = RunFile(path: file.path, size: file.size, mimeType: kind.mimeType, uri: uri(file.path))
                 let inline = file.size <= configuration.maxInlineFileBytes && file.size <= inlineBudget
-                let showable = kind.isImage && images < configuration.maxImages && file.size <= configuration.maxImageBytes
+                let showable =
+                    kind.isImage && images < configuration.maxImages && file.size <= configuration.maxImageBytes
                 if (inline || showable) && readBytes == nil {
                     readBytes = workspace.contents(of: file.path, maxBytes: file.size)
                 }

@@ -86,7 +86,8 @@ public final class SandboxMCPServer: Sendable {
                 close_session manage those sessions. Files a run creates come back as resource links \
                 (resources/read) and images (plots) as image content.
                 """,
-            capabilities: .init(resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
+            capabilities: .init(
+                resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
         let sessions = connection.sessions
         let notInitialized = MCPError.invalidRequest("the session is not initialized: send 'initialize' first")
         await server.withMethodHandler(ListTools.self) { _ in
@@ -100,7 +101,8 @@ public final class SandboxMCPServer: Sendable {
             let progress = params._meta?.progressToken.map { token in
                 ProgressReporter(token: token) { notification in try? await notifier.server?.notify(notification) }
             }
-            let result = try await call(params.name, arguments: params.arguments, sessions: sessions, progress: progress)
+            let result = try await call(
+                params.name, arguments: params.arguments, sessions: sessions, progress: progress)
             // The SDK sends nothing for a request whose handler throws `CancellationError`:
             // the client cancelled it, and the spec says not to answer.
             try Task.checkCancellation()
@@ -212,7 +214,8 @@ public final class SandboxMCPServer: Sendable {
         let tracker = ExecutionProgress()
         let ran: Ran
         if let name = plan.sessionID {
-            ran = try await runInSession(named: name, plan: plan, sessions: sessions, progress: tracker, reporter: progress)
+            ran = try await runInSession(
+                named: name, plan: plan, sessions: sessions, progress: tracker, reporter: progress)
             if let session = ran.session {
                 // The memory cap is the session's, set by the call that opened it: say so.
                 plan.limits.memoryBytes = session.limits.memoryBytes
@@ -348,7 +351,8 @@ public final class SandboxMCPServer: Sendable {
         } catch let error as SandboxError {
             switch error.kind {
             case .invalidInput: throw MCPError.invalidParams("cannot start session '\(name)': \(error.message)")
-            case .busy: return Ran(result: ExecutionResult(status: .busy, message: error.message), baseline: .inputs([:]))
+            case .busy:
+                return Ran(result: ExecutionResult(status: .busy, message: error.message), baseline: .inputs([:]))
             case .internalError: throw MCPError.internalError(error.message)
             }
         }

@@ -179,7 +179,8 @@ final class ToolCallShortcut: Sendable {
         } catch let error as MCPError {
             return try? JSONEncoder().encode(CallTool.response(id: id, error: error))
         } catch {
-            return try? JSONEncoder().encode(CallTool.response(id: id, error: .internalError(String(describing: error))))
+            return try? JSONEncoder().encode(
+                CallTool.response(id: id, error: .internalError(String(describing: error))))
         }
     }
 }

@@ -84,11 +84,15 @@ struct MCPResultTests {
         #expect(structured(result)["stdout"] == "hello True\n", "\(text(result))")
     }
 
-    @Test func longOutputIsCutForTheModelAndKeptWholeInTheStructuredResult() async throws {
+    /// A client of a server of its own, configured by `configure`.
+    func client(_ configure: (inout MCPServerConfiguration) -> Void) async throws -> Client {
         var configuration = MCPServerConfiguration()
-        configuration.textBudgetChars = 1_000
-        let server = try SandboxMCPServer(configuration: configuration)
-        let client = try await connectedClient(to: server)
+        configure(&configuration)
+        return try await connectedClient(to: try SandboxMCPServer(configuration: configuration))
+    }
+
+    @Test func longOutputIsCutForTheModelAndKeptWholeInTheStructuredResult() async throws {
+        let client = try await client { $0.textBudgetChars = 1_000 }
         let result = try await execute(
             client,
             [
@@ -111,10 +115,10 @@ struct MCPResultTests {
             [
                 "language": "python",
                 "code": """
-                    open('/workspace/new.txt', 'w').write('made here')
-                    open('/workspace/edited.txt', 'w').write('edited')
-                    open('/workspace/same-size.txt', 'w').write('BBBB')
-                    """,
+                open('/workspace/new.txt', 'w').write('made here')
+                open('/workspace/edited.txt', 'w').write('edited')
+                open('/workspace/same-size.txt', 'w').write('BBBB')
+                """,
                 "files": [
                     ["name": "kept.txt", "text": "untouched"], ["name": "edited.txt", "text": "original"],
                     ["name": "same-size.txt", "text": "AAAA"],
@@ -150,7 +154,8 @@ struct MCPResultTests {
             client,
             [
                 "language": "python",
-                "code": "open('/workspace/data.csv', 'w').write('a,b\\n1,2\\n')\nopen('/workspace/raw.bin', 'wb').write(bytes(range(256)))",
+                "code":
+                    "open('/workspace/data.csv', 'w').write('a,b\\n1,2\\n')\nopen('/workspace/raw.bin', 'wb').write(bytes(range(256)))",
             ])
         let csv = try #require(links(result)["data.csv"], "\(result.content)")
         let contents = try await client.readResource(uri: csv)
@@ -172,7 +177,8 @@ struct MCPResultTests {
     @Test func aSessionsFilesAreReadableWhileItLives() async throws {
         let client = try await connectedClient()
         let result = try await execute(
-            client, ["language": "javascript", "session_id": "res", "code": "1", "files": [["name": "in.txt", "text": "x"]]])
+            client,
+            ["language": "javascript", "session_id": "res", "code": "1", "files": [["name": "in.txt", "text": "x"]]])
         #expect(result.isError == false)
         let uri = "wasm-sandbox://sessions/res/in.txt"
         #expect(try await client.readResource(uri: uri).first?.text == "x")
@@ -187,13 +193,13 @@ struct MCPResultTests {
             [
                 "language": "python",
                 "code": """
-                    import matplotlib.pyplot as plt
-                    plt.figure(figsize=(2, 1), dpi=40)
-                    plt.plot([1, 3, 2])
-                    plt.show()
-                    open('/workspace/fake.png', 'w').write('not a png')
-                    open('/workspace/shape.svg', 'w').write('<svg xmlns="http://www.w3.org/2000/svg"/>')
-                    """,
+                import matplotlib.pyplot as plt
+                plt.figure(figsize=(2, 1), dpi=40)
+                plt.plot([1, 3, 2])
+                plt.show()
+                open('/workspace/fake.png', 'w').write('not a png')
+                open('/workspace/shape.svg', 'w').write('<svg xmlns="http://www.w3.org/2000/svg"/>')
+                """,
             ])
         var images: [(String, String)] = []
         for case .image(let data, let mimeType, _, _) in result.content { images.append((data, mimeType)) }
@@ -205,21 +211,20 @@ struct MCPResultTests {
     }
 
     @Test func imagesAreCappedInCountAndSize() async throws {
-        var configuration = MCPServerConfiguration()
-        configuration.maxImages = 2
-        configuration.maxImageBytes = 2_000
-        let server = try SandboxMCPServer(configuration: configuration)
-        let client = try await connectedClient(to: server)
+        let client = try await client {
+            $0.maxImages = 2
+            $0.maxImageBytes = 2_000
+        }
         let result = try await execute(
             client,
             [
                 "language": "python",
                 "code": """
-                    header = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
-                    for i in range(4):
-                        open(f'/workspace/{i}.png', 'wb').write(header + bytes(10))
-                    open('/workspace/big.png', 'wb').write(header + bytes(5000))
-                    """,
+                header = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+                for i in range(4):
+                    open(f'/workspace/{i}.png', 'wb').write(header + bytes(10))
+                open('/workspace/big.png', 'wb').write(header + bytes(5000))
+                """,
             ])
         let count = result.content.filter { if case .image = $0 { true } else { false } }.count
         #expect(count == 2, "\(text(result))")

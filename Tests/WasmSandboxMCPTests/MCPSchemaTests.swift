@@ -165,7 +165,8 @@ struct MCPSchemaTests {
             Issue.record("\(path): '\(key)' is not accepted in strict mode")
         }
         #expect(depth <= 5, "\(path): nested \(depth) levels deep")
-        let types = object["type"]?.arrayValue?.compactMap(\.stringValue) ?? [object["type"]?.stringValue].compactMap { $0 }
+        let types =
+            object["type"]?.arrayValue?.compactMap(\.stringValue) ?? [object["type"]?.stringValue].compactMap { $0 }
         #expect(!types.isEmpty, "\(path): no type")
         if types.contains("object") {
             #expect(object["additionalProperties"] == false, "\(path): additionalProperties must be false")
@@ -208,7 +209,10 @@ struct MCPSchemaTests {
         }
         withKnownIssue {
             Self.checkStrict(
-                ["type": "object", "additionalProperties": false, "properties": ["n": ["type": "string", "maxLength": 3]]],
+                [
+                    "type": "object", "additionalProperties": false,
+                    "properties": ["n": ["type": "string", "maxLength": 3]],
+                ],
                 at: "old")
         }
     }

@@ -108,7 +108,8 @@ struct MCPServerTests {
         let files = result.structuredContent?.objectValue?["files"]?.arrayValue ?? []
         let out = try #require(files.first?.objectValue)
         #expect(files.count == 1, "the unchanged input file is not sent back: \(files)")
-        #expect(out["path"] == "out.txt" && out["size"] == 5 && out["text"] == "HELLO" && out["mime_type"] == "text/plain")
+        #expect(
+            out["path"] == "out.txt" && out["size"] == 5 && out["text"] == "HELLO" && out["mime_type"] == "text/plain")
     }
 
     @Test func aPythonFigureComesBackAsAPNGFile() async throws {

@@ -31,7 +31,8 @@ struct LineSplitterTests {
     }
 
     @Test func messagesSplitAnywhereComeOutWhole() {
-        #expect(split(["{\"a\":1}\n{\"b\"", ":2}\n{", "\"c\":3}\r\n", "\n  \n"]) == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
+        #expect(
+            split(["{\"a\":1}\n{\"b\"", ":2}\n{", "\"c\":3}\r\n", "\n  \n"]) == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
         // Byte by byte.
         let text = "{\"x\":\"ü\"}\n{\"y\":2}\n"
         var bytes: [String] = []
@@ -41,8 +42,11 @@ struct LineSplitterTests {
     }
 
     @Test func anOversizedMessageIsDroppedWithItsIdAndTheNextOneStillArrives() {
-        let big = "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"x\":\"" + String(repeating: "y", count: 5000)
-        #expect(split([big, "\"}}\n{\"ok\":1}\n"], max: 1000) == ["oversized \(big.utf8.count + 3) id 42", "{\"ok\":1}"])
+        let big =
+            "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"x\":\""
+            + String(repeating: "y", count: 5000)
+        #expect(
+            split([big, "\"}}\n{\"ok\":1}\n"], max: 1000) == ["oversized \(big.utf8.count + 3) id 42", "{\"ok\":1}"])
         let named = "{\"id\": \"req-7\", \"params\":\"" + String(repeating: "z", count: 2000) + "\"}\n"
         #expect(split([named], max: 1000) == ["oversized \(named.utf8.count - 1) id 'req-7'"])
         #expect(split([String(repeating: "q", count: 2000) + "\n"], max: 1000) == ["oversized 2000 id none"])
@@ -183,7 +187,9 @@ struct StdioTransportTests {
         #expect((error["message"] as? String)?.contains("limit of 100000 bytes") == true)
         try client.call(10, "execute_code", ["language": "javascript", "code": "console.log('after')"])
         let after = try client.receive()
-        #expect(((after["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String == "after\n")
+        #expect(
+            ((after["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
+                == "after\n")
     }
 
     @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() throws {
@@ -205,7 +211,8 @@ struct StdioTransportTests {
         for _ in 1...20 {
             let answer = try client.receive()
             let id = try #require(answer["id"] as? Int)
-            let stdout = ((answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
+            let stdout =
+                ((answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
             #expect(stdout == (id % 2 == 0 ? String(repeating: "x", count: 300_000) + "\n" : "\(id)\n"))
             seen.insert(id)
         }

@@ -106,6 +106,26 @@ struct PythonStackTests {
         #expect(pngSize(workspace.contents(of: "figure-2.png")) != nil)
     }
 
+    /// A figure the code saved itself comes back once, under its own name; one it changed
+    /// after saving, or never saved, is saved when the run ends.
+    @Test func figuresSavedByTheCodeAreNotSavedTwice() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = await runPython(
+            """
+            import matplotlib.pyplot as plt
+            plt.figure(figsize=(1, 1), dpi=30); plt.plot([1, 2]); plt.savefig('/workspace/mine.png')
+            plt.figure(figsize=(2, 1), dpi=30); plt.plot([2, 1])
+            later = plt.figure(figsize=(3, 1), dpi=30); plt.plot([1, 1]); later.savefig('/workspace/later.png')
+            plt.plot([2, 2])
+            plt.show()
+            """, workspace: workspace)
+        #expect(result.status == .ok, "\(result.stderrText)")
+        #expect(result.files?.map(\.path) == ["figure-1.png", "figure-2.png", "later.png", "mine.png"])
+        #expect(pngSize(workspace.contents(of: "figure-1.png"))?.width == 60)
+        #expect(pngSize(workspace.contents(of: "figure-2.png"))?.width == 90)
+    }
+
     @Test func withoutAWorkspaceFiguresAreReportedNotSaved() async {
         let result = await runPython("import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\nprint('ok')")
         #expect(result.status == .ok, "\(result.stderrText)")

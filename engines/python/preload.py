@@ -11,6 +11,7 @@ import sys
 import types
 
 import matplotlib
+import matplotlib.figure
 
 # No display exists; Agg renders to PNG without one.
 matplotlib.use("Agg")
@@ -29,10 +30,29 @@ def _next_figure_path():
     return f"{WORKSPACE}/figure-{number}.png"
 
 
+_user_savefig = matplotlib.figure.Figure.savefig
+
+
+def _savefig(figure, *args, **kwargs):
+    """Figure.savefig, remembering that the code saved this figure itself."""
+    result = _user_savefig(figure, *args, **kwargs)
+    figure._sandbox_saved = True
+    return result
+
+
+matplotlib.figure.Figure.savefig = _savefig
+
+
 def save_figures():
-    """Saves every open figure as /workspace/figure-N.png (the next free N) and closes it."""
-    numbers = pyplot.get_fignums()
+    """Saves every open figure as /workspace/figure-N.png (the next free N) and closes it;
+    except a figure the code saved itself and did not change since, which would come back twice."""
+    numbers = [
+        number
+        for number in pyplot.get_fignums()
+        if not (getattr(pyplot.figure(number), "_sandbox_saved", False) and not pyplot.figure(number).stale)
+    ]
     if not numbers:
+        pyplot.close("all")
         return
     if not os.path.isdir(WORKSPACE):
         print(
@@ -41,7 +61,7 @@ def save_figures():
         )
     else:
         for number in numbers:
-            pyplot.figure(number).savefig(_next_figure_path(), format="png")
+            _user_savefig(pyplot.figure(number), _next_figure_path(), format="png")
     pyplot.close("all")
 
 

@@ -10,9 +10,14 @@ and must not import anything beyond the standard library from here. Stable API:
                     with /path/to/wasm-sandbox replaced by binary() unless substitute=False
   status_of(text)   the `status: X` of an execute_code result text, or None
   WAT_HELLO, WASM_BASE64, PLACEHOLDER
+Shared check helpers (each client passes its own call functions): adapters, standard_checks,
+progress_checks, cancel_checks (MCP-level clients), agent_cancel_checks (agent frameworks),
+run_snippet_script, exec_snippet, stdout_in.
 """
+import asyncio
 import base64
 import os
+import subprocess
 import re
 import sys
 
@@ -102,6 +107,13 @@ RESOURCE_BYTES = bytes(range(256)) * 4
 RESOURCE_CODE = ("open('/workspace/data.bin', 'wb').write(bytes(range(256)) * 4)\n"
                  "open('/workspace/note.txt', 'w').write('hello resource\\n')\n")
 ENDLESS_PYTHON = "while True:\n    pass\n"
+# The same figure, with the Agg backend chosen explicitly (as the agent-framework tests send it).
+MATPLOTLIB_AGG_CODE = ("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+                       "plt.plot([1, 2, 3])\nplt.savefig('/workspace/plot.png')")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# (language, code, expected stdout) for the "<language> runs" checks; the wasm module prints nothing.
+LANGUAGE_RUNS = [("javascript", "console.log(6*7)", "42\n"), ("python", "print(6*7)", "42\n"),
+                 ("wat", WAT_HELLO, WAT_HELLO_STDOUT), ("wasm", WASM_BASE64, "")]
 
 
 def wire(obj):
@@ -160,8 +172,7 @@ async def standard_checks(prefix, call, read, list_tools):
     async def run(arguments):
         return await call("execute_code", arguments)
 
-    for language, code, expected in [("javascript", "console.log(6*7)", "42\n"), ("python", "print(6*7)", "42\n"),
-                                     ("wat", WAT_HELLO, WAT_HELLO_STDOUT), ("wasm", WASM_BASE64, "")]:
+    for language, code, expected in LANGUAGE_RUNS:
         result = await run({"language": language, "code": code})
         structured = result.get("structuredContent") or {}
         c(f"{language} runs", result.get("isError") is False and structured.get("stdout") == expected
@@ -233,15 +244,159 @@ async def standard_checks(prefix, call, read, list_tools):
     await call("close_session", {"session_id": "ext"})
 
 
-async def wait_idle(call, seconds=10):
-    """Polls sandbox_metrics until nothing is in flight; returns (in_flight, elapsed, metrics)."""
-    import asyncio
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    metrics = {}
-    while loop.time() - started < seconds:
-        metrics = (await call("sandbox_metrics", {})).get("structuredContent") or {}
-        if metrics.get("in_flight") == 0:
-            break
+def stdout_in(text):
+    """The stdout section of an execute_code result text, or None."""
+    match = re.search(r"^stdout:\n(.*?)(?=^\w+:|\Z)", text or "", re.S | re.M)
+    return match.group(1) if match else None
+
+
+def _items(result, key):
+    """A result model's `key` list in wire form, or each item of a list in wire form."""
+    if isinstance(result, list):
+        return [wire(item) for item in result]
+    return wire(result)[key]
+
+
+def adapters(call_tool, read_resource, list_tools, errors):
+    """The standard_checks adapters for a client's own async calls: call_tool(name, arguments, **kwargs),
+    read_resource(uri) and list_tools() (each a result model or a list of items); `errors` are the
+    exception types of a JSON-RPC error."""
+    async def call(name, arguments, **kwargs):
+        try:
+            return wire(await call_tool(name, arguments, **kwargs))
+        except errors as error:
+            return {"jsonrpc_error": str(error)}
+
+    async def read(uri):
+        return _items(await read_resource(uri), "contents")
+
+    async def tools():
+        return _items(await list_tools(), "tools")
+
+    return call, read, tools
+
+
+async def progress_checks(call_with_progress):
+    """call_with_progress(name, arguments, on_progress) -> CallToolResult: the client's call with a progress
+    callback on_progress(value, total, message)."""
+    updates = []
+
+    async def on_progress(value, total, message):
+        updates.append(value)
+
+    result = await call_with_progress(
+        "execute_code", {"language": "python", "code": "import time\nt = time.time()\nwhile time.time() - t < 2.5: pass"},
+        on_progress)
+    check("progress notifications while running", not wire(result).get("isError") and len(updates) >= 1,
+          (updates, result))
+
+
+def cancelled_count(metrics):
+    return (metrics or {}).get("by_status", {}).get("cancelled", 0)
+
+
+async def cancel_checks(call, start, after_cancel=None, holder="session"):
+    """Abandon an endless run and check the server stops it. start(arguments) -> the client's call_tool
+    coroutine for execute_code (run as a task, cancelled after a second); after_cancel() runs next (for a
+    client that sends notifications/cancelled by hand); `holder` names what must stay healthy."""
+    before = cancelled_count(await metrics_via(call)())
+    task = asyncio.ensure_future(start({"language": "python", "code": ENDLESS_PYTHON, "timeout_ms": 10000}))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    try:
+        await task
+        check("cancel: the endless run did not return", False, task.result())
+    except asyncio.CancelledError:
+        pass
+    except Exception as error:  # noqa: BLE001
+        check("cancel: cancelling the call", False, repr(error))
+    if after_cancel is not None:
+        await after_cancel()
+    in_flight, elapsed, metrics = await wait_idle(metrics_via(call))
+    check("cancel: run stopped, nothing in flight", in_flight == 0 and elapsed < 10, (in_flight, elapsed))
+    check("cancel: counted as cancelled", cancelled_count(metrics) > before, metrics)
+    after = await call("execute_code", {"language": "javascript", "code": "console.log('after')"})
+    check("cancel: next call works", (after.get("structuredContent") or {}).get("stdout") == "after\n", after)
+    await asyncio.sleep(0.5)  # a late response for the cancelled id would arrive now; the client must survive it
+    after = await call("execute_code", {"language": "javascript", "code": "console.log('still')"})
+    check(f"cancel: {holder} still healthy", (after.get("structuredContent") or {}).get("stdout") == "still\n",
+          after)
+
+
+async def agent_cancel_checks(metrics, start, what, after_cancel=None):
+    """Cancel an agent framework's endless run once the server has it in flight and check the server stops it
+    well before its own 10 s timeout. metrics() -> sandbox_metrics structured content; start(arguments) -> the
+    framework's coroutine running execute_code; `what` names the cancelled thing; after_cancel() runs half a
+    second after the cancel (for a client that may have to send notifications/cancelled itself)."""
+    before = cancelled_count(await metrics())
+    started = asyncio.get_running_loop().time()
+    task = asyncio.create_task(start({"language": "python", "code": "while True: pass", "timeout_ms": 10000}))
+    busy = None
+    for _ in range(100):
         await asyncio.sleep(0.05)
-    return metrics.get("in_flight"), loop.time() - started, metrics
+        busy = (await metrics()).get("in_flight")
+        if busy == 1:
+            break
+    check("cancel: endless run started", busy == 1, busy)
+    task.cancel()
+    try:
+        outcome = await task
+        check(f"cancel: {what} cancelled", False, outcome)
+    except asyncio.CancelledError:
+        pass
+    if after_cancel is not None:
+        await asyncio.sleep(0.5)
+        await after_cancel()
+    count, elapsed, state = await wait_idle(metrics, started=started, interval=0.1)
+    check("cancel: run stopped (in_flight 0 before the 10 s timeout)", count == 0 and elapsed < 8,
+          (count, elapsed))
+    after = cancelled_count(await metrics())
+    check("cancel: counted as cancelled", after > before, (before, after, state))
+    await asyncio.sleep(0.5)  # room for a late response, which must not break the client
+
+
+def metrics_via(call):
+    """metrics() -> sandbox_metrics structured content, through a standard_checks call adapter."""
+    async def metrics():
+        return (await call("sandbox_metrics", {})).get("structuredContent") or {}
+    return metrics
+
+
+async def wait_idle(metrics, seconds=10, started=None, interval=0.05):
+    """Polls metrics() until nothing is in flight, at most `seconds` after `started` (loop time, default now);
+    returns (in_flight, elapsed, metrics)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time() if started is None else started
+    state = {}
+    while loop.time() - started < seconds:
+        state = await metrics()
+        if state.get("in_flight") == 0:
+            break
+        await asyncio.sleep(interval)
+    return state.get("in_flight"), loop.time() - started, state
+
+
+async def run_snippet_script(name):
+    """Check that README snippet `name` runs as a Python script, as a user would run it, and prints 42."""
+    try:
+        run = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", snippet(name)], capture_output=True,
+                                      text=True, timeout=120)
+        check(f"snippet {name} runs", run.returncode == 0 and "42" in run.stdout,
+              (run.returncode, run.stdout, run.stderr[-2000:]))
+    except Exception as error:  # noqa: BLE001
+        check(f"snippet {name} runs", False, repr(error))
+
+
+def exec_snippet(name, **kinds):
+    """Exec README snippet `name` and check it defines each variable of `kinds` (variable=type). Returns the
+    variables' values in the order given, or None if the snippet does not run."""
+    namespace = {}
+    try:
+        exec(compile(snippet(name), f"README snippet {name}", "exec"), namespace)
+    except Exception as exc:
+        check("snippet runs", False, exc)
+        return None
+    values = tuple(namespace.get(variable) for variable in kinds)
+    check("snippet defines " + " and ".join(kinds),
+          all(isinstance(value, kind) for value, kind in zip(values, kinds.values())), values)
+    return values

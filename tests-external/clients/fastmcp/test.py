@@ -3,7 +3,6 @@ fastmcp snippet. Run by scripts/client-tests.sh: python test.py BINARY
 """
 import asyncio
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -18,32 +17,20 @@ from mcp.shared.exceptions import MCPError  # noqa: E402
 CLIENT = "fastmcp"
 
 
-def adapters(client):
-    async def call(name, arguments):
-        try:
-            return common.wire(await client.call_tool_mcp(name, arguments))
-        except MCPError as error:
-            return {"jsonrpc_error": str(error)}
-
-    async def read(uri):
-        return [common.wire(item) for item in await client.read_resource(uri)]
-
-    async def list_tools():
-        return [common.wire(tool) for tool in await client.list_tools()]
-
-    return call, read, list_tools
-
-
 async def main():
     client = Client(StdioTransport(command=common.binary(), args=common.SERVE_ARGS))
     async with client:
         check("initialize", client.initialize_result.server_info.name == "wasm-sandbox", client.initialize_result)
-        call, read, list_tools = adapters(client)
+        call, read, list_tools = common.adapters(client.call_tool_mcp, client.read_resource, client.list_tools,
+                                                 MCPError)
         await common.standard_checks(CLIENT, call, read, list_tools)
         await high_level(client)
-        await progress(client)
-        await cancellation(client, call)
-    await snippet()
+        await common.progress_checks(lambda name, arguments, on_progress: client.call_tool_mcp(
+            name, arguments, progress_handler=on_progress))
+        # Cancelling the task awaiting call_tool: the client sends notifications/cancelled (through mcp 2.x).
+        await common.cancel_checks(call, lambda arguments: client.call_tool("execute_code", arguments),
+                                   holder="client")
+    await common.run_snippet_script("fastmcp")
 
 
 async def high_level(client):
@@ -74,52 +61,6 @@ async def high_level(client):
         check("call_tool: image content", "image/png" in mime_types, result.content)
     except Exception as error:  # noqa: BLE001
         check("call_tool: image content", False, repr(error))
-
-
-async def progress(client):
-    updates = []
-
-    async def on_progress(value, total, message):
-        updates.append(value)
-
-    result = await client.call_tool_mcp(
-        "execute_code", {"language": "python", "code": "import time\nt = time.time()\nwhile time.time() - t < 2.5: pass"},
-        progress_handler=on_progress)
-    check("progress notifications while running", not result.is_error and len(updates) >= 1, (updates, result))
-
-
-async def cancellation(client, call):
-    # Cancelling the task awaiting call_tool: the client sends notifications/cancelled (through mcp 2.x).
-    before = ((await call("sandbox_metrics", {})).get("structuredContent") or {}).get("by_status", {}).get("cancelled", 0)
-    task = asyncio.ensure_future(client.call_tool(
-        "execute_code", {"language": "python", "code": common.ENDLESS_PYTHON, "timeout_ms": 10000}))
-    await asyncio.sleep(1.0)
-    task.cancel()
-    try:
-        await task
-        check("cancel: the endless run did not return", False, task.result())
-    except asyncio.CancelledError:
-        pass
-    except Exception as error:  # noqa: BLE001
-        check("cancel: cancelling the call", False, repr(error))
-    in_flight, elapsed, metrics = await common.wait_idle(call)
-    check("cancel: run stopped, nothing in flight", in_flight == 0 and elapsed < 10, (in_flight, elapsed))
-    check("cancel: counted as cancelled", metrics.get("by_status", {}).get("cancelled", 0) > before, metrics)
-    after = await call("execute_code", {"language": "javascript", "code": "console.log('after')"})
-    check("cancel: next call works", (after.get("structuredContent") or {}).get("stdout") == "after\n", after)
-    await asyncio.sleep(0.5)
-    after = await call("execute_code", {"language": "javascript", "code": "console.log('still')"})
-    check("cancel: client still healthy", (after.get("structuredContent") or {}).get("stdout") == "still\n", after)
-
-
-async def snippet():
-    try:
-        run = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", common.snippet("fastmcp")],
-                                      capture_output=True, text=True, timeout=120)
-        check("snippet fastmcp runs", run.returncode == 0 and "42" in run.stdout,
-              (run.returncode, run.stdout, run.stderr[-2000:]))
-    except Exception as error:  # noqa: BLE001
-        check("snippet fastmcp runs", False, repr(error))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,11 @@ Run by scripts/client-tests.sh in its own venv: python test.py BINARY
 import asyncio
 import base64
 import os
-import re
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from common import (SERVE_ARGS, WASM_BASE64, WAT_HELLO, WAT_HELLO_STDOUT, binary, check,  # noqa: E402
-                    finish, snippet, status_of)
+from common import (LANGUAGE_RUNS, MATPLOTLIB_AGG_CODE, PNG_MAGIC, SERVE_ARGS, TOOL_NAMES,  # noqa: E402
+                    agent_cancel_checks, binary, check, exec_snippet, finish, status_of, stdout_in)
 
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
 from langchain_mcp_adapters.client import MultiServerMCPClient  # noqa: E402
@@ -24,8 +22,6 @@ from langgraph.prebuilt import ToolNode, tools_condition  # noqa: E402
 from mcp import ClientSession, StdioServerParameters, types  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
-TOOLS = ["execute_code", "sandbox_health", "sandbox_metrics", "list_sessions", "reset_session", "close_session"]
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def build_graph(tools):
@@ -69,20 +65,8 @@ def text_of(message):
                      if not isinstance(block, dict) or block.get("type") == "text")
 
 
-def stdout_in(text):
-    match = re.search(r"^stdout:\n(.*?)(?=^\w+:|\Z)", text, re.S | re.M)
-    return match.group(1) if match else None
-
-
 async def exercise_snippet():
-    namespace = {}
-    try:
-        exec(compile(snippet("langchain"), "README snippet langchain", "exec"), namespace)
-    except Exception as exc:
-        check("snippet runs", False, exc)
-        return
-    client = namespace.get("client")
-    check("snippet defines client", isinstance(client, MultiServerMCPClient), client)
+    client, = exec_snippet("langchain", client=MultiServerMCPClient) or (None,)
     if not isinstance(client, MultiServerMCPClient):
         return
     try:
@@ -90,7 +74,7 @@ async def exercise_snippet():
     except Exception as exc:
         check("snippet: tools load", False, exc)
         return
-    check("snippet: tools load", sorted(tool.name for tool in tools) == sorted(TOOLS), [t.name for t in tools])
+    check("snippet: tools load", sorted(tool.name for tool in tools) == sorted(TOOL_NAMES), [t.name for t in tools])
     message, final, error = await run_graph(build_graph(tools), {"language": "python", "code": "print(6*7)"})
     check("snippet: ToolNode runs execute_code", error is None and final == "done" and
           stdout_in(text_of(message)) == "42\n", (error, message))
@@ -109,19 +93,14 @@ async def main():
             except Exception as exc:
                 check("tools built", False, exc)
                 return finish("langchain")
-            check("tools built", [tool.name for tool in tools] == TOOLS, [tool.name for tool in tools])
+            check("tools built", [tool.name for tool in tools] == TOOL_NAMES, [tool.name for tool in tools])
             app = build_graph(tools)
 
-            for language, code, expected in [
-                ("javascript", "console.log(6*7)", "42\n"),
-                ("python", "print(6*7)", "42\n"),
-                ("wat", WAT_HELLO, WAT_HELLO_STDOUT),
-                ("wasm", WASM_BASE64, None),
-            ]:
+            for language, code, expected in LANGUAGE_RUNS:
                 message, final, error = await run_graph(app, {"language": language, "code": code})
                 text = text_of(message)
                 check(f"{language} runs", error is None and final == "done" and message.status == "success" and
-                      status_of(text) == "ok" and (expected is None or stdout_in(text) == expected),
+                      status_of(text) == "ok" and (not expected or stdout_in(text) == expected),
                       (error, message))
 
             # Optional arguments given as null (what strict-mode models send) are accepted.
@@ -149,9 +128,7 @@ async def main():
                   "unknown language 'cobol'" in text_of(message), (error, message))
 
             # An image: a matplotlib figure comes back as an image block.
-            message, final, error = await run_graph(app, {"language": "python", "code": (
-                "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-                "plt.plot([1, 2, 3])\nplt.savefig('/workspace/plot.png')")})
+            message, final, error = await run_graph(app, {"language": "python", "code": MATPLOTLIB_AGG_CODE})
             images = [block for block in blocks(message) if isinstance(block, dict) and block.get("type") == "image"
                       and block.get("base64")]
             png = base64.b64decode(images[0]["base64"]) if images else b""
@@ -180,50 +157,23 @@ async def main():
 
             # Cancellation. This MCP SDK (1.x) sends no notifications/cancelled when a call's task is
             # cancelled, so after cancelling the graph run the test sends it through the session.
-            async def in_flight():
-                result = await session.call_tool("sandbox_metrics", {})
-                return (result.structuredContent or {}).get("in_flight")
+            async def metrics():
+                return (await session.call_tool("sandbox_metrics", {})).structuredContent or {}
 
-            async def cancelled_count():
-                result = await session.call_tool("sandbox_metrics", {})
-                return (result.structuredContent or {}).get("by_status", {}).get("cancelled", 0)
+            sent = {}
 
-            cancelled_before = await cancelled_count()
-            started = time.monotonic()
-            request_id = session._request_id  # the next request is the tool call (pinned SDK version)
-            task = asyncio.create_task(run_graph(app, {"language": "python", "code": "while True: pass",
-                                                       "timeout_ms": 10000}))
-            busy = None
-            for _ in range(100):
-                await asyncio.sleep(0.05)
-                busy = await in_flight()
-                if busy == 1:
-                    break
-            check("cancel: endless run started", busy == 1, busy)
-            task.cancel()
-            try:
-                outcome = await task
-                check("cancel: graph run cancelled", False, outcome)
-            except asyncio.CancelledError:
-                pass
-            await asyncio.sleep(0.5)
-            if await in_flight() != 0:
-                print("note: the SDK sent no notifications/cancelled; the test sends it")
-                await session.send_notification(types.ClientNotification(types.CancelledNotification(
-                    params=types.CancelledNotificationParams(requestId=request_id, reason="graph cancelled"))))
-            count = None
-            while time.monotonic() - started < 10:
-                count = await in_flight()
-                if count == 0:
-                    break
-                await asyncio.sleep(0.1)
-            elapsed = time.monotonic() - started
-            check("cancel: run stopped (in_flight 0 before the 10 s timeout)", count == 0 and elapsed < 8,
-                  (count, elapsed))
-            cancelled_after = await cancelled_count()
-            check("cancel: counted as cancelled", cancelled_after > cancelled_before,
-                  (cancelled_before, cancelled_after))
-            await asyncio.sleep(0.5)
+            def start(arguments):
+                sent["request_id"] = session._request_id  # the next request is the tool call (pinned SDK version)
+                return run_graph(app, arguments)
+
+            async def notify():
+                if (await metrics()).get("in_flight") != 0:
+                    print("note: the SDK sent no notifications/cancelled; the test sends it")
+                    await session.send_notification(types.ClientNotification(types.CancelledNotification(
+                        params=types.CancelledNotificationParams(requestId=sent["request_id"],
+                                                                 reason="graph cancelled"))))
+
+            await agent_cancel_checks(metrics, start, "graph run", notify)
             message, final, error = await run_graph(app, {"language": "javascript", "code": "console.log('ok')"})
             check("cancel: next call works", error is None and stdout_in(text_of(message)) == "ok\n",
                   (error, message))

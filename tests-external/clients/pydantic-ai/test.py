@@ -7,11 +7,10 @@ import asyncio
 import os
 import re
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from common import (SERVE_ARGS, WASM_BASE64, WAT_HELLO, WAT_HELLO_STDOUT, binary, check,  # noqa: E402
-                    finish, snippet, status_of)
+from common import (LANGUAGE_RUNS, MATPLOTLIB_AGG_CODE, PNG_MAGIC, SERVE_ARGS, TOOL_NAMES,  # noqa: E402
+                    agent_cancel_checks, binary, check, exec_snippet, finish, status_of, stdout_in)
 
 from fastmcp.client.transports import StdioTransport  # noqa: E402
 from pydantic_ai import Agent  # noqa: E402
@@ -19,10 +18,6 @@ from pydantic_ai.mcp import MCPToolset  # noqa: E402
 from pydantic_ai.messages import (BinaryContent, ModelRequest, ModelResponse, RetryPromptPart,  # noqa: E402
                                   TextPart, ToolCallPart, ToolReturnPart, UserPromptPart)
 from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
-
-TOOLS = ["execute_code", "sandbox_health", "sandbox_metrics", "list_sessions", "reset_session", "close_session"]
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
 
 class Script:
     """A FunctionModel that calls `tool` with `args` once, then answers 'done'; it keeps what it was sent."""
@@ -73,9 +68,7 @@ def stdout_of(content):
     for leaf in flatten(content):
         if isinstance(leaf, dict) and "stdout" in leaf:
             return leaf["stdout"]
-    text = as_text(content)
-    match = re.search(r"^stdout:\n(.*?)(?=^\w+:|\Z)", text, re.S | re.M)
-    return match.group(1) if match else None
+    return stdout_in(as_text(content))
 
 
 def status_in(content):
@@ -104,15 +97,7 @@ async def metrics(server):
 
 async def exercise_snippet():
     """The README snippet: exec it, drive its agent through one tool call."""
-    namespace = {}
-    try:
-        exec(compile(snippet("pydantic-ai"), "README snippet pydantic-ai", "exec"), namespace)
-    except Exception as exc:
-        check("snippet runs", False, exc)
-        return
-    server, agent = namespace.get("server"), namespace.get("agent")
-    check("snippet defines server and agent", isinstance(server, MCPToolset) and isinstance(agent, Agent),
-          (server, agent))
+    server, agent = exec_snippet("pydantic-ai", server=MCPToolset, agent=Agent) or (None, None)
     if not isinstance(agent, Agent):
         return
     async with agent:
@@ -131,18 +116,13 @@ async def main():
         info = server.server_info
         check("initialize", info is not None and info.name == "wasm-sandbox", info)
         listed = [tool.name for tool in await server.list_tools()]
-        check("tools/list", listed == TOOLS, listed)
+        check("tools/list", listed == TOOL_NAMES, listed)
 
         script, output, error = await run_script(agent, {"language": "javascript", "code": "console.log(6*7)"})
         check("tools built for the model", script.tool_names is not None and
-              sorted(script.tool_names) == sorted(TOOLS), (script.tool_names, error))
+              sorted(script.tool_names) == sorted(TOOL_NAMES), (script.tool_names, error))
 
-        for language, code, expected in [
-            ("javascript", "console.log(6*7)", "42\n"),
-            ("python", "print(6*7)", "42\n"),
-            ("wat", WAT_HELLO, WAT_HELLO_STDOUT),
-            ("wasm", WASM_BASE64, ""),
-        ]:
+        for language, code, expected in LANGUAGE_RUNS:
             script, output, error = await run_script(agent, {"language": language, "code": code})
             ret = script.tool_return()
             check(f"{language} runs", error is None and output == "done" and ret is not None and
@@ -166,9 +146,7 @@ async def main():
               "-32602" not in seen, seen)
 
         # An image: a matplotlib figure comes back as image content the model is shown.
-        script, output, error = await run_script(agent, {"language": "python", "code": (
-            "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-            "plt.plot([1, 2, 3])\nplt.savefig('/workspace/plot.png')")})
+        script, output, error = await run_script(agent, {"language": "python", "code": MATPLOTLIB_AGG_CODE})
         images = [leaf for part in script.seen_parts() if isinstance(part, (ToolReturnPart, UserPromptPart))
                   for leaf in flatten(part.content)
                   if isinstance(leaf, BinaryContent) and leaf.media_type == "image/png"]
@@ -198,36 +176,8 @@ async def main():
 
         # Cancellation: cancelling the agent run (its asyncio task) cancels the MCP request; the SDK
         # sends notifications/cancelled. The run must stop well before its own 10 s timeout.
-        cancelled_before = (await metrics(server)).get("by_status", {}).get("cancelled", 0)
-        started = time.monotonic()
-        task = asyncio.create_task(run_script(
-            agent, {"language": "python", "code": "while True: pass", "timeout_ms": 10000}))
-        busy = None
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            busy = await metrics(server)
-            if busy.get("in_flight") == 1:
-                break
-        check("cancel: endless run started", busy and busy.get("in_flight") == 1, busy)
-        task.cancel()
-        try:
-            await task
-            check("cancel: agent run cancelled", False, "the endless run returned")
-        except asyncio.CancelledError:
-            pass
-        in_flight, state = None, None
-        while time.monotonic() - started < 10:
-            state = await metrics(server)
-            in_flight = state.get("in_flight")
-            if in_flight == 0:
-                break
-            await asyncio.sleep(0.1)
-        elapsed = time.monotonic() - started
-        check("cancel: run stopped (in_flight 0 before the 10 s timeout)", in_flight == 0 and elapsed < 8,
-              (state, elapsed))
-        cancelled_after = (state or {}).get("by_status", {}).get("cancelled", 0)
-        check("cancel: counted as cancelled", cancelled_after > cancelled_before, state)
-        await asyncio.sleep(0.5)  # room for a late response, which must not break the client
+        await agent_cancel_checks(lambda: metrics(server), lambda arguments: run_script(agent, arguments),
+                                  "agent run")
         script, output, error = await run_script(agent, {"language": "javascript", "code": "console.log('ok')"})
         ret = script.tool_return()
         check("cancel: next call works", error is None and ret is not None and stdout_of(ret.content) == "ok\n",
