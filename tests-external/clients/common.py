@@ -11,7 +11,7 @@ and must not import anything beyond the standard library from here. Stable API:
   status_of(text)   the `status: X` of an execute_code result text, or None
   WAT_HELLO, WASM_BASE64, PLACEHOLDER
 Shared check helpers (each client passes its own call functions): adapters, standard_checks,
-progress_checks, cancel_checks (MCP-level clients), agent_cancel_checks (agent frameworks),
+progress_checks, cancel_checks (MCP-level clients), mcp_sdk_checks (the MCP SDK as the client), agent_cancel_checks (agent frameworks),
 run_snippet_script, exec_snippet, stdout_in.
 """
 import asyncio
@@ -353,6 +353,25 @@ async def agent_cancel_checks(metrics, start, what, after_cancel=None):
     after = cancelled_count(await metrics())
     check("cancel: counted as cancelled", after > before, (before, after, state))
     await asyncio.sleep(0.5)  # room for a late response, which must not break the client
+
+
+async def mcp_sdk_checks(client, mcp, errors, cancellation=None):
+    """Every check of a client that is the official MCP Python SDK itself (`mcp`, the module of any version),
+    over stdio: initialize, standard_checks, progress_checks, then cancellation(session, call) (default:
+    cancel_checks relying on the SDK to send notifications/cancelled for an abandoned call)."""
+    params = mcp.StdioServerParameters(command=binary(), args=SERVE_ARGS)
+    async with mcp.stdio_client(params) as (read_stream, write_stream):
+        async with mcp.ClientSession(read_stream, write_stream) as session:
+            info = await session.initialize()
+            check("initialize", wire(info).get("serverInfo", {}).get("name") == "wasm-sandbox", info)
+            call, read, list_tools = adapters(session.call_tool, session.read_resource, session.list_tools, errors)
+            await standard_checks(client, call, read, list_tools)
+            await progress_checks(lambda name, arguments, on_progress: session.call_tool(
+                name, arguments, progress_callback=on_progress))
+            if cancellation is not None:
+                await cancellation(session, call)
+            else:
+                await cancel_checks(call, lambda arguments: session.call_tool("execute_code", arguments))
 
 
 def metrics_via(call):

@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import common  # noqa: E402
 from common import check  # noqa: E402
 
+import mcp  # noqa: E402
 from mcp import ClientSession, StdioServerParameters, types  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.shared.exceptions import McpError  # noqa: E402
@@ -20,17 +21,7 @@ CLIENT = "mcp-sdk-1"
 
 
 async def main():
-    params = StdioServerParameters(command=common.binary(), args=common.SERVE_ARGS)
-    async with stdio_client(params) as (read_stream, write_stream):
-        async with ClientSession(read_stream, write_stream) as session:
-            info = await session.initialize()
-            check("initialize", info.serverInfo.name == "wasm-sandbox", info)
-            call, read, list_tools = common.adapters(session.call_tool, session.read_resource, session.list_tools,
-                                                     McpError)
-            await common.standard_checks(CLIENT, call, read, list_tools)
-            await common.progress_checks(lambda name, arguments, on_progress: session.call_tool(
-                name, arguments, progress_callback=on_progress))
-            await cancellation(session, call)
+    await common.mcp_sdk_checks(CLIENT, mcp, McpError, cancellation)
     await snippets()
 
 
