@@ -39,9 +39,8 @@ extension SandboxMCPServer {
     private func serveStdio(logger: Logger, onReady: @Sendable (Int) async -> Void) async throws {
         let transport = StdioLineTransport(maxMessageBytes: configuration.maxMessageBytes, logger: logger)
         let connection = Connection(sandbox: sandbox)
-        let shortcut = ToolCallShortcut(service: self, connection: connection) { [weak transport] data in
-            try? await transport?.send(data)
-        }
+        let writer = transport.writer
+        let shortcut = ToolCallShortcut(service: self, connection: connection) { data in writer.enqueue(data) }
         await transport.setShortcut(shortcut.offer)
         let server = try await startServer(transport: transport, connection: connection)
         // Stop reading on SIGINT/SIGTERM and let the process end; runs in flight end with it.
@@ -57,6 +56,8 @@ extension SandboxMCPServer {
         }
         await onReady(0)
         await server.waitUntilCompleted()
+        // Answers already made (a ping, a refusal) still reach the client.
+        await transport.writer.flush()
         await connectionClosed(server)
         for source in signals { source.cancel() }
     }

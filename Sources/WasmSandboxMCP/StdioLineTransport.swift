@@ -14,16 +14,16 @@ import MCP
 /// transport's own blocks in `read(2)` (so no cooperative thread waits on the pipe), each
 /// byte is searched for a newline once, and a message larger than `maxMessageBytes` is
 /// skipped as it streams past (never held) and answered with an error naming the limit.
-/// Writes go through one serial queue, whole message and newline at a time, so concurrent
-/// responses never interleave and a client that reads slowly blocks that queue, not the pool.
+/// Writes go through a ``LineWriter``: whole lines, in order, never on the cooperative pool,
+/// with a bounded backlog that stops the reading when a client does not read its answers.
 public actor StdioLineTransport: Transport {
     public nonisolated let logger: Logger
     private let input: Int32
-    private let output: Int32
     private let maxMessageBytes: Int
+    /// Where every message out goes: the SDK's, and the shortcut's answers.
+    nonisolated let writer: LineWriter
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
-    private let writer = DispatchQueue(label: "wasm-sandbox.stdio.write")
     private var reader: Thread?
     /// Sees each message before the SDK's server does, and keeps those it answers itself.
     private var shortcut: (@Sendable (Data) -> Bool)?
@@ -36,8 +36,9 @@ public actor StdioLineTransport: Transport {
         logger: Logger
     ) {
         self.input = input
-        self.output = output
         self.maxMessageBytes = maxMessageBytes
+        // Room for a few of the largest answers; past it the reader waits for the client.
+        writer = LineWriter(output: output, backlogLimit: max(4 * maxMessageBytes, 64 << 20))
         self.logger = logger
         (messages, continuation) = AsyncThrowingStream.makeStream()
     }
@@ -49,16 +50,18 @@ public actor StdioLineTransport: Transport {
 
     public func connect() async throws {
         guard reader == nil else { return }
-        let (input, maxMessageBytes, continuation, logger) = (input, maxMessageBytes, continuation, logger)
+        let (input, maxMessageBytes, continuation, logger, writer) = (
+            input, maxMessageBytes, continuation, logger, writer
+        )
         let shortcut = shortcut
-        let reject: @Sendable (LineSplitter.Oversized) -> Void = { [weak self] oversized in
+        let reject: @Sendable (LineSplitter.Oversized) -> Void = { oversized in
             logger.warning("dropped an oversized message", metadata: ["bytes": "\(oversized.bytes)"])
-            Task { try? await self?.send(oversized.errorResponse) }
+            writer.enqueue(oversized.errorResponse)
         }
         let thread = Thread {
             Self.readLoop(
                 input: input, splitter: LineSplitter(maxMessageBytes: maxMessageBytes), shortcut: shortcut,
-                continuation: continuation, reject: reject)
+                writer: writer, continuation: continuation, reject: reject)
         }
         thread.name = "wasm-sandbox-stdio-read"
         thread.stackSize = 1 << 20
@@ -71,13 +74,10 @@ public actor StdioLineTransport: Transport {
     }
 
     public func send(_ data: Data) async throws {
-        let output = output
+        let writer = writer
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            writer.async {
-                var line = data
-                line.append(UInt8(ascii: "\n"))
-                let failure = line.withUnsafeBytes { Self.writeAll($0, to: output) }
-                if let failure { done.resume(throwing: failure) } else { done.resume() }
+            writer.enqueue(data) { failure in
+                if let failure { done.resume(throwing: MCPError.transportError(failure)) } else { done.resume() }
             }
         }
     }
@@ -86,7 +86,7 @@ public actor StdioLineTransport: Transport {
 
     /// Reads until end of input or an error; ends the message stream either way.
     private static func readLoop(
-        input: Int32, splitter: consuming LineSplitter, shortcut: (@Sendable (Data) -> Bool)?,
+        input: Int32, splitter: consuming LineSplitter, shortcut: (@Sendable (Data) -> Bool)?, writer: LineWriter,
         continuation: AsyncThrowingStream<Data, any Error>.Continuation,
         reject: (LineSplitter.Oversized) -> Void
     ) {
@@ -95,6 +95,7 @@ public actor StdioLineTransport: Transport {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1)
         defer { chunk.deallocate() }
         while true {
+            writer.waitForRoom()
             let count = read(input, chunk.baseAddress, chunkSize)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
@@ -107,19 +108,5 @@ public actor StdioLineTransport: Transport {
             }
         }
         continuation.finish()
-    }
-
-    /// Writes every byte, retrying short writes and interrupted calls; the error otherwise.
-    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> (any Error)? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return MCPError.transportError(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO))
-            }
-            offset += written
-        }
-        return nil
     }
 }

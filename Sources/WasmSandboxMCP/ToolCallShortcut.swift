@@ -15,13 +15,13 @@ import Synchronization
 final class ToolCallShortcut: Sendable {
     private let service: SandboxMCPServer
     private let connection: SandboxMCPServer.Connection
-    private let send: @Sendable (Data) async -> Void
+    private let send: @Sendable (Data) -> Void
     /// Calls in flight, by request id, so that a cancellation can reach them.
     private let running = Mutex<[ID: Task<Data?, Never>]>([:])
 
     init(
         service: SandboxMCPServer, connection: SandboxMCPServer.Connection,
-        send: @escaping @Sendable (Data) async -> Void
+        send: @escaping @Sendable (Data) -> Void
     ) {
         self.service = service
         self.connection = connection
@@ -98,12 +98,17 @@ final class ToolCallShortcut: Sendable {
     /// server (anything else, or anything it cannot read). For stdio, whose reader must go on
     /// at once: the call runs on a task of its own.
     func offer(_ data: Data) -> Bool {
-        guard let message = Self.read(data) else { return false }
+        let message: Message
+        switch Self.read(data) {
+        case .success(let read): message = read
+        case .failure(.notJSON(let answer)):
+            send(answer)
+            return true
+        case .failure(.other): return false
+        }
         switch message.kind {
         case .ping(let id):
-            let send = send
-            let answer = Self.pong(id)
-            Task { await send(answer) }
+            send(Self.pong(id))
             return true
         case .cancel(let id):
             return cancel(id)
@@ -112,7 +117,7 @@ final class ToolCallShortcut: Sendable {
             let task = start(call, id: id)
             let send = send
             Task {
-                if let answer = await task.value { await send(answer) }
+                if let answer = await task.value { send(answer) }
             }
             return true
         case .other:
@@ -123,7 +128,12 @@ final class ToolCallShortcut: Sendable {
     /// The same for a transport that answers each request in its own response (HTTP): a call
     /// is returned running, for the transport to relay its answer.
     func handle(_ data: Data) -> Outcome {
-        guard let message = Self.read(data) else { return .notMine }
+        let message: Message
+        switch Self.read(data) {
+        case .success(let read): message = read
+        case .failure(.notJSON(let answer)): return .answer(answer)
+        case .failure(.other): return .notMine
+        }
         switch message.kind {
         case .ping(let id): return .answer(Self.pong(id))
         case .cancel(let id): return cancel(id) ? .noAnswer : .notMine
@@ -135,7 +145,44 @@ final class ToolCallShortcut: Sendable {
         }
     }
 
-    private static func read(_ data: Data) -> Message? { try? JSONDecoder().decode(Message.self, from: data) }
+    private enum Unreadable: Error {
+        /// Not JSON at all: the parse error answer, with the request's id when it has one.
+        case notJSON(Data)
+        /// JSON of a shape the shortcut does not take: the SDK's server says what is wrong.
+        case other
+    }
+
+    private static func read(_ data: Data) -> Result<Message, Unreadable> {
+        do {
+            return .success(try JSONDecoder().decode(Message.self, from: data))
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            // The SDK would answer under a made-up id, and only "Invalid message format".
+            var scanner = TopLevelIDScanner()
+            scanner.scan(data.prefix(1 << 20))
+            scanner.finish()
+            // JSONDecoder says only that it is not JSON; JSONSerialization says where and why.
+            var reason = context.debugDescription
+            do { _ = try JSONSerialization.jsonObject(with: data) } catch {
+                reason = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? reason
+            }
+            var answer: [String: Value] = [
+                "jsonrpc": "2.0",
+                "error": [
+                    "code": .int(MCPError.parseError(nil).code), "message": .string("not valid JSON: \(reason)"),
+                ],
+            ]
+            switch scanner.id {
+            case .number(let number): answer["id"] = .int(number)
+            case .string(let text): answer["id"] = .string(text)
+            case nil: answer["id"] = .null
+            }
+            var out: [UInt8] = []
+            JSONText.write(.object(answer), to: &out)
+            return .failure(.notJSON(Data(out)))
+        } catch {
+            return .failure(.other)
+        }
+    }
 
     private static func pong(_ id: ID) -> Data {
         Data(JSONText.response(id: id, result: .object([:])))
@@ -165,7 +212,7 @@ final class ToolCallShortcut: Sendable {
         let send = send
         let progress = call._meta?.progressToken.map { token in
             ProgressReporter(token: token) { notification in
-                if let data = try? JSONEncoder().encode(notification) { await send(data) }
+                if let data = try? JSONEncoder().encode(notification) { send(data) }
             }
         }
         do {

@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import Synchronization
 import Testing
 
 @testable import WasmSandboxMCP
@@ -192,6 +193,25 @@ struct StdioTransportTests {
                 == "after\n")
     }
 
+    @Test func malformedJSONIsAnsweredWithItsIdAndWhatIsWrong() throws {
+        let client = try RawClient()
+        try client.initialize()
+        try client.sendRaw(Data(#"{"jsonrpc":"2.0","id":3,"method":"ping""#.utf8 + [0x0A]))
+        try client.sendRaw(Data(("{\"id\":\"deep\",\"params\":" + String(repeating: "[", count: 2000) + "\n").utf8))
+        try client.sendRaw(Data("{bad\n".utf8))
+        var answers: [[String: Any]] = []
+        for _ in 0..<3 { answers.append(try client.receive()) }
+        let messages = answers.map { ($0["error"] as? [String: Any])?["message"] as? String ?? "" }
+        #expect(answers.map { $0["id"] as? Int } == [3, nil, nil])
+        #expect(answers[1]["id"] as? String == "deep" && answers[2]["id"] is NSNull)
+        #expect(answers.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? Int == -32700 })
+        #expect(messages[0].contains("Unexpected end of file"))
+        #expect(messages[1].contains("Too many nested arrays or dictionaries"))
+        #expect(messages[2].contains("Invalid value"))
+        try client.send(["jsonrpc": "2.0", "id": 4, "method": "ping"])
+        #expect(try client.receive()["id"] as? Int == 4)
+    }
+
     @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() throws {
         let client = try RawClient()
         try client.initialize()
@@ -217,5 +237,30 @@ struct StdioTransportTests {
             seen.insert(id)
         }
         #expect(seen == Set(1...20))
+    }
+}
+
+@Suite("stdio answers waiting to be written")
+struct LineWriterTests {
+    /// A client that does not read stops being read: the backlog stays bounded.
+    @Test func theReaderWaitsWhileTheBacklogIsFull() throws {
+        let pipe = Pipe()
+        let writer = LineWriter(output: pipe.fileHandleForWriting.fileDescriptor, backlogLimit: 1_000)
+        // More than a pipe holds, so the write blocks until the other end reads.
+        writer.enqueue(Data(repeating: UInt8(ascii: "x"), count: 200_000))
+        let waited = Mutex(false)
+        let thread = Thread {
+            writer.waitForRoom()
+            waited.withLock { $0 = true }
+        }
+        thread.start()
+        Thread.sleep(forTimeInterval: 0.2)
+        // Nobody has read yet: the backlog is still 200,001 bytes, whatever the machine's load.
+        #expect(waited.withLock { !$0 })
+        var received = 0
+        while received < 200_001 { received += pipe.fileHandleForReading.availableData.count }
+        let deadline = Date().addingTimeInterval(30)
+        while waited.withLock({ !$0 }), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(waited.withLock { $0 })
     }
 }
