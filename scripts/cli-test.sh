@@ -81,7 +81,7 @@ serve() {
   cat "$out"
 }
 serve_malformed() { serve "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' 'this is not json' '{"jsonrpc":"2.0","id":' "$call"; }
-check mcp-malformed 0 'Parse error' -- serve_malformed
+check mcp-malformed 0 '"code":-32700,"message":"not valid JSON: Invalid value around character 1."' -- serve_malformed
 check mcp-serves-after-malformed 0 '"healthy":true' -- serve_malformed
 check health 0 '"healthy":true' -- $bin health
 # A number no Int holds used to trap the server in Int(Double); now it is an error and the server goes on.

@@ -25,6 +25,16 @@ public struct WorkspaceFile: Sendable, Hashable, Encodable {
     private enum CodingKeys: String, CodingKey {
         case path, size
     }
+
+    /// Equal files have the same path and size: when one was written says when, not what.
+    public static func == (lhs: WorkspaceFile, rhs: WorkspaceFile) -> Bool {
+        lhs.path == rhs.path && lhs.size == rhs.size
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(path)
+        hasher.combine(size)
+    }
 }
 
 /// A private scratch directory for one run: created with optional input files, mounted

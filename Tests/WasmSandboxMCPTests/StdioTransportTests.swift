@@ -93,7 +93,9 @@ struct LineSplitterTests {
 /// The server process over stdio, driven by a raw JSON-RPC client: one message per line.
 @Suite("MCP server's own stdio transport")
 struct StdioTransportTests {
-    final class RawClient {
+    /// Its pipe reads and writes block, so each runs on a thread of its own (``onThread(_:)``):
+    /// never on the few threads of Swift's cooperative pool, which the other tests share.
+    final class RawClient: @unchecked Sendable {
         let process = Process()
         let toServer = Pipe()
         let fromServer = Pipe()
@@ -111,22 +113,29 @@ struct StdioTransportTests {
 
         deinit { process.terminate() }
 
-        func send(_ message: [String: Any]) throws {
+        func send(_ message: [String: Any]) async throws {
             var data = try JSONSerialization.data(withJSONObject: message)
             data.append(UInt8(ascii: "\n"))
-            try toServer.fileHandleForWriting.write(contentsOf: data)
+            try await sendRaw(data)
         }
 
-        func sendRaw(_ data: Data) throws { try toServer.fileHandleForWriting.write(contentsOf: data) }
+        func sendRaw(_ data: Data) async throws {
+            let handle = toServer.fileHandleForWriting
+            try await onThread { try handle.write(contentsOf: data) }
+        }
 
-        /// The next line from the server, parsed (blocking: these tests run off the test's pool
-        /// thread only for short waits the server answers promptly).
-        func receive() throws -> [String: Any] {
+        /// The next message from the server.
+        func receive() async throws -> [String: Any] {
+            let line = try await onThread { try self.receiveLine() }
+            return try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+        }
+
+        private func receiveLine() throws -> Data {
             while true {
                 if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = buffer[buffer.startIndex..<newline]
+                    let line = Data(buffer[buffer.startIndex..<newline])
                     buffer = Data(buffer[buffer.index(after: newline)...])
-                    return try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+                    return line
                 }
                 let chunk = fromServer.fileHandleForReading.availableData
                 guard !chunk.isEmpty else { throw CancellationError() }
@@ -134,73 +143,73 @@ struct StdioTransportTests {
             }
         }
 
-        func initialize() throws {
-            try send([
+        func initialize() async throws {
+            try await send([
                 "jsonrpc": "2.0", "id": 0, "method": "initialize",
                 "params": [
                     "protocolVersion": "2025-06-18", "capabilities": [String: Any](),
                     "clientInfo": ["name": "raw", "version": "1"],
                 ],
             ])
-            _ = try receive()
-            try send(["jsonrpc": "2.0", "method": "notifications/initialized"])
+            _ = try await receive()
+            try await send(["jsonrpc": "2.0", "method": "notifications/initialized"])
         }
 
-        func call(_ id: Int, _ tool: String, _ arguments: [String: Any]) throws {
-            try send([
+        func call(_ id: Int, _ tool: String, _ arguments: [String: Any]) async throws {
+            try await send([
                 "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": ["name": tool, "arguments": arguments],
             ])
         }
     }
 
-    @Test func aCancelledCallGetsNoAnswerAndItsRunStops() throws {
+    @Test func aCancelledCallGetsNoAnswerAndItsRunStops() async throws {
         let client = try RawClient(environment: ["MCP_SANDBOX_MAX_TIMEOUT_MS": "600000"])
-        try client.initialize()
-        try client.call(5, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
-        try client.send([
+        try await client.initialize()
+        try await client.call(5, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
+        try await client.send([
             "jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 5, "reason": "test"],
         ])
         // Every answer below is for the request just sent, never for request 5; the run stops
         // (it would otherwise spin for ten minutes), so the server has nothing in flight.
         var inFlight: Int?
         for id in 6...1_000 {
-            try client.call(id, "sandbox_metrics", [:])
-            let answer = try client.receive()
+            try await client.call(id, "sandbox_metrics", [:])
+            let answer = try await client.receive()
             #expect(answer["id"] as? Int == id, "\(answer)")
             let metrics = (answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any]
             inFlight = metrics?["in_flight"] as? Int
             if inFlight == 0 { break }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         #expect(inFlight == 0)
-        try client.call(2_000, "sandbox_metrics", [:])
-        #expect(try client.receive()["id"] as? Int == 2_000)
+        try await client.call(2_000, "sandbox_metrics", [:])
+        #expect(try await client.receive()["id"] as? Int == 2_000)
     }
 
-    @Test func anOversizedRequestIsRefusedByIdAndTheServerGoesOn() throws {
+    @Test func anOversizedRequestIsRefusedByIdAndTheServerGoesOn() async throws {
         let client = try RawClient(environment: ["MCP_SANDBOX_MAX_MESSAGE_BYTES": "100000"])
-        try client.initialize()
-        try client.call(9, "execute_code", ["language": "javascript", "code": String(repeating: "1;", count: 100_000)])
-        let refusal = try client.receive()
+        try await client.initialize()
+        try await client.call(9, "execute_code", ["language": "javascript", "code": String(repeating: "1;", count: 100_000)])
+        let refusal = try await client.receive()
         #expect(refusal["id"] as? Int == 9)
         let error = try #require(refusal["error"] as? [String: Any])
         #expect(error["code"] as? Int == -32600)
         #expect((error["message"] as? String)?.contains("limit of 100000 bytes") == true)
-        try client.call(10, "execute_code", ["language": "javascript", "code": "console.log('after')"])
-        let after = try client.receive()
+        try await client.call(10, "execute_code", ["language": "javascript", "code": "console.log('after')"])
+        let after = try await client.receive()
         #expect(
             ((after["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
                 == "after\n")
     }
 
-    @Test func malformedJSONIsAnsweredWithItsIdAndWhatIsWrong() throws {
+    @Test func malformedJSONIsAnsweredWithItsIdAndWhatIsWrong() async throws {
         let client = try RawClient()
-        try client.initialize()
-        try client.sendRaw(Data(#"{"jsonrpc":"2.0","id":3,"method":"ping""#.utf8 + [0x0A]))
-        try client.sendRaw(Data(("{\"id\":\"deep\",\"params\":" + String(repeating: "[", count: 2000) + "\n").utf8))
-        try client.sendRaw(Data("{bad\n".utf8))
+        try await client.initialize()
+        try await client.sendRaw(Data(#"{"jsonrpc":"2.0","id":3,"method":"ping""#.utf8 + [0x0A]))
+        try await client.sendRaw(Data(("{\"id\":\"deep\",\"params\":" + String(repeating: "[", count: 2000) + "\n").utf8))
+        try await client.sendRaw(Data("{bad\n".utf8))
         var answers: [[String: Any]] = []
-        for _ in 0..<3 { answers.append(try client.receive()) }
+        for _ in 0..<3 { answers.append(try await client.receive()) }
         let messages = answers.map { ($0["error"] as? [String: Any])?["message"] as? String ?? "" }
         #expect(answers.map { $0["id"] as? Int } == [3, nil, nil])
         #expect(answers[1]["id"] as? String == "deep" && answers[2]["id"] is NSNull)
@@ -208,13 +217,13 @@ struct StdioTransportTests {
         #expect(messages[0].contains("Unexpected end of file"))
         #expect(messages[1].contains("Too many nested arrays or dictionaries"))
         #expect(messages[2].contains("Invalid value"))
-        try client.send(["jsonrpc": "2.0", "id": 4, "method": "ping"])
-        #expect(try client.receive()["id"] as? Int == 4)
+        try await client.send(["jsonrpc": "2.0", "id": 4, "method": "ping"])
+        #expect(try await client.receive()["id"] as? Int == 4)
     }
 
-    @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() throws {
+    @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() async throws {
         let client = try RawClient()
-        try client.initialize()
+        try await client.initialize()
         // Requests written in one go, answers each a whole line of JSON (some of them 300 KB).
         var batch = Data()
         for id in 1...20 {
@@ -226,10 +235,10 @@ struct StdioTransportTests {
                 ]))
             batch.append(UInt8(ascii: "\n"))
         }
-        try client.sendRaw(batch)
+        try await client.sendRaw(batch)
         var seen = Set<Int>()
         for _ in 1...20 {
-            let answer = try client.receive()
+            let answer = try await client.receive()
             let id = try #require(answer["id"] as? Int)
             let stdout =
                 ((answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["stdout"] as? String
@@ -243,7 +252,7 @@ struct StdioTransportTests {
 @Suite("stdio answers waiting to be written")
 struct LineWriterTests {
     /// A client that does not read stops being read: the backlog stays bounded.
-    @Test func theReaderWaitsWhileTheBacklogIsFull() throws {
+    @Test func theReaderWaitsWhileTheBacklogIsFull() async throws {
         let pipe = Pipe()
         let writer = LineWriter(output: pipe.fileHandleForWriting.fileDescriptor, backlogLimit: 1_000)
         // More than a pipe holds, so the write blocks until the other end reads.
@@ -254,13 +263,14 @@ struct LineWriterTests {
             waited.withLock { $0 = true }
         }
         thread.start()
-        Thread.sleep(forTimeInterval: 0.2)
+        try await Task.sleep(for: .milliseconds(200))
         // Nobody has read yet: the backlog is still 200,001 bytes, whatever the machine's load.
         #expect(waited.withLock { !$0 })
-        var received = 0
-        while received < 200_001 { received += pipe.fileHandleForReading.availableData.count }
-        let deadline = Date().addingTimeInterval(30)
-        while waited.withLock({ !$0 }), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(waited.withLock { $0 })
+        let reader = pipe.fileHandleForReading
+        try await onThread {
+            var received = 0
+            while received < 200_001 { received += reader.availableData.count }
+        }
+        #expect(try await eventually { waited.withLock { $0 } })
     }
 }
