@@ -16,24 +16,36 @@ enum DirectoryTree {
         var entries = 0
         /// Sizes of regular files.
         var bytes = 0
-        /// False when the walk stopped at its entry budget or could not open a directory.
+        /// False when the walk stopped at its entry budget or could not open a directory, or
+        /// left files out at its path budget.
         var complete = true
     }
+
+    /// The most bytes of paths a listing holds, all files together: a guest can nest
+    /// directories with long names thousands deep, making each path megabytes long, and
+    /// every file's path would be copied into every result that lists it.
+    static let maxPathBytes = 1 << 20
 
     static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
 
     /// Lists the regular files under `root` (a directory descriptor, not consumed), visiting
-    /// at most `budget` entries.
-    static func walk(_ root: Int32, budget: Int = 1_000_000) -> Listing {
+    /// at most `budget` entries and listing at most `pathBudget` bytes of paths (files past it
+    /// are counted in `entries` and `bytes` but not listed).
+    static func walk(_ root: Int32, budget: Int = 1_000_000, pathBudget: Int = maxPathBytes) -> Listing {
         var listing = Listing()
         var fd = openat(root, ".", directoryFlags)
         guard fd >= 0 else {
             listing.complete = false
             return listing
         }
-        // Each frame: the directory's path prefix and the subdirectories still to visit.
-        var stack: [(prefix: String, pending: [String])] = []
-        func read(prefix: String) {
+        var pathBytes = 0
+        // The current directory's path, grown on the way down and cut on the way up, in place:
+        // a prefix per level would hold (and copy) the square of the depth.
+        var prefix: [UInt8] = []
+        // Each frame: the length of `prefix` when it was entered, and the subdirectories still
+        // to visit.
+        var stack: [(prefixLength: Int, pending: [String])] = []
+        func read() {
             var subdirectories: [String] = []
             forEachEntry(fd) { name, info in
                 listing.entries += 1
@@ -45,20 +57,26 @@ enum DirectoryTree {
                 case S_IFREG:
                     let size = Int(info.st_size)
                     listing.bytes += size
+                    let length = prefix.count + name.utf8.count
+                    guard pathBytes + length <= pathBudget else {
+                        listing.complete = false
+                        return true
+                    }
+                    pathBytes += length
                     listing.files.append(
                         WorkspaceFile(
-                            path: prefix + name, size: size,
+                            path: String(decoding: prefix, as: UTF8.self) + name, size: size,
                             modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)))
                 case S_IFDIR: subdirectories.append(name)
                 default: break
                 }
                 return true
             }
-            stack.append((prefix, subdirectories.reversed()))
+            stack.append((prefix.count, subdirectories.reversed()))
         }
-        read(prefix: "")
+        read()
         while let top = stack.last {
-            if listing.complete, let next = stack[stack.count - 1].pending.popLast() {
+            if listing.entries <= budget, let next = stack[stack.count - 1].pending.popLast() {
                 let child = openat(fd, next, directoryFlags)
                 guard child >= 0 else {
                     listing.complete = false
@@ -66,7 +84,10 @@ enum DirectoryTree {
                 }
                 close(fd)
                 fd = child
-                read(prefix: top.prefix + next + "/")
+                prefix.removeLast(prefix.count - top.prefixLength)
+                prefix += next.utf8
+                prefix.append(UInt8(ascii: "/"))
+                read()
                 continue
             }
             stack.removeLast()

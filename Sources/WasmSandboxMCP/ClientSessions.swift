@@ -1,4 +1,5 @@
 import MCP
+import Synchronization
 import WasmSandbox
 
 /// The sandbox sessions of one MCP connection, by the names its client gave them.
@@ -8,6 +9,10 @@ import WasmSandbox
 /// by guessing its name. A session the sandbox closed (ended by a failed call, expired,
 /// evicted) stays listed until its client is told so once; its name then starts afresh.
 actor ClientSessions {
+    /// Names this connection for what outlives a call (files kept for `resources/read`):
+    /// unique for the server's lifetime, where an object's address is reused once it is freed.
+    nonisolated let owner: UInt64 = ClientSessions.nextOwner.add(1, ordering: .relaxed).newValue
+    private static let nextOwner = Atomic<UInt64>(0)
     private let sandbox: Sandbox
     private var sessions: [String: SandboxSession] = [:]
     /// Sessions being opened, so that concurrent first calls with one name share one session.
@@ -87,6 +92,9 @@ actor ClientSessions {
     func list() -> [(name: String, info: SandboxSession.Info)] {
         sessions.filter { $0.value.isOpen }.map { ($0.key, $0.value.info) }.sorted { $0.name < $1.name }
     }
+
+    /// Whether the connection is gone.
+    var isClosed: Bool { closed }
 
     /// Closes every session: the connection is gone.
     func closeAll() async {

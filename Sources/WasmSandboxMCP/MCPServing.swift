@@ -56,6 +56,7 @@ extension SandboxMCPServer {
         }
         await onReady(0)
         await server.waitUntilCompleted()
+        shortcut.cancelAll()
         // Answers already made (a ping, a refusal) still reach the client.
         await transport.writer.flush()
         await connectionClosed(server)

@@ -182,6 +182,8 @@ actor MCPSessions {
 
     private func close(_ id: String) async {
         guard let session = sessions.removeValue(forKey: id) else { return }
+        // The calls its shortcut runs go with it, as the SDK's go with its server.
+        session.shortcut.cancelAll()
         await session.server.stop()
         await service.connectionClosed(session.server)
         await session.transport.disconnect()

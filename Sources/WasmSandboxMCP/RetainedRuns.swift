@@ -10,7 +10,7 @@ import WasmSandbox
 actor RetainedRuns {
     private struct Entry {
         let workspace: Workspace
-        let owner: ObjectIdentifier
+        let owner: UInt64
     }
 
     private let capacity: Int
@@ -25,7 +25,7 @@ actor RetainedRuns {
     }
 
     /// Keeps `workspace` under `id` (a random one, from ``newID()``) for `owner`.
-    func retain(_ workspace: Workspace, id: String, owner: ObjectIdentifier) {
+    func retain(_ workspace: Workspace, id: String, owner: UInt64) {
         entries[id] = Entry(workspace: workspace, owner: owner)
         order.append(id)
         while order.count > capacity { drop(order[0]) }
@@ -40,18 +40,18 @@ actor RetainedRuns {
     static func newID() -> String { UUID().uuidString.lowercased() }
 
     /// The workspace kept under `id`, when `owner` kept it.
-    func workspace(_ id: String, owner: ObjectIdentifier) -> Workspace? {
+    func workspace(_ id: String, owner: UInt64) -> Workspace? {
         guard let entry = entries[id], entry.owner == owner else { return nil }
         return entry.workspace
     }
 
     /// The ids and workspaces `owner` keeps, oldest first.
-    func kept(by owner: ObjectIdentifier) -> [(id: String, workspace: Workspace)] {
+    func kept(by owner: UInt64) -> [(id: String, workspace: Workspace)] {
         order.compactMap { id in entries[id].flatMap { $0.owner == owner ? (id, $0.workspace) : nil } }
     }
 
     /// Removes what `owner` kept: its connection closed.
-    func release(_ owner: ObjectIdentifier) {
+    func release(_ owner: UInt64) {
         for (id, entry) in entries where entry.owner == owner { drop(id) }
     }
 

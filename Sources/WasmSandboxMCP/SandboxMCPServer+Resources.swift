@@ -39,7 +39,7 @@ extension SandboxMCPServer {
         for (name, session) in await sessions.openSessions() {
             places.append(({ .session(name: name, path: $0) }, session.workspace))
         }
-        for (id, workspace) in await retained.kept(by: ObjectIdentifier(sessions)) {
+        for (id, workspace) in await retained.kept(by: sessions.owner) {
             places.append(({ .run(id: id, path: $0) }, workspace))
         }
         let places0 = places
@@ -60,7 +60,7 @@ extension SandboxMCPServer {
 
     private func workspace(of uri: ResourceURI, sessions: ClientSessions) async -> Workspace? {
         switch uri {
-        case .run(let id, _): await retained.workspace(id, owner: ObjectIdentifier(sessions))
+        case .run(let id, _): await retained.workspace(id, owner: sessions.owner)
         case .session(let name, _): await sessions.existing(named: name)?.workspace
         }
     }

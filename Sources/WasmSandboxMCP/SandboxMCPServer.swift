@@ -132,7 +132,7 @@ public final class SandboxMCPServer: Sendable {
         let sessions = connections.withLock { $0.removeValue(forKey: ObjectIdentifier(server)) }
         guard let sessions else { return }
         await sessions.closeAll()
-        await retained.release(ObjectIdentifier(sessions))
+        await retained.release(sessions.owner)
     }
 
     /// Runs one tool call outside any connection: its sessions are shared by every such caller.
@@ -244,9 +244,9 @@ public final class SandboxMCPServer: Sendable {
                 listing, in: workspace, baseline: ran.baseline, configuration: configuration, uri: uri)
             if let session = ran.session {
                 await sessions.record(listing, of: session)
-            } else if !report.files.isEmpty {
+            } else if !report.files.isEmpty, !(await sessions.isClosed) {
                 keep = true
-                await retained.retain(workspace, id: runID, owner: ObjectIdentifier(sessions))
+                await retained.retain(workspace, id: runID, owner: sessions.owner)
             }
         }
 

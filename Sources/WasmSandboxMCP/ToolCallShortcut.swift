@@ -16,8 +16,9 @@ final class ToolCallShortcut: Sendable {
     private let service: SandboxMCPServer
     private let connection: SandboxMCPServer.Connection
     private let send: @Sendable (Data) -> Void
-    /// Calls in flight, by request id, so that a cancellation can reach them.
-    private let running = Mutex<[ID: Task<Data?, Never>]>([:])
+    /// Calls in flight, by request id, so that a cancellation can reach them; each with a
+    /// number of its own, so that a call whose id was reused removes only its own entry.
+    private let running = Mutex<(calls: [ID: (number: UInt64, task: Task<Data?, Never>)], started: UInt64)>(([:], 0))
 
     init(
         service: SandboxMCPServer, connection: SandboxMCPServer.Connection,
@@ -31,6 +32,8 @@ final class ToolCallShortcut: Sendable {
     /// The parts of a message the shortcut looks at; `params` only for the methods it takes.
     private struct Message: Decodable, Sendable {
         var id: ID?
+        /// An `id` that is neither a string nor an integer (MCP forbids even `null`).
+        var badID = false
         var method: String?
         var call: CallParameters?
         var cancelled: ID?
@@ -55,22 +58,30 @@ final class ToolCallShortcut: Sendable {
             case ping(ID)
             case call(CallParameters, ID)
             case cancel(ID)
+            case invalidID
             case other
         }
 
         var kind: Kind {
+            if badID, method != nil { return .invalidID }
             switch (method, id) {
-            case (Ping.name?, let id?): .ping(id)
-            case (CallTool.name?, let id?): call.map { .call($0, id) } ?? .other
-            case (CancelledNotification.name?, nil): cancelled.map { .cancel($0) } ?? .other
-            default: .other
+            case (Ping.name?, let id?): return .ping(id)
+            case (CallTool.name?, let id?): return call.map { .call($0, id) } ?? .other
+            case (CancelledNotification.name?, nil): return cancelled.map { .cancel($0) } ?? .other
+            default: return .other
             }
         }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Keys.self)
             guard try container.decodeIfPresent(String.self, forKey: .jsonrpc) == "2.0" else { return }
-            id = try container.decodeIfPresent(ID.self, forKey: .id)
+            if container.contains(.id) {
+                switch try container.decode(PlainJSON.self, forKey: .id) {
+                case .string(let text): id = .string(text)
+                case .int(let number): id = .number(number)
+                default: badID = true
+                }
+            }
             method = try container.decodeIfPresent(String.self, forKey: .method)
             switch method {
             case CallTool.name: call = try container.decode(CallParameters.self, forKey: .params)
@@ -110,6 +121,9 @@ final class ToolCallShortcut: Sendable {
         case .ping(let id):
             send(Self.pong(id))
             return true
+        case .invalidID:
+            send(Self.invalidID)
+            return true
         case .cancel(let id):
             return cancel(id)
         case .call(let call, let id):
@@ -136,6 +150,7 @@ final class ToolCallShortcut: Sendable {
         }
         switch message.kind {
         case .ping(let id): return .answer(Self.pong(id))
+        case .invalidID: return .answer(Self.invalidID)
         case .cancel(let id): return cancel(id) ? .noAnswer : .notMine
         case .call(let call, let id):
             // Progress notifications travel on an event stream, which the SDK's transport keeps.
@@ -184,6 +199,22 @@ final class ToolCallShortcut: Sendable {
         }
     }
 
+    /// The answer to a request whose id is not a string or an integer: the SDK would answer
+    /// under a made-up id, or not at all.
+    private static let invalidID: Data = {
+        var out: [UInt8] = []
+        JSONText.write(
+            [
+                "jsonrpc": "2.0", "id": .null,
+                "error": [
+                    "code": .int(MCPError.invalidRequest(nil).code),
+                    "message":
+                        "invalid request: 'id' must be a string or an integer (MCP requests never have a null id)",
+                ],
+            ], to: &out)
+        return Data(out)
+    }()
+
     private static func pong(_ id: ID) -> Data {
         Data(JSONText.response(id: id, result: .object([:])))
     }
@@ -193,22 +224,39 @@ final class ToolCallShortcut: Sendable {
     /// a call that ends at once does not stay listed.
     private func start(_ call: Message.CallParameters, id: ID) -> Task<Data?, Never> {
         running.withLock { running in
-            let task = Task { await self.execute(call, id: id) }
-            running[id] = task
+            running.started += 1
+            let number = running.started
+            let task = Task {
+                defer {
+                    self.running.withLock { running in
+                        if running.calls[id]?.number == number { running.calls[id] = nil }
+                    }
+                }
+                return await self.execute(call, id: id)
+            }
+            running.calls[id] = (number, task)
             return task
         }
     }
 
+    /// Cancels every call in flight: the connection is closing.
+    func cancelAll() {
+        let calls = running.withLock { running in
+            defer { running.calls = [:] }
+            return running.calls.values.map(\.task)
+        }
+        for task in calls { task.cancel() }
+    }
+
     /// Cancels the call with request id `id`, if it runs here; whether it did.
     func cancel(_ id: ID) -> Bool {
-        guard let task = running.withLock({ $0.removeValue(forKey: id) }) else { return false }
-        task.cancel()
+        guard let call = running.withLock({ $0.calls.removeValue(forKey: id) }) else { return false }
+        call.task.cancel()
         return true
     }
 
     /// Runs a call; its answer, or `nil` when it was cancelled (the spec says not to answer).
     private func execute(_ call: Message.CallParameters, id: ID) async -> Data? {
-        defer { _ = running.withLock { $0.removeValue(forKey: id) } }
         let send = send
         let progress = call._meta?.progressToken.map { token in
             ProgressReporter(token: token) { notification in

@@ -51,6 +51,11 @@ struct TopLevelIDScanner {
                 if value.count < 20 { value.append(byte) }
                 return
             }
+            if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                // A fraction or an exponent: not an id a request can have.
+                readingValue = false
+                return
+            }
             finishValue()
         }
         if inString {
@@ -58,6 +63,8 @@ struct TopLevelIDScanner {
                 escaped = false
             } else if byte == UInt8(ascii: "\\") {
                 escaped = true
+                // A key with an escape is never read as "id": `"i\"d"` is not `"id"`.
+                if readingKey { keyLength += 2 }
             } else if byte == UInt8(ascii: "\"") {
                 inString = false
                 if readingKey {

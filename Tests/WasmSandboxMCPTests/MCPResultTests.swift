@@ -2,8 +2,8 @@ import Foundation
 import MCP
 import Synchronization
 import Testing
-import WasmSandbox
 
+@testable import WasmSandbox
 @testable import WasmSandboxMCP
 
 /// Results as models and agent frameworks read them: a status-first text, failures of the
@@ -108,6 +108,15 @@ struct MCPResultTests {
         // The short section keeps everything; the long one gets the rest of the budget.
         #expect(body.contains(String(repeating: "E", count: 100)))
         #expect(structured(result)["stdout"]?.stringValue?.count == 50_010)
+    }
+
+    @Test func theBudgetCountsScalarsNotGraphemeClusters() {
+        // One letter and 300,000 combining marks: one grapheme cluster, 300,001 scalars.
+        let marks = "a" + String(repeating: "\u{301}", count: 300_000)
+        let cut = TextBudget.fit([marks, "short"], budget: 1_000)
+        #expect(cut[0].unicodeScalars.count < 1_200)
+        #expect(cut[0].contains("characters cut here"))
+        #expect(cut[1] == "short")
     }
 
     @Test func onlyFilesTheRunCreatedOrChangedComeBack() async throws {
@@ -236,21 +245,30 @@ struct MCPResultTests {
 
     @Test func progressIsReportedWhileARunLasts() async throws {
         let ticks = Mutex<[ProgressNotification.Parameters]>([])
+        let (arrived, arrival) = AsyncStream<Void>.makeStream()
         let reporter = ProgressReporter(
-            token: .string("t"), send: { message in ticks.withLock { $0.append(message.params) } },
-            interval: .milliseconds(20))
+            token: .string("t"),
+            send: { message in
+                ticks.withLock { $0.append(message.params) }
+                arrival.yield()
+            }, interval: .milliseconds(20))
         let progress = ExecutionProgress()
-        var request = ExecutionRequest(.javascript("console.log('x'); for (;;) {}"))
-        request.limits = ExecutionLimits(timeout: .seconds(2))
-        request.progress = progress
-        let result = await reporter.reporting(progress) { [request] in await service.sandbox.execute(request) }
-        #expect(result.status == .timedOut)
+        progress.wrote(5, toStderr: false)
+        progress.wrote(3, toStderr: true)
+        // The work lasts until three notifications have come: no clock decides the outcome.
+        let answer = await reporter.reporting(progress) { () async -> Int in
+            var iterator = arrived.makeAsyncIterator()
+            for _ in 0..<3 { await iterator.next() }
+            return 42
+        }
+        #expect(answer == 42)
         let sent = ticks.withLock { $0 }
-        #expect(!sent.isEmpty)
+        #expect(sent.count >= 3)
         #expect(sent.map(\.progress) == sent.map(\.progress).sorted() && Set(sent.map(\.progress)).count == sent.count)
         #expect(sent.allSatisfy { $0.progressToken == .string("t") })
-        #expect(sent.last?.message?.contains("2 bytes of stdout") == true, "\(sent.last?.message ?? "")")
-        // Nothing is sent once the run is over.
+        #expect(
+            sent.last?.message?.contains("5 bytes of stdout and 3 of stderr") == true, "\(sent.last?.message ?? "")")
+        // Nothing is sent once the work is over.
         let after = sent.count
         try await Task.sleep(for: .milliseconds(100))
         #expect(ticks.withLock { $0.count } == after)
@@ -261,7 +279,7 @@ struct MCPResultTests {
         let received = Mutex(0)
         await client.onNotification(ProgressNotification.self) { _ in received.withLock { $0 += 1 } }
         let context: RequestContext<CallTool.Result> = try await client.callTool(
-            name: "execute_code", arguments: ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 4000],
+            name: "execute_code", arguments: ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 6000],
             meta: Metadata(progressToken: .string("run-1")))
         let result = try await context.value
         #expect(result.structuredContent?.objectValue?["status"] == "timed_out")

@@ -122,4 +122,33 @@ struct MCPSessionTests {
         _ = try await RawConnection.request(port: running.port, method: "DELETE", session: session)
         #expect(try await eventually { sandbox.sessions().isEmpty })
     }
+
+    /// A closed HTTP session's calls are cancelled with it (not left to finish and keep files
+    /// for a connection that is gone), and no later connection can read what it made.
+    @Test func closingAnHTTPSessionCancelsItsCallsAndItsFilesStayItsOwn() async throws {
+        let running = try await RunningHTTPServer { _ in }
+        defer { running.task.cancel() }
+        let service = running.server.service
+        let session = try await RawConnection.openSession(port: running.port)
+        let connection = try RawConnection(port: running.port)
+        let call =
+            #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"python","code":"open('/workspace/secret.txt', 'w').write('mine')\nwhile True: pass","timeout_ms":60000}}}"#
+        var head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
+        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: \(session)\r\n"
+        connection.send(head + "Content-Length: \(call.utf8.count)\r\n\r\n" + call)
+        func metrics() async throws -> [String: Value] {
+            try await service.call("sandbox_metrics", arguments: nil).structuredContent?.objectValue ?? [:]
+        }
+        #expect(try await eventually { (try? await metrics()["in_flight"]) == 1 })
+        _ = try await RawConnection.request(port: running.port, method: "DELETE", session: session)
+        #expect(try await eventually { (try? await metrics()["in_flight"]) == 0 })
+        #expect(try await metrics()["by_status"] == ["cancelled": 1])
+        // Connections opened after it see nothing of it.
+        for _ in 0..<20 {
+            let other = try await RawConnection.openSession(port: running.port)
+            let list = #"{"jsonrpc":"2.0","id":5,"method":"resources/list"}"#
+            let answer = try await RawConnection.request(port: running.port, session: other, body: list)
+            #expect(!answer.contains("secret.txt"), "\(answer.prefix(400))")
+        }
+    }
 }

@@ -61,6 +61,7 @@ struct LineSplitterTests {
             (#"{"method":"x","params":{"id":99,"list":[{"id":1}],"s":"\"id\":5"},"id":-3}"#, ID.number(-3)),
             (#"{ "params" : { "text" : "}]\\\"{" } , "id" : "abc-1" }"#, ID.string("abc-1")),
             (#"{"idx":1,"xid":2,"id":12345678901}"#, ID.number(12_345_678_901)),
+            (#"{"i\"d":666,"id":8}"#, ID.number(8)),
         ])
     func theTopLevelIdIsFoundWhereverItIs(message: String, id: ID) {
         var scanner = TopLevelIDScanner()
@@ -72,6 +73,7 @@ struct LineSplitterTests {
     @Test func messagesWithoutAUsableIdGetNone() {
         for message in [
             #"{"method":"notify","params":{"id":1}}"#, #"{"id":null}"#, #"{"id":"with \"escape\""}"#, #"[{"id":1}]"#,
+            #"{"id":9.5}"#, #"{"id":1e3}"#, #"{"id":true}"#,
         ] {
             var scanner = TopLevelIDScanner()
             scanner.scan(Array(message.utf8))
@@ -165,7 +167,8 @@ struct StdioTransportTests {
     @Test func aCancelledCallGetsNoAnswerAndItsRunStops() async throws {
         let client = try RawClient(environment: ["MCP_SANDBOX_MAX_TIMEOUT_MS": "600000"])
         try await client.initialize()
-        try await client.call(5, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
+        try await client.call(
+            5, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
         try await client.send([
             "jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 5, "reason": "test"],
         ])
@@ -189,7 +192,8 @@ struct StdioTransportTests {
     @Test func anOversizedRequestIsRefusedByIdAndTheServerGoesOn() async throws {
         let client = try RawClient(environment: ["MCP_SANDBOX_MAX_MESSAGE_BYTES": "100000"])
         try await client.initialize()
-        try await client.call(9, "execute_code", ["language": "javascript", "code": String(repeating: "1;", count: 100_000)])
+        try await client.call(
+            9, "execute_code", ["language": "javascript", "code": String(repeating: "1;", count: 100_000)])
         let refusal = try await client.receive()
         #expect(refusal["id"] as? Int == 9)
         let error = try #require(refusal["error"] as? [String: Any])
@@ -206,7 +210,8 @@ struct StdioTransportTests {
         let client = try RawClient()
         try await client.initialize()
         try await client.sendRaw(Data(#"{"jsonrpc":"2.0","id":3,"method":"ping""#.utf8 + [0x0A]))
-        try await client.sendRaw(Data(("{\"id\":\"deep\",\"params\":" + String(repeating: "[", count: 2000) + "\n").utf8))
+        try await client.sendRaw(
+            Data(("{\"id\":\"deep\",\"params\":" + String(repeating: "[", count: 2000) + "\n").utf8))
         try await client.sendRaw(Data("{bad\n".utf8))
         var answers: [[String: Any]] = []
         for _ in 0..<3 { answers.append(try await client.receive()) }
@@ -219,6 +224,35 @@ struct StdioTransportTests {
         #expect(messages[2].contains("Invalid value"))
         try await client.send(["jsonrpc": "2.0", "id": 4, "method": "ping"])
         #expect(try await client.receive()["id"] as? Int == 4)
+    }
+
+    /// A call whose id an earlier, finished call also had is still the one a cancellation
+    /// reaches; a request whose id is not a string or an integer gets an answer saying so.
+    @Test func idsAreMatchedExactly() async throws {
+        let client = try RawClient(environment: ["MCP_SANDBOX_MAX_TIMEOUT_MS": "600000"])
+        try await client.initialize()
+        try await client.call(9, "execute_code", ["language": "javascript", "code": "console.log('first')"])
+        #expect(try await client.receive()["id"] as? Int == 9)
+        try await client.call(
+            9, "execute_code", ["language": "javascript", "code": "for (;;) {}", "timeout_ms": 600_000])
+        try await client.send(["jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": 9]])
+        var inFlight: Int?
+        for id in 10...1_000 {
+            try await client.call(id, "sandbox_metrics", [:])
+            let answer = try await client.receive()
+            #expect(answer["id"] as? Int == id, "\(answer)")
+            inFlight =
+                ((answer["result"] as? [String: Any])?["structuredContent"] as? [String: Any])?["in_flight"] as? Int
+            if inFlight == 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(inFlight == 0)
+        for id: Any in [true, NSNull(), ["x": 1], 1.5] {
+            try await client.send(["jsonrpc": "2.0", "id": id, "method": "ping"])
+            let answer = try await client.receive()
+            #expect(answer["id"] is NSNull)
+            #expect((answer["error"] as? [String: Any])?["code"] as? Int == -32600, "\(answer)")
+        }
     }
 
     @Test func concurrentAnswersNeverInterleaveAndLargeOnesArriveWhole() async throws {

@@ -616,4 +616,31 @@ struct ExceptionAttackTests {
         #expect(result.message?.contains("GC heap out of memory") == true, "\(result.message ?? "")")
         #expect(await run(Guests.hello).stdoutText == "hello\n")
     }
+
+    /// Directories nested hundreds deep with 250-byte names make every path tens of kilobytes:
+    /// the listing stops at its path budget instead of copying megabytes per file.
+    @Test func deepLongPathsAreListedWithinABudget() async throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let result = await runPython(
+            """
+            import os
+            fd = os.open('/workspace', os.O_RDONLY)
+            name = 'a' * 250
+            for _ in range(300):
+                os.mkdir(name, dir_fd=fd)
+                inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            for j in range(300):
+                os.close(os.open(f'f{j}', os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+            print('made')
+            """, workspace: workspace)
+        #expect(result.stdoutText == "made\n", "\(result.stderrText)")
+        let files = try #require(result.files)
+        let pathBytes = files.reduce(0) { $0 + $1.path.utf8.count }
+        #expect(!files.isEmpty && files.count < 300, "\(files.count) files listed")
+        #expect(pathBytes <= DirectoryTree.maxPathBytes)
+        #expect(workspace.listing().entries == 600)
+    }
 }
