@@ -4,6 +4,7 @@ over stdio and over Streamable HTTP.
 Run by scripts/test.sh after `swift build`: python3 tests-external/mcp_client_test.py BINARY
 """
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -13,18 +14,11 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 from mcp.shared.exceptions import McpError
 
+# The checks and the summary are the client tests' (stdlib only, so this environment runs them).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients"))
+from common import check, finish  # noqa: E402
+
 BINARY = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/wasm-sandbox"
-passed = 0
-failed = 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 SERVE_ARGS = ["serve", "--max-timeout-ms", "10000"]
@@ -59,8 +53,7 @@ async def main():
             server.kill()
             check("http server stops on SIGTERM", False, "still running after 10 s")
 
-    print(f"mcp-python-client: {passed} passed, {failed} failed")
-    return failed == 0
+    return finish("mcp-python-client")
 
 
 async def disconnect_mid_run(url, observer):
@@ -190,4 +183,4 @@ async def exercise(session, transport):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if asyncio.run(main()) else 1)
+    sys.exit(asyncio.run(main()))
