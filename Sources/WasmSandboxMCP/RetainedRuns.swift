@@ -6,11 +6,13 @@ import WasmSandbox
 ///
 /// Bounded on every axis a client could push: each workspace goes after `grace`, when its
 /// connection closes, or when `capacity` newer ones were kept (all connections together),
-/// so disk use is at most `capacity` workspaces, whatever the number of calls.
+/// so disk use is at most `capacity` workspaces, whatever the number of calls. One timer
+/// serves them all (they expire in the order they were kept), not a sleeping task per run.
 actor RetainedRuns {
     private struct Entry {
         let workspace: Workspace
         let owner: UInt64
+        let expires: ContinuousClock.Instant
     }
 
     private let capacity: Int
@@ -18,6 +20,7 @@ actor RetainedRuns {
     private var entries: [String: Entry] = [:]
     /// Ids from oldest to newest, for eviction at the cap.
     private var order: [String] = []
+    private var expiry: Task<Void, Never>?
 
     init(capacity: Int = 64, grace: Duration) {
         self.capacity = capacity
@@ -26,14 +29,24 @@ actor RetainedRuns {
 
     /// Keeps `workspace` under `id` (a random one, from ``newID()``) for `owner`.
     func retain(_ workspace: Workspace, id: String, owner: UInt64) {
-        entries[id] = Entry(workspace: workspace, owner: owner)
+        entries[id] = Entry(workspace: workspace, owner: owner, expires: .now + grace)
         order.append(id)
         while order.count > capacity { drop(order[0]) }
-        let grace = grace
-        Task { [weak self] in
-            try? await Task.sleep(for: grace)
-            await self?.drop(id)
+        if expiry == nil {
+            expiry = Task { [weak self] in await self?.expireInOrder() }
         }
+    }
+
+    /// Drops each kept workspace when its grace ends, oldest first, until none is left.
+    private func expireInOrder() async {
+        while let oldest = order.first, let entry = entries[oldest] {
+            if entry.expires > .now {
+                try? await Task.sleep(until: entry.expires, clock: .continuous)
+                continue
+            }
+            drop(oldest)
+        }
+        expiry = nil
     }
 
     /// An id no client can guess, so that a run's files are found only through its result.

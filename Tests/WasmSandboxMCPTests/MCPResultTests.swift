@@ -185,6 +185,37 @@ struct MCPResultTests {
         await #expect(throws: MCPError.self) { _ = try await client.readResource(uri: "file:///etc/passwd") }
     }
 
+    @Test func aRunsFilesGoAfterTheGracePeriod() async throws {
+        let client = try await client { $0.resourceGraceSeconds = 1 }
+        let result = try await execute(
+            client, ["language": "python", "code": "open('/workspace/brief.txt', 'w').write('soon gone')"])
+        let uri = try #require(links(result)["brief.txt"])
+        // Read at once it is there (the grace is a second; a loaded machine may take longer to
+        // get here, so only its going is required).
+        _ = try? await client.readResource(uri: uri)
+        #expect(
+            try await eventually {
+                do {
+                    _ = try await client.readResource(uri: uri)
+                    return false
+                } catch { return true }
+            })
+    }
+
+    @Test func atMostCapacityRunsAreKeptOldestGoingFirst() async throws {
+        let runs = RetainedRuns(capacity: 2, grace: .seconds(3600))
+        let kept = try (0..<3).map { index in try Workspace(files: ["f\(index)": [1]]) }
+        for (index, workspace) in kept.enumerated() { await runs.retain(workspace, id: "r\(index)", owner: 7) }
+        #expect(await runs.workspace("r0", owner: 7) == nil)
+        #expect(await runs.workspace("r1", owner: 7) != nil)
+        #expect(await runs.workspace("r2", owner: 7) != nil)
+        #expect(await runs.workspace("r2", owner: 8) == nil)
+        // The dropped one's directory is removed (off the caller's thread).
+        #expect(try await eventually { !FileManager.default.fileExists(atPath: kept[0].directory.path) })
+        await runs.release(7)
+        #expect(await runs.count == 0)
+    }
+
     @Test func aSessionsFilesAreReadableWhileItLives() async throws {
         let client = try await connectedClient()
         let result = try await execute(
