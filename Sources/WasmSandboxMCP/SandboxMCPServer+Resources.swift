@@ -42,10 +42,10 @@ extension SandboxMCPServer {
         for (id, workspace) in await retained.kept(by: sessions.owner) {
             places.append(({ .run(id: id, path: $0) }, workspace))
         }
-        let places0 = places
+        let found = places
         return await BlockingIO.run {
             var resources: [Resource] = []
-            for place in places0 {
+            for place in found {
                 for file in place.workspace.files() {
                     guard resources.count < Self.maxListedResources else { return resources }
                     let kind = FileKind(path: file.path)
