@@ -9,6 +9,7 @@ import NIOHTTPTypes
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// MCP's Streamable HTTP transport on Hummingbird, at `/mcp`, with `GET /health` (the canary)
 /// and `GET /metrics` (Prometheus text from the registry the process bootstrapped).
@@ -25,6 +26,9 @@ public struct MCPHTTPServer: Sendable {
     let logger: Logger
     let sessions: MCPSessions
     let connections = ConnectionCount()
+    /// Set on SIGTERM: the health check fails and new MCP sessions are refused while the calls
+    /// in flight finish, so that a load balancer moves traffic away before the process ends.
+    let draining = DrainFlag()
 
     public init(
         service: SandboxMCPServer, host: String, port: Int, prometheus: PrometheusCollectorRegistry?, logger: Logger
@@ -61,7 +65,15 @@ public struct MCPHTTPServer: Sendable {
                 try await Self.forward(request, to: sessions, maxBodyBytes: configuration.maxMessageBytes)
             }
         }
+        let draining = draining
         router.get("/health") { _, _ -> Response in
+            if draining.isSet {
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string: #"{"healthy":false,"message":"draining: this server is shutting down"}"#)))
+            }
             let report = await service.sandbox.health()
             let body = try JSONEncoder().encode(report)
             return Response(
@@ -93,8 +105,20 @@ public struct MCPHTTPServer: Sendable {
                 await onReady(channel.localAddress?.port ?? port)
             },
             logger: logger)
-        app.addServices(SessionCloser(sessions: sessions), SessionExpiry(sessions: sessions))
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        // SIGTERM and SIGINT start the drain, which ends in the group's graceful shutdown:
+        // the sessions are closed (their calls cancelled) and the server stops.
+        let group = GroupHandle()
+        let drain = Drain(
+            server: self, limit: .seconds(configuration.drainSeconds), group: group, logger: logger)
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: app), .init(service: SessionCloser(sessions: sessions)),
+                    .init(service: SessionExpiry(sessions: sessions)), .init(service: drain),
+                ],
+                logger: logger))
+        group.set(serviceGroup)
+        try await serviceGroup.run()
     }
 
     private static func forward(_ request: Request, to sessions: MCPSessions, maxBodyBytes: Int) async throws
@@ -264,6 +288,49 @@ private struct SessionExpiry: Service {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
                 await sessions.expireIdleSessions()
+            }
+        }
+    }
+}
+
+/// Whether the server drains, read by every health check.
+final class DrainFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}
+
+/// The service group, for the drain to end it.
+private final class GroupHandle: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+    func set(_ serviceGroup: ServiceGroup) { group.withLock { $0 = serviceGroup } }
+    func shutDown() async { await group.withLock { $0 }?.triggerGracefulShutdown() }
+}
+
+/// Waits for SIGTERM or SIGINT, then drains: the health check fails and new MCP sessions
+/// are refused at once, calls in flight may finish for up to `limit`, then the group shuts
+/// down (closing the sessions, which cancels what still runs).
+private struct Drain: Service {
+    let server: MCPHTTPServer
+    let limit: Duration
+    let group: GroupHandle
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        try? await cancelWhenGracefulShutdown {
+            for await signal in signals {
+                logger.notice(
+                    "draining on \(signal): no new sessions, \(server.service.callsInFlight) call(s) in flight may finish"
+                )
+                server.draining.set()
+                await server.sessions.startDraining()
+                let deadline = ContinuousClock.now + limit
+                while server.service.callsInFlight > 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                await group.shutDown()
+                return
             }
         }
     }

@@ -35,6 +35,9 @@ public struct MCPServerConfiguration: Sendable {
     /// How long the files of a stateless run stay readable through `resources/read` after
     /// its result is sent; a session's files stay while the session lives.
     public var resourceGraceSeconds = 60
+    /// Streamable HTTP: on SIGTERM the server drains (fails its health check, refuses new MCP
+    /// sessions, lets calls in flight finish) for at most this long, then closes what is left.
+    public var drainSeconds = 30
     /// Executions running at once; more wait in a queue, and past it calls get `busy`.
     public var maxConcurrentExecutions = 20
     public var maxQueuedExecutions = 100
@@ -83,6 +86,7 @@ public struct MCPServerConfiguration: Sendable {
             ("MAX_IMAGES", \.maxImages, LimitBounds.images),
             ("MAX_IMAGE_BYTES", \.maxImageBytes, LimitBounds.inlineBytes),
             ("RESOURCE_GRACE_SECONDS", \.resourceGraceSeconds, LimitBounds.seconds),
+            ("DRAIN_SECONDS", \.drainSeconds, LimitBounds.seconds),
             ("MAX_CONCURRENT", \.maxConcurrentExecutions, LimitBounds.concurrentExecutions),
             ("MAX_QUEUED", \.maxQueuedExecutions, LimitBounds.queuedExecutions),
             ("HTTP_IDLE_TIMEOUT_SECONDS", \.httpIdleTimeoutSeconds, LimitBounds.seconds),

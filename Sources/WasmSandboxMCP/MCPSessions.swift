@@ -26,6 +26,8 @@ actor MCPSessions {
     private let idleTimeout: Duration
     private let eventStreamLifetime: Duration
     private var sessions: [String: Session] = [:]
+    /// Set when the server drains: no new session opens.
+    private var draining = false
 
     init(
         service: SandboxMCPServer, logger: Logger, maxSessions: Int = 256, idleTimeout: Duration = .seconds(3600),
@@ -61,7 +63,13 @@ actor MCPSessions {
         if id == nil, method == "POST", let body = request.body, Self.isInitialize(body) {
             return await open(request)
         }
-        if id != nil { return .error(statusCode: 404, .invalidRequest("Not Found: no such session")) }
+        if id != nil {
+            return .error(
+                statusCode: 404,
+                .invalidRequest(
+                    "Not Found: no such session (it expired, was closed, or its server went away): start a new one with initialize"
+                ))
+        }
         return .error(statusCode: 400, .invalidRequest("Bad Request: missing \(HTTPHeaderName.sessionID) header"))
     }
 
@@ -105,7 +113,15 @@ actor MCPSessions {
     /// idle timeout by at most a quarter of it (and 30 s).
     var expiryInterval: Duration { max(min(idleTimeout / 4, .seconds(30)), .milliseconds(10)) }
 
+    /// Refuses new sessions from now on; the open ones go on until the server closes them.
+    func startDraining() { draining = true }
+
     private func open(_ request: HTTPRequest) async -> HTTPResponse {
+        guard !draining else {
+            return .error(
+                statusCode: 503,
+                .invalidRequest("Service Unavailable: this server is shutting down; start the session on another one"))
+        }
         if sessions.count >= maxSessions {
             guard
                 let oldest = sessions.filter({ $0.value.streams == 0 }).min(by: {

@@ -135,6 +135,9 @@ public final class SandboxMCPServer: Sendable {
         await retained.release(sessions.owner)
     }
 
+    /// Tool calls running now, on every connection.
+    public var callsInFlight: Int { stats.withLock { $0.inFlight } }
+
     /// Runs one tool call outside any connection: its sessions are shared by every such caller.
     public func call(_ name: String, arguments: [String: Value]?) async throws -> CallTool.Result {
         try await call(name, arguments: arguments, sessions: directSessions, progress: nil)
