@@ -60,6 +60,23 @@ check repl-terminal 0 ">>> ... ... >>> 42" -- sh -c "printf 'def g():\n    retur
 # test.sh ran `prepare`: the engines load precompiled, so even an empty cache compiles nothing.
 check prepare-up-to-date 0 "Python (no fuel metering): up to date" -- $bin prepare
 check py-precompiled 0 "=1" -- $bin run --lang python --code 'print(1)' --cache-dir "$tmp/cache"
+# Replicas may share one compile cache directory: twelve processes at once, four of each of
+# three modules, all writing the same entries. Every run answers, the cache holds exactly one
+# entry per module (no temporary file left, nothing torn), and each entry loads afterwards.
+shared=$tmp/shared-cache
+concurrent_writers() {
+  local pids=() i m status=0
+  for i in 1 2 3 4; do
+    for m in 1 2 3; do
+      $bin run --cache-dir "$shared" --lang wat --code "(module (memory (export \"memory\") 1) (func (export \"_start\") (drop (i32.const $m))))" >/dev/null 2>&1 &
+      pids+=($!)
+    done
+  done
+  for i in "${pids[@]}"; do wait "$i" || status=1; done
+  echo "status=$status entries=$(find "$shared" -name '*.cwasm' | wc -l) tmp=$(find "$shared" -name '*.tmp' | wc -l)"
+}
+check shared-cache-writers 0 "=status=0 entries=3 tmp=0" -- concurrent_writers
+check shared-cache-reads 0 '"cache_hit":true' -- $bin run --json --cache-dir "$shared" --lang wat --code '(module (memory (export "memory") 1) (func (export "_start") (drop (i32.const 2))))'
 check py-pandas 0 "=[3, 22]" -- $bin run --lang python --code 'import pandas as pd
 print(pd.DataFrame({"k": list("abab"), "v": [1, 7, 2, 15]}).groupby("k")["v"].sum().tolist())'
 mkdir -p "$tmp/plots"

@@ -24,3 +24,12 @@ fi
 "$venv/bin/python" tests-external/mcp_client_test.py .build/debug/wasm-sandbox
 # Six real MCP clients and agent frameworks, each in a pinned virtual environment of its own.
 ./scripts/client-tests.sh .build/debug/wasm-sandbox
+# Three replicas behind HAProxy (deploy/haproxy), when HAProxy is installed (.ci/run installs it).
+if command -v haproxy >/dev/null; then
+  python3 tests-external/haproxy_test.py .build/debug/wasm-sandbox
+elif [ -n "${CI:-}" ]; then
+  echo "test.sh: haproxy is not installed, and CI must run the replicas test" >&2
+  exit 1
+else
+  echo "test.sh: haproxy not installed (apt-get install haproxy): the replicas test is skipped" >&2
+fi
