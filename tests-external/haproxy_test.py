@@ -40,6 +40,7 @@ class Client:
         self.session = None
         self.next_id = 10
         self.reinitialized = 0
+        self.gone = []
 
     def post(self, body):
         for _ in range(3):
@@ -75,6 +76,7 @@ class Client:
             status, _, body = self.post({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call",
                                          "params": {"name": "execute_code", "arguments": arguments}})
             if status == 404:
+                self.gone.append(body)
                 self.session = None
                 self.reinitialized += 1
                 continue
@@ -140,11 +142,13 @@ def main():
 
 def exercise(port, replicas, admin):
     hello = {"language": "javascript", "code": "console.log('hi')"}
-    failures, calls = [], [0]
+    failures, calls, clients = [], [0], []
     lock = threading.Lock()
+
 
     def stateless(count):
         client = Client(port)
+        clients.append(client)
         for _ in range(count):
             result, detail = client.call(hello)
             with lock:
@@ -196,6 +200,9 @@ def exercise(port, replicas, admin):
     while time.time() < deadline and server_states(admin).get(victim) == "UP":
         time.sleep(0.2)
     check("the drained replica is out of the pool", server_states(admin).get(victim) != "UP", server_states(admin))
+    answers = [body for client in clients + sessions for body in client.gone]
+    check("its sessions were told to start a new one",
+          answers and all("start a new one with initialize" in body for body in answers), answers[:2])
 
     # A replica killed outright is taken out by the health check (inter 1s, fall 2).
     killed = "r3"

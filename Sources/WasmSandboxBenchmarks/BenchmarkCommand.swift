@@ -7,7 +7,9 @@ struct BenchmarkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wasm-sandbox-bench",
         abstract: "Benchmarks of wasm-sandbox, each next to a baseline measured in the same run.",
-        subcommands: [LibraryBenchmark.self, ProcessBenchmark.self, MCPBenchmark.self, SoakCommand.self],
+        subcommands: [
+            LibraryBenchmark.self, ProcessBenchmark.self, MCPBenchmark.self, ReplicasBenchmark.self, SoakCommand.self,
+        ],
         defaultSubcommand: LibraryBenchmark.self
     )
 }
