@@ -145,7 +145,6 @@ def exercise(port, replicas, admin):
     failures, calls, clients = [], [0], []
     lock = threading.Lock()
 
-
     def stateless(count):
         client = Client(port)
         clients.append(client)
