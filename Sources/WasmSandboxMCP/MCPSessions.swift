@@ -206,9 +206,11 @@ actor MCPSessions {
         logger.debug("session closed", metadata: ["session": "\(id)"])
     }
 
-    /// The answer to a `tools/call` or `ping` POST, as plain JSON, from the session's
-    /// ``ToolCallShortcut``; `nil` leaves the request to the SDK's transport (anything else,
-    /// and any request whose headers that transport would refuse, so that it says why).
+    /// The answer to a `tools/call` or `ping` POST from the session's ``ToolCallShortcut``: a
+    /// ping as plain JSON, a call on an event stream, as the SDK's transport answers (the
+    /// server's heartbeat on it is how a client that went away is noticed, and its call
+    /// cancelled). `nil` leaves the request to the SDK's transport: anything else, and any
+    /// request whose headers that transport would refuse, so that it says why.
     private static func shortcut(_ request: HTTPRequest, session: Session, id: String) -> HTTPResponse? {
         guard let body = request.body,
             request.header(HTTPHeaderName.contentType)?.lowercased().hasPrefix("application/json") == true,
@@ -216,25 +218,22 @@ actor MCPSessions {
             accept.contains("application/json"), accept.contains("text/event-stream") || accept.contains("*/*"),
             request.header(HTTPHeaderName.protocolVersion).map(Version.supported.contains) ?? true
         else { return nil }
-        switch session.shortcut.handle(body) {
+        let (stream, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+        let outcome = session.shortcut.handle(body, progressGoesOut: false) { answer in
+            if let answer {
+                var event = Data("event: message\ndata: ".utf8)
+                event.append(answer)
+                event.append(contentsOf: Array("\n\n".utf8))
+                continuation.yield(event)
+            }
+            continuation.finish()
+        }
+        switch outcome {
         case .notMine: return nil
         case .answer(let data):
             return .data(data, headers: [HTTPHeaderName.contentType: "application/json", HTTPHeaderName.sessionID: id])
         case .noAnswer: return .accepted(headers: [HTTPHeaderName.sessionID: id])
-        case .running(let call):
-            // An event stream, as the SDK's transport answers: the server's heartbeat on it is
-            // how a client that went away is noticed, and its call cancelled.
-            let (stream, continuation) = AsyncThrowingStream<Data, any Error>.makeStream()
-            let relay = Task {
-                if let answer = await call.value {
-                    var event = Data("event: message\ndata: ".utf8)
-                    event.append(answer)
-                    event.append(contentsOf: Array("\n\n".utf8))
-                    continuation.yield(event)
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in relay.cancel() }
+        case .started:
             return .stream(
                 stream,
                 headers: [

@@ -7,7 +7,7 @@ import WasmSandbox
 /// the text budget, head and tail kept); the files the run created or changed; the limits.
 enum ResultText {
     static func render(
-        _ result: ExecutionResult, plan: ExecuteCodePlan, files: [RunFile], budget: Int, maxListedFiles: Int = 50
+        _ result: ExecutionResult, plan: ExecuteCodePlan, files: [RunFile], budget: Int
     ) -> String {
         var text = statusLine(result) + "\n"
         var sections: [(title: String, body: String)] = []
@@ -27,14 +27,14 @@ enum ResultText {
         }
         if !files.isEmpty {
             text += "files created or changed in /workspace:\n"
-            for file in files.prefix(maxListedFiles) {
+            for file in files.prefix(RunFiles.maxListed) {
                 var line = "- \(file.path) (\(file.size) bytes, \(file.mimeType)) \(file.uri)"
                 if file.image != nil { line += " [shown as an image]" }
                 if let skipped = file.imageSkipped { line += " [image not shown: \(skipped)]" }
                 text += line + "\n"
             }
-            if files.count > maxListedFiles {
-                text += "- … and \(files.count - maxListedFiles) more (all in the structured result)\n"
+            if files.count > RunFiles.maxListed {
+                text += "- … and \(files.count - RunFiles.maxListed) more (all in the structured result)\n"
             }
         }
         return text + limitsLine(plan)

@@ -48,6 +48,10 @@ enum RunFiles {
         case stamps([String: Stamp])
     }
 
+    /// Files a result's text lists and links to (`resource_link`); the structured result
+    /// lists every one.
+    static let maxListed = 50
+
     struct Report: Sendable {
         var files: [RunFile] = []
         /// Files listed without contents for the inline budgets.

@@ -20,8 +20,9 @@ extension SandboxMCPServer {
                 "no '\(text)': a run's files are kept \(configuration.resourceGraceSeconds) s after its result, "
                     + "a session's while the session is open, and only for the connection that ran them")
         }
-        // The answer carries the file in base64 (4 bytes for 3) inside one message.
-        let limit = max(configuration.maxMessageBytes / 4 * 3 - 65_536, 0)
+        // The answer carries the file in base64 (4 bytes for 3) inside one message of at most
+        // the server's own message size, with room for the envelope (uri, type, JSON-RPC).
+        let limit = configuration.maxMessageBytes / 4 * 3 - 1_024
         let path = uri.path
         let bytes = await BlockingIO.run { workspace.contents(of: path, maxBytes: limit) }
         guard let bytes else {

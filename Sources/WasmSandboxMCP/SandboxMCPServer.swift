@@ -101,12 +101,7 @@ public final class SandboxMCPServer: Sendable {
             let progress = params._meta?.progressToken.map { token in
                 ProgressReporter(token: token) { notification in try? await notifier.server?.notify(notification) }
             }
-            let result = try await call(
-                params.name, arguments: params.arguments, sessions: sessions, progress: progress)
-            // The SDK sends nothing for a request whose handler throws `CancellationError`:
-            // the client cancelled it, and the spec says not to answer.
-            try Task.checkCancellation()
-            return result
+            return try await call(params.name, arguments: params.arguments, sessions: sessions, progress: progress)
         }
         await server.withMethodHandler(ReadResource.self) { [self] params in
             guard connection.initialized else { throw notInitialized }
@@ -148,18 +143,29 @@ public final class SandboxMCPServer: Sendable {
         try await readResource(uri, sessions: directSessions)
     }
 
+    /// One tool call, for the SDK's handler and ``ToolCallShortcut`` alike. A call whose task
+    /// was cancelled (`notifications/cancelled`, a client gone) throws `CancellationError`,
+    /// which neither answers: the spec says not to.
     func call(
+        _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
+    ) async throws -> CallTool.Result {
+        let result = try await tool(name, arguments: arguments, sessions: sessions, progress: progress)
+        try Task.checkCancellation()
+        return result
+    }
+
+    private func tool(
         _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
     ) async throws -> CallTool.Result {
         switch name {
         case ToolDefinitions.executeCode.name:
-            return await answer(structured: true) {
+            return try await answer(structured: true) {
                 try await executeCode(arguments, sessions: sessions, progress: progress)
             }
         case ToolDefinitions.listSessions.name:
-            return await answer { try await listSessions(arguments, sessions: sessions) }
+            return try await answer { try await listSessions(arguments, sessions: sessions) }
         case ToolDefinitions.resetSession.name, ToolDefinitions.closeSession.name:
-            return await answer {
+            return try await answer {
                 try await closeSession(arguments, sessions: sessions, reset: name == ToolDefinitions.resetSession.name)
             }
         case ToolDefinitions.health.name:
@@ -183,12 +189,14 @@ public final class SandboxMCPServer: Sendable {
     /// The tool's result; or, when it could not be carried out, a result with `isError: true`
     /// whose text says why, which is what a model sees and can correct (SEP-1303). With
     /// `structured`, that result also carries the fields `execute_code`'s schema requires.
-    private func answer(structured: Bool = false, _ tool: () async throws -> CallTool.Result) async
+    private func answer(structured: Bool = false, _ tool: () async throws -> CallTool.Result) async throws
         -> CallTool.Result
     {
         let status: ExecutionResult.Status
         let text: String
-        do { return try await tool() } catch let error as MCPError {
+        do { return try await tool() } catch let cancelled as CancellationError {
+            throw cancelled
+        } catch let error as MCPError {
             switch error {
             case .invalidParams(let message):
                 (status, text) = (.invalidInput, "invalid arguments: \(message ?? "")")
@@ -214,7 +222,8 @@ public final class SandboxMCPServer: Sendable {
         async throws -> CallTool.Result
     {
         var plan = try ExecuteCodePlan(raw, configuration: configuration)
-        let tracker = ExecutionProgress()
+        // Output is counted as it is written only when someone reports it.
+        let tracker = progress.map { _ in ExecutionProgress() }
         let ran: Ran
         if let name = plan.sessionID {
             ran = try await runInSession(
@@ -253,7 +262,11 @@ public final class SandboxMCPServer: Sendable {
             }
         }
 
-        var structured = try Self.jsonObject(result)
+        // The run's whole listing is replaced by the report of what it created or changed: not
+        // encoded first only to be thrown away.
+        var listed = result
+        listed.files = nil
+        var structured = try Self.jsonObject(listed)
         var limits = plan.applied
         limits["clamped"] = .array(plan.clamped.map { .string($0) })
         structured["limits"] = .object(limits)
@@ -272,7 +285,7 @@ public final class SandboxMCPServer: Sendable {
                 content.append(.image(data: image, mimeType: file.mimeType, annotations: nil, _meta: nil))
             }
         }
-        for file in report.files.prefix(Self.maxLinkedFiles) {
+        for file in report.files.prefix(RunFiles.maxListed) {
             // A link typed image/* is turned into an image URL by some frameworks
             // (langchain-mcp-adapters), which a model provider cannot fetch: an image already
             // sent as image content is linked without a type.
@@ -290,9 +303,6 @@ public final class SandboxMCPServer: Sendable {
         weak let server: Server?
         init(_ server: Server) { self.server = server }
     }
-
-    /// Resource links in one result; every file is listed in the structured result.
-    static let maxLinkedFiles = 50
 
     /// Whether a status means the server could not carry the call out (as opposed to the
     /// program failing, which the result reports).
@@ -313,7 +323,7 @@ public final class SandboxMCPServer: Sendable {
         var failedToRun = false
     }
 
-    private func runStateless(_ plan: ExecuteCodePlan, progress: ExecutionProgress, reporter: ProgressReporter?)
+    private func runStateless(_ plan: ExecuteCodePlan, progress: ExecutionProgress?, reporter: ProgressReporter?)
         async throws -> Ran
     {
         var request = ExecutionRequest(plan.input)
@@ -331,7 +341,7 @@ public final class SandboxMCPServer: Sendable {
 
     /// Runs the call in the client's session `name`, opening it on first use.
     private func runInSession(
-        named name: String, plan: ExecuteCodePlan, sessions: ClientSessions, progress: ExecutionProgress,
+        named name: String, plan: ExecuteCodePlan, sessions: ClientSessions, progress: ExecutionProgress?,
         reporter: ProgressReporter?
     ) async throws -> Ran {
         let code: String
@@ -400,12 +410,16 @@ public final class SandboxMCPServer: Sendable {
     /// Runs a call, counted in the server's statistics, reporting progress while it runs when
     /// the client asked for it.
     private func counted(
-        _ progress: ExecutionProgress, _ reporter: ProgressReporter?,
+        _ progress: ExecutionProgress?, _ reporter: ProgressReporter?,
         _ run: @Sendable () async -> ExecutionResult
     ) async -> ExecutionResult {
         stats.withLock { $0.inFlight += 1 }
         let result: ExecutionResult
-        if let reporter { result = await reporter.reporting(progress, while: run) } else { result = await run() }
+        if let reporter, let progress {
+            result = await reporter.reporting(progress, while: run)
+        } else {
+            result = await run()
+        }
         stats.withLock {
             $0.inFlight -= 1
             $0.byStatus[result.status.rawValue, default: 0] += 1
@@ -486,8 +500,8 @@ public final class SandboxMCPServer: Sendable {
     }
 
     private static func jsonText(_ value: Value) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var out: [UInt8] = []
+        JSONText.write(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -18,7 +18,7 @@ final class ToolCallShortcut: Sendable {
     private let send: @Sendable (Data) -> Void
     /// Calls in flight, by request id, so that a cancellation can reach them; each with a
     /// number of its own, so that a call whose id was reused removes only its own entry.
-    private let running = Mutex<(calls: [ID: (number: UInt64, task: Task<Data?, Never>)], started: UInt64)>(([:], 0))
+    private let running = Mutex<(calls: [ID: (number: UInt64, task: Task<Void, Never>)], started: UInt64)>(([:], 0))
 
     init(
         service: SandboxMCPServer, connection: SandboxMCPServer.Connection,
@@ -98,50 +98,31 @@ final class ToolCallShortcut: Sendable {
         case notMine
         /// The answer to send.
         case answer(Data)
-        /// A call under way: its answer, or `nil` when it was cancelled.
-        case running(Task<Data?, Never>)
-        /// A request whose call was cancelled (no answer), or a cancellation it applied.
+        /// A call it started: its answer goes to the `deliver` given to ``handle(_:deliver:)``.
+        case started
+        /// A cancellation it applied: nothing to answer.
         case noAnswer
     }
 
-    /// Takes `data` when it is a message the shortcut answers, or a cancellation of a call it
-    /// runs, and sends the answer itself when there is one; `false` leaves it to the SDK's
-    /// server (anything else, or anything it cannot read). For stdio, whose reader must go on
-    /// at once: the call runs on a task of its own.
+    /// Takes a message off the stdio reader when the shortcut answers it, or it cancels a call
+    /// the shortcut runs; `false` leaves it to the SDK's server (anything else, or anything it
+    /// cannot read). Calls run on tasks of their own: the reader goes on at once.
     func offer(_ data: Data) -> Bool {
-        let message: Message
-        switch Self.read(data) {
-        case .success(let read): message = read
-        case .failure(.notJSON(let answer)):
+        let send = send
+        switch handle(data, progressGoesOut: true, deliver: { answer in if let answer { send(answer) } }) {
+        case .notMine: return false
+        case .answer(let answer):
             send(answer)
             return true
-        case .failure(.other): return false
-        }
-        switch message.kind {
-        case .ping(let id):
-            send(Self.pong(id))
-            return true
-        case .invalidID:
-            send(Self.invalidID)
-            return true
-        case .cancel(let id):
-            return cancel(id)
-        case .call(let call, let id):
-            guard connection.initialized else { return false }
-            let task = start(call, id: id)
-            let send = send
-            Task {
-                if let answer = await task.value { send(answer) }
-            }
-            return true
-        case .other:
-            return false
+        case .started, .noAnswer: return true
         }
     }
 
-    /// The same for a transport that answers each request in its own response (HTTP): a call
-    /// is returned running, for the transport to relay its answer.
-    func handle(_ data: Data) -> Outcome {
+    /// What to do with a message. A call is started and its answer handed to `deliver`, or
+    /// `nil` when it was cancelled (the spec says not to answer). Without `progressGoesOut`
+    /// (HTTP, where notifications travel on the SDK's event streams), a call that asks for
+    /// progress is left to the SDK.
+    func handle(_ data: Data, progressGoesOut: Bool, deliver: @escaping @Sendable (Data?) -> Void) -> Outcome {
         let message: Message
         switch Self.read(data) {
         case .success(let read): message = read
@@ -153,9 +134,9 @@ final class ToolCallShortcut: Sendable {
         case .invalidID: return .answer(Self.invalidID)
         case .cancel(let id): return cancel(id) ? .noAnswer : .notMine
         case .call(let call, let id):
-            // Progress notifications travel on an event stream, which the SDK's transport keeps.
-            guard connection.initialized, call._meta?.progressToken == nil else { return .notMine }
-            return .running(start(call, id: id))
+            guard connection.initialized, progressGoesOut || call._meta?.progressToken == nil else { return .notMine }
+            start(call, id: id, deliver: deliver)
+            return .started
         case .other: return .notMine
         }
     }
@@ -222,20 +203,18 @@ final class ToolCallShortcut: Sendable {
     /// Starts a call, registered before the reader goes on to the next message, so that a
     /// cancellation right behind it finds it; under the lock its own removal takes, so that
     /// a call that ends at once does not stay listed.
-    private func start(_ call: Message.CallParameters, id: ID) -> Task<Data?, Never> {
+    private func start(_ call: Message.CallParameters, id: ID, deliver: @escaping @Sendable (Data?) -> Void) {
         running.withLock { running in
             running.started += 1
             let number = running.started
             let task = Task {
-                defer {
-                    self.running.withLock { running in
-                        if running.calls[id]?.number == number { running.calls[id] = nil }
-                    }
+                let answer = await self.execute(call, id: id)
+                self.running.withLock { running in
+                    if running.calls[id]?.number == number { running.calls[id] = nil }
                 }
-                return await self.execute(call, id: id)
+                deliver(answer)
             }
             running.calls[id] = (number, task)
-            return task
         }
     }
 
@@ -267,7 +246,6 @@ final class ToolCallShortcut: Sendable {
             let result = try await service.call(
                 call.name, arguments: call.arguments?.mapValues(\.value), sessions: connection.sessions,
                 progress: progress)
-            try Task.checkCancellation()
             return Data(JSONText.response(id: id, result: try ValueEncoder().encode(result)))
         } catch is CancellationError {
             return nil
