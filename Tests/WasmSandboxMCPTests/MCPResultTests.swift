@@ -185,14 +185,22 @@ struct MCPResultTests {
         await #expect(throws: MCPError.self) { _ = try await client.readResource(uri: "file:///etc/passwd") }
     }
 
+    @Test func aKeptRunStaysForItsGraceThenGoes() async throws {
+        let runs = RetainedRuns(grace: .seconds(3))
+        let workspace = try Workspace(files: ["f": [1]])
+        await runs.retain(workspace, id: "r", owner: 1)
+        // Asked at once (well within the grace), it is there; then it goes, on the timer.
+        #expect(await runs.workspace("r", owner: 1) != nil)
+        #expect(try await eventually { await runs.workspace("r", owner: 1) == nil })
+        #expect(try await eventually { !FileManager.default.fileExists(atPath: workspace.directory.path) })
+    }
+
     @Test func aRunsFilesGoAfterTheGracePeriod() async throws {
         let client = try await client { $0.resourceGraceSeconds = 1 }
         let result = try await execute(
             client, ["language": "python", "code": "open('/workspace/brief.txt', 'w').write('soon gone')"])
         let uri = try #require(links(result)["brief.txt"])
-        // Read at once it is there (the grace is a second; a loaded machine may take longer to
-        // get here, so only its going is required).
-        _ = try? await client.readResource(uri: uri)
+        // That a kept run is readable within its grace is checked above with a longer one.
         #expect(
             try await eventually {
                 do {
@@ -214,6 +222,33 @@ struct MCPResultTests {
         #expect(try await eventually { !FileManager.default.fileExists(atPath: kept[0].directory.path) })
         await runs.release(7)
         #expect(await runs.count == 0)
+    }
+
+    @Test func aFileTooLargeForOneMessageIsRefusedByName() async throws {
+        // 8,192-byte messages: files up to 8192 / 4 * 3 - 1024 = 5,120 bytes fit in base64.
+        let client = try await client { $0.maxMessageBytes = 8_192 }
+        let result = try await execute(
+            client,
+            [
+                "language": "python",
+                "code": "open('/workspace/small.txt', 'w').write('s' * 5120)\nopen('/workspace/big.txt', 'w').write('b' * 5121)",
+            ])
+        #expect(try await client.readResource(uri: try #require(links(result)["small.txt"])).first?.text?.count == 5_120)
+        do {
+            _ = try await client.readResource(uri: try #require(links(result)["big.txt"]))
+            Issue.record("a file past the message size was read")
+        } catch {
+            #expect("\(error)".contains("larger than 5120 bytes"), "\(error)")
+        }
+    }
+
+    @Test func manyFilesAreListedAndLinkedUpToACapAndAllStructured() async throws {
+        let client = try await client { _ in }
+        let result = try await execute(
+            client, ["language": "python", "code": "for i in range(60):\n    open(f'/workspace/f{i:02}', 'w').write('x')"])
+        #expect(files(result).count == 60)
+        #expect(links(result).count == RunFiles.maxListed)
+        #expect(text(result).contains("- … and 10 more (all in the structured result)"))
     }
 
     @Test func aSessionsFilesAreReadableWhileItLives() async throws {
