@@ -231,9 +231,11 @@ struct MCPResultTests {
             client,
             [
                 "language": "python",
-                "code": "open('/workspace/small.txt', 'w').write('s' * 5120)\nopen('/workspace/big.txt', 'w').write('b' * 5121)",
+                "code":
+                    "open('/workspace/small.txt', 'w').write('s' * 5120)\nopen('/workspace/big.txt', 'w').write('b' * 5121)",
             ])
-        #expect(try await client.readResource(uri: try #require(links(result)["small.txt"])).first?.text?.count == 5_120)
+        #expect(
+            try await client.readResource(uri: try #require(links(result)["small.txt"])).first?.text?.count == 5_120)
         do {
             _ = try await client.readResource(uri: try #require(links(result)["big.txt"]))
             Issue.record("a file past the message size was read")
@@ -245,7 +247,8 @@ struct MCPResultTests {
     @Test func manyFilesAreListedAndLinkedUpToACapAndAllStructured() async throws {
         let client = try await client { _ in }
         let result = try await execute(
-            client, ["language": "python", "code": "for i in range(60):\n    open(f'/workspace/f{i:02}', 'w').write('x')"])
+            client,
+            ["language": "python", "code": "for i in range(60):\n    open(f'/workspace/f{i:02}', 'w').write('x')"])
         #expect(files(result).count == 60)
         #expect(links(result).count == RunFiles.maxListed)
         #expect(text(result).contains("- … and 10 more (all in the structured result)"))
