@@ -97,14 +97,70 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("code-sessions-memory-mb"),
         help: "Memory of all code sessions together, MiB (MCP_SANDBOX_CODE_SESSIONS_MEMORY_MB).")
     var codeSessionsMemoryMb: Int?
+    @Option(
+        name: .customLong("auth-tokens"),
+        help:
+            "HTTP: clients allowed in, one 'NAME SHA256-HEX-OF-TOKEN' per line, reloaded on SIGHUP (MCP_SANDBOX_AUTH_TOKENS).")
+    var authTokens: String?
+    @Option(
+        name: .customLong("metrics-tokens"),
+        help: "HTTP: tokens for GET /metrics, same format; without it /metrics is open (MCP_SANDBOX_METRICS_TOKENS).")
+    var metricsTokens: String?
+    @Flag(
+        name: .customLong("allow-unauthenticated"),
+        help: "HTTP: serve an address other than loopback without --auth-tokens (anyone reaching it can run code).")
+    var allowUnauthenticated = false
+    @Option(
+        name: .customLong("public-url"),
+        help:
+            "HTTP: the URL clients use (https://sandbox.example.com), named by 401 answers; default: the request's Host (MCP_SANDBOX_PUBLIC_URL)."
+    )
+    var publicURL: String?
+    @Option(
+        name: .customLong("quota-concurrent-runs"),
+        help: "HTTP: runs at once per client, unless its token line says (MCP_SANDBOX_QUOTA_CONCURRENT_RUNS).")
+    var quotaConcurrentRuns: Int?
+    @Option(
+        name: .customLong("quota-calls-per-minute"),
+        help: "HTTP: tool calls per minute per client, unless its token line says (MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE).")
+    var quotaCallsPerMinute: Int?
+    @Option(
+        name: .customLong("quota-cpu-seconds-per-minute"),
+        help:
+            "HTTP: run time per minute per client, seconds, unless its token line says (MCP_SANDBOX_QUOTA_CPU_SECONDS_PER_MINUTE)."
+    )
+    var quotaCPUSecondsPerMinute: Int?
+    @Flag(name: .customLong("audit-code"), help: "Put each call's code in its audit line, not only its SHA-256 (MCP_SANDBOX_AUDIT_CODE).")
+    var auditCode = false
+    @Option(
+        name: .customLong("audit-log"),
+        help: "Append the audit lines (one JSON object per call) to FILE instead of the log on stderr.")
+    var auditLog: String?
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line).")
+    var logFormat = LogFormat.text
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = LogLevel.info
 
     func run() async throws {
-        LoggingSystem.bootstrap { [logLevel] label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel.level
-            return handler
+        let auditOutput: JSONLogHandler.Output?
+        do { auditOutput = try auditLog.map { try JSONLogHandler.Output(appendingTo: $0) } } catch {
+            throw ValidationError("--audit-log: \(error)")
+        }
+        LoggingSystem.bootstrap { [logLevel, logFormat] label -> any LogHandler in
+            if label == Self.auditLabel, let auditOutput {
+                // The audit trail is kept whatever the log level.
+                return JSONLogHandler(label: label, output: auditOutput)
+            }
+            switch logFormat {
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = logLevel.level
+                return handler
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = logLevel.level
+                return handler
+            }
         }
         let logger = Logger(label: "wasm-sandbox.serve")
         var configuration: MCPServerConfiguration
@@ -140,11 +196,25 @@ struct ServeCommand: AsyncParsableCommand {
                     codeSessionsMemoryMb, "--code-sessions-memory-mb", \.codeSessionsMemoryMb,
                     LimitBounds.sessionsMemoryMb
                 ),
+                (
+                    quotaConcurrentRuns, "--quota-concurrent-runs", \.quota.concurrentRuns,
+                    LimitBounds.concurrentExecutions
+                ),
+                (quotaCallsPerMinute, "--quota-calls-per-minute", \.quota.callsPerMinute, LimitBounds.quotaCalls),
+                (
+                    quotaCPUSecondsPerMinute, "--quota-cpu-seconds-per-minute", \.quota.cpuSecondsPerMinute,
+                    LimitBounds.quotaSeconds
+                ),
             ]
             for (value, flag, field, range) in flags {
                 try checkBounds(value, flag, range)
                 if let value { configuration[keyPath: field] = value }
             }
+            if let authTokens { configuration.authTokensFile = authTokens }
+            if let metricsTokens { configuration.metricsTokensFile = metricsTokens }
+            if let publicURL { configuration.publicURL = publicURL }
+            if allowUnauthenticated { configuration.allowUnauthenticated = true }
+            if auditCode { configuration.auditCode = true }
             try configuration.validate()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
@@ -163,16 +233,32 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var sandbox = SandboxConfiguration()
         sandbox.logger = logger
-        let service = try SandboxMCPServer(configuration: configuration, sandbox: sandbox)
-        try await service.serve(serving, logger: logger, prometheus: registry) { port in
+        let service = try SandboxMCPServer(
+            configuration: configuration, sandbox: sandbox, auditLogger: Logger(label: Self.auditLabel))
+        do {
+            try await service.serve(serving, logger: logger, prometheus: registry) { port in
             switch serving {
             // Printed to stderr so scripts and tests can find a port chosen by the system.
             case .http(let host, _): logger.notice("serving MCP over Streamable HTTP at http://\(host):\(port)/mcp")
             case .stdio: logger.info("serving MCP over stdio")
             }
+            }
+        } catch let error as ConfigurationError {
+            // A tokens file that cannot be used, or an exposed address without one.
+            throw ValidationError(error.description)
         }
         logger.info("stopped")
     }
+}
+
+extension ServeCommand {
+    /// The logger label of the audit trail, which `--audit-log` sends to its own file.
+    static let auditLabel = "wasm-sandbox.audit"
+}
+
+/// How log lines are written.
+enum LogFormat: String, CaseIterable, ExpressibleByArgument {
+    case text, json
 }
 
 /// swift-log's levels as a flag value: an unknown level is a usage error naming the choices,

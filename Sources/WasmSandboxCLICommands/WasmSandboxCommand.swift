@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 
-/// The `wasm-sandbox` command: `run`, `repl`, `serve`, `health` and `prepare`. The executable only calls
+/// The `wasm-sandbox` command: `run`, `repl`, `serve`, `health`, `prepare` and `token`. The executable only calls
 /// ``runFromCommandLine()``, so every command can be parsed and run in-process by tests.
 public struct WasmSandboxCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "wasm-sandbox",
         abstract: "Run untrusted WebAssembly, JavaScript and Python in Wasmtime sandboxes with hard limits.",
-        subcommands: [RunCommand.self, ReplCommand.self, ServeCommand.self, HealthCommand.self, PrepareCommand.self]
+        subcommands: [
+            RunCommand.self, ReplCommand.self, ServeCommand.self, HealthCommand.self, PrepareCommand.self,
+            TokenCommand.self,
+        ]
     )
 
     public init() {}

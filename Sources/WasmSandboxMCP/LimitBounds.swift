@@ -37,6 +37,10 @@ public enum LimitBounds {
     public static let textChars = 1_000...100_000_000
     /// Images returned as image content by one result.
     public static let images = 0...100
+    /// Tool calls a client may make per quota window.
+    public static let quotaCalls = 1...1_000_000_000
+    /// Run time a client may use per quota window, in seconds.
+    public static let quotaSeconds = 1...1_000_000_000
     /// Repetitions of the CLI's bench and soak commands.
     public static let iterations = 0...100_000_000
 

@@ -14,6 +14,11 @@ import UnixSignals
 /// MCP's Streamable HTTP transport on Hummingbird, at `/mcp`, with `GET /health` (the canary)
 /// and `GET /metrics` (Prometheus text from the registry the process bootstrapped).
 ///
+/// With a tokens file (``MCPServerConfiguration/authTokensFile``) every `/mcp` request needs
+/// a client's bearer token (``HTTPAuthentication``), reloaded on SIGHUP; without one, only a
+/// loopback address is served unless ``MCPServerConfiguration/allowUnauthenticated``.
+/// `/health` and the OAuth resource metadata stay open.
+///
 /// Slow and idle clients are bounded by the service's configuration: an idle timeout (which
 /// also closes a connection stuck in its request head), a deadline for each whole request, a
 /// cap on open connections (further clients wait in the listen backlog), a cap on sessions with
@@ -29,10 +34,12 @@ public struct MCPHTTPServer: Sendable {
     /// Set on SIGTERM: the health check fails and new MCP sessions are refused while the calls
     /// in flight finish, so that a load balancer moves traffic away before the process ends.
     let draining = DrainFlag()
+    let authentication: HTTPAuthentication
 
+    /// Reads the tokens files; an error names the file and the line that cannot be used.
     public init(
         service: SandboxMCPServer, host: String, port: Int, prometheus: PrometheusCollectorRegistry?, logger: Logger
-    ) {
+    ) throws {
         self.service = service
         self.host = host
         self.port = port
@@ -43,6 +50,35 @@ public struct MCPHTTPServer: Sendable {
             service: service, logger: logger, maxSessions: configuration.maxSessions,
             idleTimeout: .seconds(configuration.sessionIdleTimeoutSeconds),
             eventStreamLifetime: .seconds(configuration.httpEventStreamSeconds))
+        authentication = try HTTPAuthentication(
+            configuration: configuration, quotas: service.quotas, audit: service.audit)
+    }
+
+    /// Reads the tokens files again, as SIGHUP does, and says what they hold. Open sessions
+    /// stay; a client whose token is gone is refused from its next request. When a file
+    /// cannot be used the error says why and the tokens stay as they were.
+    @discardableResult
+    public func reloadTokens() throws -> String { try authentication.reload() }
+
+    /// Whether the server may listen on `host` as configured: an address other clients can
+    /// reach needs tokens, or the explicit choice to serve without them.
+    func checkExposure() throws {
+        guard !authentication.isEnabled, !Self.isLoopback(host) else { return }
+        guard service.configuration.allowUnauthenticated else {
+            throw ConfigurationError(
+                "refusing to serve \(host) without authentication: anyone who reaches it could run code. Give a tokens file (--auth-tokens FILE or MCP_SANDBOX_AUTH_TOKENS; 'wasm-sandbox token NAME' makes a line), listen on 127.0.0.1, or pass --allow-unauthenticated"
+            )
+        }
+        logger.warning(
+            "serving \(host) WITHOUT authentication (--allow-unauthenticated): anyone who reaches this port can run code")
+    }
+
+    /// Loopback names and addresses: `localhost`, 127.0.0.0/8 and `::1`.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// HTTP connections open now.
@@ -57,13 +93,25 @@ public struct MCPHTTPServer: Sendable {
     /// Serves until SIGINT or SIGTERM, then closes every session (stopping their runs).
     /// `onReady` gets the bound port, which differs from `port` when that is 0.
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try checkExposure()
         let sessions = sessions
         let configuration = service.configuration
+        let authentication = authentication
         let router = Router()
         for method in [HTTPRequest.Method.post, .get, .delete] {
             router.on("/mcp", method: method) { request, _ -> Response in
-                try await Self.forward(request, to: sessions, maxBodyBytes: configuration.maxMessageBytes)
+                // Before the body is read: a client without a token costs no more than this.
+                switch authentication.check(request, endpoint: .mcp) {
+                case .refused(let answer): return answer
+                case .allowed(let client, let authenticated):
+                    return try await Self.forward(
+                        request, to: sessions, client: client, authenticated: authenticated,
+                        maxBodyBytes: configuration.maxMessageBytes)
+                }
             }
+        }
+        for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+            router.get(RouterPath(path)) { request, _ -> Response in authentication.metadata(request) }
         }
         let draining = draining
         router.get("/health") { _, _ -> Response in
@@ -80,7 +128,8 @@ public struct MCPHTTPServer: Sendable {
                 status: report.healthy ? .ok : .serviceUnavailable,
                 headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: body)))
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get("/metrics") { request, _ -> Response in
+            if case .refused(let answer) = authentication.check(request, endpoint: .metrics) { return answer }
             let text = prometheus?.emitToString() ?? ""
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -115,22 +164,23 @@ public struct MCPHTTPServer: Sendable {
                 services: [
                     .init(service: app), .init(service: SessionCloser(sessions: sessions)),
                     .init(service: SessionExpiry(sessions: sessions)), .init(service: drain),
+                    .init(service: TokenReload(server: self, logger: logger)),
                 ],
                 logger: logger))
         group.set(serviceGroup)
         try await serviceGroup.run()
     }
 
-    private static func forward(_ request: Request, to sessions: MCPSessions, maxBodyBytes: Int) async throws
-        -> Response
-    {
+    private static func forward(
+        _ request: Request, to sessions: MCPSessions, client: String, authenticated: Bool, maxBodyBytes: Int
+    ) async throws -> Response {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let mcpRequest = MCP.HTTPRequest(
             method: request.method.rawValue, headers: headers,
             body: body.readableBytes > 0 ? Data(buffer: body) : nil, path: request.uri.path)
-        let response = await sessions.handle(mcpRequest)
+        let response = await sessions.handle(mcpRequest, client: client, authenticated: authenticated)
         var fields = HTTPFields()
         for (name, value) in response.headers {
             if let name = HTTPField.Name(name) { fields[name] = value }
@@ -331,6 +381,26 @@ private struct Drain: Service {
                 }
                 await group.shutDown()
                 return
+            }
+        }
+    }
+}
+
+/// Reads the tokens files again on each SIGHUP, keeping the sessions.
+private struct TokenReload: Service {
+    let server: MCPHTTPServer
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                do {
+                    let summary = try server.reloadTokens()
+                    logger.notice("reloaded the tokens on SIGHUP: \(summary)")
+                } catch {
+                    logger.error("SIGHUP: kept the previous tokens: \(error)")
+                }
             }
         }
     }

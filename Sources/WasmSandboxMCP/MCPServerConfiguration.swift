@@ -68,6 +68,27 @@ public struct MCPServerConfiguration: Sendable {
     /// ones are closed.
     public var codeSessionsMemoryMb = 4_096
 
+    /// Streamable HTTP: the file of clients allowed in (`NAME SHA256-HEX-OF-TOKEN` per line,
+    /// see ``AuthTokens``), read at start and again on SIGHUP; `nil` serves without
+    /// authentication, which only a loopback address allows unless ``allowUnauthenticated``.
+    public var authTokensFile: String?
+    /// Streamable HTTP: a tokens file for `GET /metrics` (Prometheus sends a bearer token);
+    /// `nil` leaves the metrics open.
+    public var metricsTokensFile: String?
+    /// Streamable HTTP: serve a non-loopback address without a tokens file.
+    public var allowUnauthenticated = false
+    /// Streamable HTTP: the URL clients reach the server at (`https://sandbox.example.com`),
+    /// named by the OAuth resource metadata that 401 answers point to; `nil` takes it from
+    /// each request's `Host` header.
+    public var publicURL: String?
+    /// Audit lines carry each call's code, not only its SHA-256.
+    public var auditCode = false
+    /// The quotas of an authenticated client whose line in the tokens file sets none.
+    public var quota = QuotaLimits()
+    /// The length of a quota window: a minute, as the quotas' names say; settable so that
+    /// tests need not wait a minute.
+    public var quotaWindowSeconds = 60
+
     public init() {}
 
     /// The environment variables read, each with the field it sets and the range it allows.
@@ -94,6 +115,10 @@ public struct MCPServerConfiguration: Sendable {
             ("HTTP_MAX_CONNECTIONS", \.httpMaxConnections, LimitBounds.connections),
             ("MAX_SESSIONS", \.maxSessions, LimitBounds.sessions),
             ("SESSION_IDLE_TIMEOUT_SECONDS", \.sessionIdleTimeoutSeconds, LimitBounds.seconds),
+            ("QUOTA_CONCURRENT_RUNS", \.quota.concurrentRuns, LimitBounds.concurrentExecutions),
+            ("QUOTA_CALLS_PER_MINUTE", \.quota.callsPerMinute, LimitBounds.quotaCalls),
+            ("QUOTA_CPU_SECONDS_PER_MINUTE", \.quota.cpuSecondsPerMinute, LimitBounds.quotaSeconds),
+            ("QUOTA_WINDOW_SECONDS", \.quotaWindowSeconds, LimitBounds.seconds),
             ("HTTP_EVENT_STREAM_SECONDS", \.httpEventStreamSeconds, LimitBounds.seconds),
             ("MAX_CODE_SESSIONS", \.maxCodeSessions, LimitBounds.codeSessions),
             ("CODE_SESSION_IDLE_SECONDS", \.codeSessionIdleSeconds, LimitBounds.seconds),
@@ -110,6 +135,16 @@ public struct MCPServerConfiguration: Sendable {
             guard let text = environment[name] else { continue }
             do { self[keyPath: variable.field] = try LimitBounds.parse(text, name: name, in: variable.range) } catch {
                 throw ConfigurationError(error.description)
+            }
+        }
+        authTokensFile = environment["MCP_SANDBOX_AUTH_TOKENS"].flatMap { $0.isEmpty ? nil : $0 }
+        metricsTokensFile = environment["MCP_SANDBOX_METRICS_TOKENS"].flatMap { $0.isEmpty ? nil : $0 }
+        publicURL = environment["MCP_SANDBOX_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let text = environment["MCP_SANDBOX_AUDIT_CODE"] {
+            switch text {
+            case "1", "true": auditCode = true
+            case "0", "false", "": auditCode = false
+            default: throw ConfigurationError("MCP_SANDBOX_AUDIT_CODE must be 1, true, 0 or false, got '\(text.prefix(40))'")
             }
         }
         if let text = environment["MCP_SANDBOX_MAX_FUEL"] {
@@ -133,6 +168,13 @@ public struct MCPServerConfiguration: Sendable {
         if let maxFuel, maxFuel > UInt64(LimitBounds.fuel.upperBound) || maxFuel < 1 {
             throw ConfigurationError(
                 BoundsError(name: "max_fuel", range: LimitBounds.fuel, got: "\(maxFuel)").description)
+        }
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme), url.host != nil,
+                !publicURL.contains(where: { $0 == "\"" || $0 == "\\" || $0.isWhitespace })
+            else {
+                throw ConfigurationError("the public URL must be an http or https URL, got '\(publicURL.prefix(200))'")
+            }
         }
         guard defaultTimeoutMs <= maxTimeoutMs, defaultMemoryMb <= maxMemoryMb else {
             throw ConfigurationError(

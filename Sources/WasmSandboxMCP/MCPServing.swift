@@ -38,7 +38,8 @@ extension SandboxMCPServer {
 
     private func serveStdio(logger: Logger, onReady: @Sendable (Int) async -> Void) async throws {
         let transport = StdioLineTransport(maxMessageBytes: configuration.maxMessageBytes, logger: logger)
-        let connection = Connection(sandbox: sandbox)
+        let connection = Connection(
+            sandbox: sandbox, caller: AuditLog.Caller(client: "stdio", session: "stdio", authenticated: false))
         let writer = transport.writer
         let shortcut = ToolCallShortcut(service: self, connection: connection) { data in writer.enqueue(data) }
         await transport.setShortcut(shortcut.offer)

@@ -14,6 +14,8 @@ actor MCPSessions {
         let server: Server
         let transport: StatefulHTTPServerTransport
         let shortcut: ToolCallShortcut
+        /// The client that opened it: only that client's requests reach it.
+        let client: String
         var lastUsed: ContinuousClock.Instant
         /// Response streams being relayed (POST calls and the GET stream); a session with any is busy.
         var streams = 0
@@ -40,10 +42,18 @@ actor MCPSessions {
         self.eventStreamLifetime = eventStreamLifetime
     }
 
-    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+    /// Answers one request of `client` (its name from its token; `anonymous` without
+    /// authentication). A session opened by another client is answered as one that does not
+    /// exist.
+    func handle(_ request: HTTPRequest, client: String = "anonymous", authenticated: Bool = false) async
+        -> HTTPResponse
+    {
         let id = request.header(HTTPHeaderName.sessionID)
         let method = request.method.uppercased()
-        if let id, var session = sessions[id] {
+        if let id, let other = sessions[id], other.client != client {
+            service.audit.authFailure(.sessionOfAnotherClient, path: request.path ?? "/mcp", client: client)
+        }
+        if let id, var session = sessions[id], session.client == client {
             session.lastUsed = .now
             sessions[id] = session
             if method == "GET", session.eventStreams > 0 {
@@ -61,7 +71,7 @@ actor MCPSessions {
             return track(response, session: id, isEventStream: method == "GET")
         }
         if id == nil, method == "POST", let body = request.body, Self.isInitialize(body) {
-            return await open(request)
+            return await open(request, client: client, authenticated: authenticated)
         }
         if id != nil {
             return .error(
@@ -116,7 +126,7 @@ actor MCPSessions {
     /// Refuses new sessions from now on; the open ones go on until the server closes them.
     func startDraining() { draining = true }
 
-    private func open(_ request: HTTPRequest) async -> HTTPResponse {
+    private func open(_ request: HTTPRequest, client: String, authenticated: Bool) async -> HTTPResponse {
         guard !draining else {
             return .error(
                 statusCode: 503,
@@ -140,14 +150,17 @@ actor MCPSessions {
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: id), logger: logger)
         let server: Server
-        let connection = SandboxMCPServer.Connection(sandbox: service.sandbox)
+        let connection = SandboxMCPServer.Connection(
+            sandbox: service.sandbox,
+            caller: AuditLog.Caller(client: client, session: id, authenticated: authenticated))
         do {
             server = try await service.startServer(transport: transport, connection: connection)
         } catch {
             return .error(statusCode: 500, .internalError("cannot start a session: \(error)"))
         }
         let shortcut = ToolCallShortcut(service: service, connection: connection) { _ in }
-        sessions[id] = Session(server: server, transport: transport, shortcut: shortcut, lastUsed: .now)
+        sessions[id] = Session(
+            server: server, transport: transport, shortcut: shortcut, client: client, lastUsed: .now)
         logger.debug("session opened", metadata: ["session": "\(id)"])
         let response = await transport.handleRequest(request)
         if response.statusCode >= 400 {

@@ -21,7 +21,11 @@ public final class SandboxMCPServer: Sendable {
     /// The sandbox sessions of each connection, by its server; and those of callers of
     /// ``call(_:arguments:)`` outside any connection.
     private let connections = Mutex<[ObjectIdentifier: ClientSessions]>([:])
-    private let directSessions: ClientSessions
+    private let direct: Connection
+    /// Each authenticated client's use of its quotas.
+    let quotas: ClientQuotas
+    /// One line per call, and the metrics by client.
+    let audit: AuditLog
     /// Workspaces of stateless runs whose files results link to, for `resources/read`.
     let retained: RetainedRuns
 
@@ -34,10 +38,12 @@ public final class SandboxMCPServer: Sendable {
     /// Builds the server and its sandbox.
     ///
     /// `sandbox` sets what the server's configuration does not (its logger, caches, engines);
-    /// the server's concurrency, memory and code-size limits are applied over it.
+    /// the server's concurrency, memory and code-size limits are applied over it. The audit
+    /// trail (one line per call) goes to `auditLogger`.
     public init(
         configuration: MCPServerConfiguration = MCPServerConfiguration(),
-        sandbox sandboxConfiguration: SandboxConfiguration = SandboxConfiguration()
+        sandbox sandboxConfiguration: SandboxConfiguration = SandboxConfiguration(),
+        auditLogger: Logger = Logger(label: "wasm-sandbox.audit")
     ) throws {
         try configuration.validate()
         var sandboxConfiguration = sandboxConfiguration
@@ -50,8 +56,11 @@ public final class SandboxMCPServer: Sendable {
         sandboxConfiguration.sessions.maxTotalMemoryBytes = configuration.codeSessionsMemoryMb << 20
         self.configuration = configuration
         self.sandbox = try Sandbox(configuration: sandboxConfiguration)
-        directSessions = ClientSessions(sandbox: sandbox)
+        direct = Connection(
+            sandbox: sandbox, caller: AuditLog.Caller(client: "library", session: "library", authenticated: false))
         retained = RetainedRuns(grace: .seconds(configuration.resourceGraceSeconds))
+        quotas = ClientQuotas(window: .seconds(configuration.quotaWindowSeconds))
+        audit = AuditLog(logger: auditLogger, includeCode: configuration.auditCode, metrics: ClientMetrics())
     }
 
     /// Starts an MCP server with the tools and resources registered on `transport` and returns it.
@@ -60,16 +69,23 @@ public final class SandboxMCPServer: Sendable {
     /// `invalid request` error: the SDK's lenient mode would run them, and its strict mode drops
     /// them without any response.
     public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
-        try await startServer(transport: transport, connection: Connection(sandbox: sandbox))
+        try await startServer(
+            transport: transport,
+            connection: Connection(
+                sandbox: sandbox, caller: AuditLog.Caller(client: "library", session: "library", authenticated: false)))
     }
 
-    /// What the server keeps of one MCP connection: whether it is initialized, and its code
-    /// sessions. Shared with the stdio transport's ``ToolCallShortcut``.
+    /// What the server keeps of one MCP connection: who is on it, whether it is initialized,
+    /// and its code sessions. Shared with the stdio transport's ``ToolCallShortcut``.
     final class Connection: Sendable {
         let sessions: ClientSessions
+        let caller: AuditLog.Caller
         private let ready = Atomic(false)
 
-        init(sandbox: Sandbox) { sessions = ClientSessions(sandbox: sandbox) }
+        init(sandbox: Sandbox, caller: AuditLog.Caller) {
+            sessions = ClientSessions(sandbox: sandbox)
+            self.caller = caller
+        }
 
         /// Whether the client's `initialize` has been answered.
         var initialized: Bool { ready.load(ordering: .acquiring) }
@@ -101,7 +117,7 @@ public final class SandboxMCPServer: Sendable {
             let progress = params._meta?.progressToken.map { token in
                 ProgressReporter(token: token) { notification in try? await notifier.server?.notify(notification) }
             }
-            return try await call(params.name, arguments: params.arguments, sessions: sessions, progress: progress)
+            return try await call(params.name, arguments: params.arguments, connection: connection, progress: progress)
         }
         await server.withMethodHandler(ReadResource.self) { [self] params in
             guard connection.initialized else { throw notInitialized }
@@ -135,32 +151,57 @@ public final class SandboxMCPServer: Sendable {
 
     /// Runs one tool call outside any connection: its sessions are shared by every such caller.
     public func call(_ name: String, arguments: [String: Value]?) async throws -> CallTool.Result {
-        try await call(name, arguments: arguments, sessions: directSessions, progress: nil)
+        try await call(name, arguments: arguments, connection: direct, progress: nil)
     }
 
     /// Reads a file a result linked to, as a caller outside any connection.
     public func readResource(_ uri: String) async throws -> ReadResource.Result {
-        try await readResource(uri, sessions: directSessions)
+        try await readResource(uri, sessions: direct.sessions)
     }
 
-    /// One tool call, for the SDK's handler and ``ToolCallShortcut`` alike. A call whose task
-    /// was cancelled (`notifications/cancelled`, a client gone) throws `CancellationError`,
-    /// which neither answers: the spec says not to.
+    /// One tool call, for the SDK's handler and ``ToolCallShortcut`` alike: admitted by the
+    /// caller's quotas, run, and written to the audit trail. A call whose task was cancelled
+    /// (`notifications/cancelled`, a client gone) throws `CancellationError`, which neither
+    /// answers: the spec says not to.
     func call(
-        _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
+        _ name: String, arguments: [String: Value]?, connection: Connection, progress: ProgressReporter?
     ) async throws -> CallTool.Result {
-        let result = try await tool(name, arguments: arguments, sessions: sessions, progress: progress)
-        try Task.checkCancellation()
+        let started = ContinuousClock.now
+        let caller = connection.caller
+        let isRun = name == ToolDefinitions.executeCode.name
+        let budget = caller.authenticated ? RunBudget(quotas: quotas, client: caller.client) : nil
+        var refusal: ClientQuotas.Refusal?
+        var result: CallTool.Result
+        do {
+            do {
+                try budget?.admit(run: isRun)
+                defer { budget?.end() }
+                result = try await tool(
+                    name, arguments: arguments, sessions: connection.sessions, progress: progress, budget: budget)
+            } catch let refused as ClientQuotas.Refusal {
+                refusal = refused
+                result = Self.failure(.busy, refused.message, structured: isRun, extra: refused.fields)
+            }
+            try Task.checkCancellation()
+        } catch {
+            let status = error is CancellationError ? "cancelled" : "error"
+            let unanswered = CallTool.Result(content: [], structuredContent: ["status": .string(status)], isError: true)
+            audit.call(
+                name, arguments: arguments, result: unanswered, caller: caller, elapsed: .now - started, refusal: nil)
+            throw error
+        }
+        audit.call(name, arguments: arguments, result: result, caller: caller, elapsed: .now - started, refusal: refusal)
         return result
     }
 
     private func tool(
-        _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?
+        _ name: String, arguments: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?,
+        budget: RunBudget?
     ) async throws -> CallTool.Result {
         switch name {
         case ToolDefinitions.executeCode.name:
             return try await answer(structured: true) {
-                try await executeCode(arguments, sessions: sessions, progress: progress)
+                try await executeCode(arguments, sessions: sessions, progress: progress, budget: budget)
             }
         case ToolDefinitions.listSessions.name:
             return try await answer { try await listSessions(arguments, sessions: sessions) }
@@ -196,6 +237,8 @@ public final class SandboxMCPServer: Sendable {
         let text: String
         do { return try await tool() } catch let cancelled as CancellationError {
             throw cancelled
+        } catch let refusal as ClientQuotas.Refusal {
+            throw refusal
         } catch let error as MCPError {
             switch error {
             case .invalidParams(let message):
@@ -207,21 +250,42 @@ public final class SandboxMCPServer: Sendable {
         } catch {
             (status, text) = (.internalError, "internal error: \(error)")
         }
+        return Self.failure(status, text, structured: structured)
+    }
+
+    /// A result saying the call could not be carried out, and why. With `structured`, it also
+    /// carries the fields `execute_code`'s schema requires.
+    private static func failure(
+        _ status: ExecutionResult.Status, _ text: String, structured: Bool, extra: [String: Value] = [:]
+    ) -> CallTool.Result {
         let fields: Value? =
             structured
-            ? .object([
-                "status": .string(status.rawValue), "message": .string(text), "stdout": "", "stderr": "",
-                "limits": .object([:]),
-            ]) : nil
+            ? .object(
+                [
+                    "status": .string(status.rawValue), "message": .string(text), "stdout": "", "stderr": "",
+                    "limits": .object([:]),
+                ].merging(extra) { $1 }) : nil
         return CallTool.Result(
             content: [.text(text: "status: \(status.rawValue): \(text)", annotations: nil, _meta: nil)],
             structuredContent: fields, isError: true)
     }
 
-    private func executeCode(_ raw: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?)
-        async throws -> CallTool.Result
-    {
+    private func executeCode(
+        _ raw: [String: Value]?, sessions: ClientSessions, progress: ProgressReporter?, budget: RunBudget?
+    ) async throws -> CallTool.Result {
         var plan = try ExecuteCodePlan(raw, configuration: configuration)
+        if let budget {
+            // The run may use no more of the client's run-time budget than is left of it.
+            let held = try budget.hold(plan.limits.timeout)
+            if held < plan.limits.timeout {
+                plan.limits.timeout = held
+                let milliseconds = max(1, Int(AuditLog.milliseconds(held)))
+                plan.applied[ExecuteCodeField.timeoutMs.name] = .int(milliseconds)
+                if !plan.clamped.contains(ExecuteCodeField.timeoutMs.name) {
+                    plan.clamped.append(ExecuteCodeField.timeoutMs.name)
+                }
+            }
+        }
         // Output is counted as it is written only when someone reports it.
         let tracker = progress.map { _ in ExecutionProgress() }
         let ran: Ran
@@ -240,6 +304,7 @@ public final class SandboxMCPServer: Sendable {
         // for `resources/read`. Removal walks the whole tree: on an I/O thread.
         var keep = false
         defer { if !keep, ran.session == nil { ran.workspace?.removeInBackground() } }
+        budget?.charge(ran.result.duration)
         try Task.checkCancellation()
         let result = ran.result
 

@@ -244,7 +244,7 @@ final class ToolCallShortcut: Sendable {
         }
         do {
             let result = try await service.call(
-                call.name, arguments: call.arguments?.mapValues(\.value), sessions: connection.sessions,
+                call.name, arguments: call.arguments?.mapValues(\.value), connection: connection,
                 progress: progress)
             return Data(JSONText.response(id: id, result: try ValueEncoder().encode(result)))
         } catch is CancellationError {

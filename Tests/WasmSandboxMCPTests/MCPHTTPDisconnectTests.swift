@@ -19,8 +19,7 @@ struct MCPHTTPDisconnectTests {
         let connection = try RawConnection(port: running.port)
         let call =
             #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"javascript","code":"for (;;) {}","timeout_ms":60000}}}"#
-        var head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
-        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: \(session)\r\n"
+        let head = RawConnection.head(session: session)
         connection.send(head + "Content-Length: \(call.utf8.count)\r\n\r\n" + call)
         func metrics() async throws -> [String: Value] {
             try await running.server.service.call("sandbox_metrics", arguments: nil).structuredContent?.objectValue

@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import WasmSandboxMCP
 
@@ -12,21 +14,94 @@ struct RunningHTTPServer {
     let server: MCPHTTPServer
     let port: Int
     let task: Task<Void, any Error>
+    /// The tokens file the server reads (`alice` and `bob` by default), for tests to rewrite.
+    let tokensFile: String
+    /// What the server wrote to its audit trail.
+    let audit: AuditCapture
 
-    init(_ configure: (inout MCPServerConfiguration) -> Void) async throws {
+    /// The tokens of the default tokens file, by client.
+    static let tokens = ["alice": "alice-test-token", "bob": "bob-test-token"]
+
+    /// A server on a free loopback port that admits the clients of `tokens` (each line
+    /// `NAME TOKEN [SETTINGS]`, the token in clear: the file gets its hash); `nil` serves
+    /// without authentication.
+    init(
+        tokens: [String]? = ["alice alice-test-token", "bob bob-test-token"],
+        _ configure: (inout MCPServerConfiguration) -> Void
+    ) async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)").path
         var configuration = MCPServerConfiguration()
+        if let tokens {
+            try Self.tokensText(tokens).write(toFile: file, atomically: true, encoding: .utf8)
+            configuration.authTokensFile = file
+        }
         configure(&configuration)
         var logger = Logger(label: "test.http")
         // Cancelling the server task at the end of a test is logged as an error by Hummingbird.
         logger.logLevel = .critical
-        let server = MCPHTTPServer(
-            service: try SandboxMCPServer(configuration: configuration), host: "127.0.0.1", port: 0,
-            prometheus: nil, logger: logger)
+        let audit = AuditCapture()
+        let server = try MCPHTTPServer(
+            service: try SandboxMCPServer(configuration: configuration, auditLogger: audit.logger), host: "127.0.0.1",
+            port: 0, prometheus: nil, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         task = Task { try await server.run { continuation.yield($0) } }
         var iterator = ports.makeAsyncIterator()
         self.port = await iterator.next() ?? 0
         self.server = server
+        self.tokensFile = file
+        self.audit = audit
+    }
+
+    /// A tokens file's text for lines `NAME TOKEN [SETTINGS]`.
+    static func tokensText(_ lines: [String]) -> String {
+        "# test clients\n"
+            + lines.map { line in
+                var fields = line.split(separator: " ").map(String.init)
+                fields[1] = SHA256.hash(data: Array(fields[1].utf8)).map { String(format: "%02x", $0) }.joined()
+                return fields.joined(separator: " ") + "\n"
+            }.joined()
+    }
+
+    /// Replaces the tokens file and reloads it, as SIGHUP does.
+    func replaceTokens(_ lines: [String]) throws {
+        try Self.tokensText(lines).write(toFile: tokensFile, atomically: true, encoding: .utf8)
+        try server.reloadTokens()
+    }
+}
+
+/// Keeps what a logger is given, for tests to read the audit trail.
+final class AuditCapture: Sendable {
+    struct Line: Sendable {
+        var message: String
+        var metadata: Logger.Metadata
+        func string(_ key: String) -> String? {
+            if case .string(let text)? = metadata[key] { return text }
+            if case .stringConvertible(let item)? = metadata[key] { return item.description }
+            return nil
+        }
+    }
+
+    private let lines = Mutex<[Line]>([])
+
+    var all: [Line] { lines.withLock { $0 } }
+    var calls: [Line] { all.filter { $0.string("event") == "call" } }
+
+    var logger: Logger {
+        Logger(label: "test.audit") { _ in Handler(capture: self) }
+    }
+
+    private struct Handler: LogHandler {
+        let capture: AuditCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let line = Line(message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+            capture.lines.withLock { $0.append(line) }
+        }
     }
 }
 
@@ -89,16 +164,27 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// The head of an MCP request, with `token`'s `Authorization` header (alice's by default).
+    static func head(
+        method: String = "POST", session: String? = nil, accept: String = "application/json, text/event-stream",
+        token: String? = RunningHTTPServer.tokens["alice"], close: Bool = false, path: String = "/mcp"
+    ) -> String {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n"
+        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\n"
+        if close { head += "Connection: close\r\n" }
+        if let session { head += "Mcp-Session-Id: \(session)\r\n" }
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        return head
+    }
+
     /// Sends an HTTP request that asks the server to close afterwards, and reads the response.
     static func request(
         port: Int, method: String = "POST", session: String? = nil,
-        accept: String = "application/json, text/event-stream",
-        body: String = ""
+        accept: String = "application/json, text/event-stream", token: String? = RunningHTTPServer.tokens["alice"],
+        body: String = "", path: String = "/mcp"
     ) async throws -> String {
         let connection = try RawConnection(port: port)
-        var head = "\(method) /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAccept: \(accept)\r\n"
-        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\n"
-        if let session { head += "Mcp-Session-Id: \(session)\r\n" }
+        let head = head(method: method, session: session, accept: accept, token: token, close: true, path: path)
         connection.send(head + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
         return await connection.read().text
     }
@@ -108,8 +194,8 @@ final class RawConnection: @unchecked Sendable {
     static let listTools = #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
 
     /// Opens a session and returns its id.
-    static func openSession(port: Int) async throws -> String {
-        let response = try await request(port: port, body: initialize)
+    static func openSession(port: Int, token: String? = RunningHTTPServer.tokens["alice"]) async throws -> String {
+        let response = try await request(port: port, token: token, body: initialize)
         let line = response.split(separator: "\r\n").first { $0.lowercased().hasPrefix("mcp-session-id:") }
         return line.map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) }
             ?? "none in: \(response.prefix(300))"
@@ -166,7 +252,7 @@ struct MCPHTTPHardeningTests {
         defer { running.task.cancel() }
         let connection = try RawConnection(port: running.port, receiveTimeoutSeconds: 30)
         connection.send(
-            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            RawConnection.head() + "Content-Length: 100\r\n\r\n{")
         let response = await connection.read()
         #expect(response.end == .closed)
         #expect(!response.text.contains("200 OK"))
@@ -197,9 +283,7 @@ struct MCPHTTPHardeningTests {
         let session = try await RawConnection.openSession(port: running.port)
         // An open GET event stream makes the session busy.
         let stream = try RawConnection(port: running.port)
-        stream.send(
-            "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: \(session)\r\n"
-                + "MCP-Protocol-Version: 2025-06-18\r\n\r\n")
+        stream.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
         let head = await stream.read { $0.contains("\r\n\r\n") }
         #expect(head.text.hasPrefix("HTTP/1.1 200 OK"), "\(head.text.prefix(300))")
         let refused = try await RawConnection.request(port: running.port, body: RawConnection.initialize)
@@ -229,8 +313,7 @@ struct MCPHTTPHardeningTests {
         let session = try await RawConnection.openSession(port: running.port)
         let connection = try RawConnection(port: running.port, receiveTimeoutSeconds: 30)
         connection.send(
-            "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: \(session)\r\n"
-                + "MCP-Protocol-Version: 2025-06-18\r\nConnection: close\r\n\r\n")
+            RawConnection.head(method: "GET", session: session, accept: "text/event-stream", close: true) + "\r\n")
         let response = await connection.read()
         #expect(response.text.hasPrefix("HTTP/1.1 200 OK"), "\(response.text.prefix(300))")
         #expect(response.text.lowercased().contains("content-type: text/event-stream"))

@@ -133,8 +133,7 @@ struct MCPSessionTests {
         let connection = try RawConnection(port: running.port)
         let call =
             #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"execute_code","arguments":{"language":"python","code":"open('/workspace/secret.txt', 'w').write('mine')\nwhile True: pass","timeout_ms":60000}}}"#
-        var head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n"
-        head += "Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\nMcp-Session-Id: \(session)\r\n"
+        let head = RawConnection.head(session: session)
         connection.send(head + "Content-Length: \(call.utf8.count)\r\n\r\n" + call)
         func metrics() async throws -> [String: Value] {
             try await service.call("sandbox_metrics", arguments: nil).structuredContent?.objectValue ?? [:]

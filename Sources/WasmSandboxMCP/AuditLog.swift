@@ -1,0 +1,138 @@
+import Crypto
+import Foundation
+import Logging
+import MCP
+import Synchronization
+
+/// The audit trail: one log line per tool call (event `call`), whatever its transport, and
+/// one per refused request (event `auth_failure`, at most ``maxFailureLines`` per ten seconds
+/// so that a flood of bad tokens cannot flood the log; the next line says how many were left
+/// out). Everything is metadata, which ``JSONLogHandler`` writes as one JSON object per line.
+///
+/// A call's line names the client, its MCP session, the tool, and for `execute_code` the
+/// language, the SHA-256 and size of the code (the code itself only with
+/// ``MCPServerConfiguration/auditCode``), the limits that applied, the status, the run's and
+/// the call's durations, and the bytes of output and files it produced.
+final class AuditLog: Sendable {
+    let logger: Logger
+    let includeCode: Bool
+    let metrics: ClientMetrics
+    private let failures = Mutex<(windowStart: ContinuousClock.Instant, logged: Int, suppressed: Int)>(
+        (.now, 0, 0))
+
+    static let maxFailureLines = 20
+
+    init(logger: Logger, includeCode: Bool, metrics: ClientMetrics) {
+        self.logger = logger
+        self.includeCode = includeCode
+        self.metrics = metrics
+    }
+
+    /// Who made a call: the client's name (from its token, or `stdio`, `anonymous`, `library`)
+    /// and its connection (an HTTP session's id, `stdio`, `library`).
+    struct Caller: Sendable {
+        var client: String
+        var session: String
+        /// Whether the client's quotas apply: only to clients known by a token.
+        var authenticated: Bool
+    }
+
+    func call(
+        _ tool: String, arguments: [String: Value]?, result: CallTool.Result, caller: Caller, elapsed: Duration,
+        refusal: ClientQuotas.Refusal?
+    ) {
+        let structured = result.structuredContent?.objectValue ?? [:]
+        var line: Logger.Metadata = [
+            "event": "call", "client": .string(caller.client), "session": .string(caller.session),
+            "tool": .string(tool), "is_error": .stringConvertible(result.isError ?? false),
+            "elapsed_ms": .stringConvertible(Self.milliseconds(elapsed)),
+        ]
+        let status = structured["status"]?.stringValue ?? ((result.isError ?? false) ? "error" : "ok")
+        line["status"] = .string(status)
+        if let refusal { line["quota"] = .string(refusal.quota) }
+        var runSeconds = 0.0
+        if tool == ToolDefinitions.executeCode.name {
+            let arguments = arguments ?? [:]
+            if let language = arguments[ExecuteCodeField.language.name]?.stringValue {
+                line["language"] = .string(String(language.prefix(32)))
+            }
+            if let code = arguments[ExecuteCodeField.code.name]?.stringValue {
+                let bytes = Array(code.utf8)
+                line["code_sha256"] = .string(AuthTokens.hex(SHA256.hash(data: bytes)))
+                line["code_bytes"] = .stringConvertible(bytes.count)
+                if includeCode { line["code"] = .string(code) }
+            }
+            if let name = arguments[ExecuteCodeField.sessionID.name]?.stringValue {
+                line["code_session"] = .string(String(name.prefix(128)))
+            }
+            if let limits = structured["limits"] { line["limits"] = Self.metadata(limits) }
+            if let duration = structured["duration_ms"]?.doubleValue ?? structured["duration_ms"]?.intValue.map(Double.init) {
+                line["duration_ms"] = .stringConvertible(duration)
+                runSeconds = duration / 1_000
+            }
+            let stdout = structured["stdout"]?.stringValue?.utf8.count ?? 0
+            let stderr = structured["stderr"]?.stringValue?.utf8.count ?? 0
+            let value = structured["value"]?.stringValue?.utf8.count ?? 0
+            let files = structured["files"]?.arrayValue ?? []
+            let fileBytes = files.reduce(0) { $0 + ($1.objectValue?["size"]?.intValue ?? 0) }
+            line["stdout_bytes"] = .stringConvertible(stdout)
+            line["stderr_bytes"] = .stringConvertible(stderr)
+            line["files"] = .stringConvertible(files.count)
+            line["files_bytes"] = .stringConvertible(fileBytes)
+            line["bytes_out"] = .stringConvertible(stdout + stderr + value + fileBytes)
+            switch status {
+            case "timed_out": metrics.record(.timedOut)
+            case "out_of_fuel": metrics.record(.outOfFuel)
+            case "memory_limit": metrics.record(.memoryLimit)
+            case "output_limit": metrics.record(.outputLimit)
+            default: break
+            }
+        }
+        if refusal != nil { metrics.record(.quotaRefused) }
+        metrics.recordCall(client: caller.client, runSeconds: runSeconds, refused: refusal != nil)
+        logger.info("call", metadata: line)
+    }
+
+    /// A request refused for its credentials (or for naming another client's session).
+    func authFailure(_ event: ClientMetrics.SecurityEvent, path: String, client: String? = nil) {
+        metrics.record(event)
+        let now = ContinuousClock.now
+        let suppressed: Int? = failures.withLock { state in
+            if now - state.windowStart >= .seconds(10) {
+                state = (now, 0, state.suppressed)
+            }
+            guard state.logged < Self.maxFailureLines else {
+                state.suppressed += 1
+                return nil
+            }
+            state.logged += 1
+            defer { state.suppressed = 0 }
+            return state.suppressed
+        }
+        guard let suppressed else { return }
+        var line: Logger.Metadata = [
+            "event": "auth_failure", "reason": .string(event.rawValue), "path": .string(String(path.prefix(200))),
+        ]
+        if let client { line["client"] = .string(client) }
+        if suppressed > 0 { line["suppressed_before"] = .stringConvertible(suppressed) }
+        logger.notice("auth_failure", metadata: line)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let components = duration.components
+        return ((Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15) * 1_000).rounded() / 1_000
+    }
+
+    private static func metadata(_ value: Value) -> Logger.MetadataValue {
+        switch value {
+        case .null: .string("null")
+        case .bool(let flag): .stringConvertible(flag)
+        case .int(let number): .stringConvertible(number)
+        case .double(let number): .stringConvertible(number)
+        case .string(let text): .string(text)
+        case .data(_, let bytes): .string("\(bytes.count) bytes")
+        case .array(let items): .array(items.map(metadata))
+        case .object(let fields): .dictionary(fields.mapValues(metadata))
+        }
+    }
+}
