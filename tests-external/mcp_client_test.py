@@ -4,10 +4,14 @@ over stdio and over Streamable HTTP.
 Run by scripts/test.sh after `swift build`: python3 tests-external/mcp_client_test.py BINARY
 """
 import asyncio
+import hashlib
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
@@ -30,7 +34,17 @@ async def main():
         async with ClientSession(read, write) as session:
             await exercise(session, "stdio")
 
-    server = subprocess.Popen([BINARY] + SERVE_ARGS + ["--http", "127.0.0.1:0", "--log-level", "notice"],
+    exposure_checks()
+
+    # Over HTTP every client shows a token: made by `wasm-sandbox token`, admitted by its line.
+    scratch = tempfile.mkdtemp(prefix="mcp-client-test-")
+    tokens_file = os.path.join(scratch, "tokens")
+    audit_file = os.path.join(scratch, "audit.jsonl")
+    token_a, line_a = new_token("client-a")
+    token_b, line_b = new_token("client-b")
+    write_tokens(tokens_file, [line_a])
+    server = subprocess.Popen([BINARY] + SERVE_ARGS + ["--http", "127.0.0.1:0", "--log-level", "notice",
+                                                       "--auth-tokens", tokens_file, "--audit-log", audit_file],
                               stderr=subprocess.PIPE, text=True)
     try:
         url = None
@@ -40,10 +54,14 @@ async def main():
                 url = match.group(1)
                 break
         check("http server started", url is not None)
-        async with streamablehttp_client(url) as (read, write, _):
+        await refused_without_token(url)
+        auth = {"Authorization": f"Bearer {token_a}"}
+        async with streamablehttp_client(url, headers=auth) as (read, write, _):
             async with ClientSession(read, write) as session:
                 await exercise(session, "http")
-                await disconnect_mid_run(url, session)
+                await disconnect_mid_run(url, session, auth)
+                await reload_under_load(url, session, server, tokens_file, line_a, line_b, token_b)
+        audit_checks(audit_file)
     finally:
         server.terminate()
         try:
@@ -56,12 +74,139 @@ async def main():
     return finish("mcp-python-client")
 
 
-async def disconnect_mid_run(url, observer):
-    """A raw HTTP client starts an endless run and hangs up; the server must stop the run."""
+def new_token(name):
+    made = subprocess.run([BINARY, "token", name], capture_output=True, text=True, timeout=60)
+    token, line = made.stdout.splitlines()
+    check(f"token {name}: its line is NAME SHA256(token)",
+          line == f"{name} {hashlib.sha256(token.encode()).hexdigest()}", made.stdout)
+    return token, line
+
+
+def write_tokens(path, lines):
+    with open(path + ".new", "w") as handle:
+        handle.write("# clients of the test server\n" + "\n".join(lines) + "\n")
+    os.replace(path + ".new", path)
+
+
+def exposure_checks():
+    """An address other hosts reach is refused without tokens, unless explicitly allowed."""
+    refused = subprocess.run([BINARY, "serve", "--http", "0.0.0.0:0"], capture_output=True, text=True, timeout=60)
+    check("non-loopback without tokens is refused", refused.returncode == 64
+          and "refusing to serve 0.0.0.0 without authentication" in refused.stderr, refused)
+    allowed = subprocess.Popen([BINARY, "serve", "--http", "0.0.0.0:0", "--allow-unauthenticated"],
+                               stderr=subprocess.PIPE, text=True)
+    warned = False
+    for line in allowed.stderr:
+        warned = warned or "WITHOUT authentication" in line
+        if "serving MCP over Streamable HTTP" in line:
+            break
+    allowed.terminate()
+    allowed.wait(timeout=30)
+    check("--allow-unauthenticated serves, with a warning", warned)
+
+
+async def refused_without_token(url):
     import httpx
 
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
                "MCP-Protocol-Version": "2025-06-18"}
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "no-token", "version": "1"}}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for token in [None, "not-a-token"]:
+            extra = {"Authorization": f"Bearer {token}"} if token else {}
+            answer = await http.post(url, headers={**headers, **extra}, json=initialize)
+            challenge = answer.headers.get("www-authenticate", "")
+            check(f"http: {'wrong' if token else 'missing'} token gets 401 and a challenge",
+                  answer.status_code == 401 and 'resource_metadata="' in challenge
+                  and ('error="invalid_token"' in challenge) == bool(token), (answer.status_code, challenge))
+            if 'resource_metadata="' in challenge:
+                metadata = (await http.get(challenge.split('resource_metadata="')[1].split('"')[0])).json()
+                check("http: the challenge's metadata names the endpoint", metadata.get("resource") == url, metadata)
+    # The SDK's client, without a token, does not get a session.
+    try:
+        async with streamablehttp_client(url) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await asyncio.wait_for(session.initialize(), timeout=30)
+        check("http: the SDK client without a token is refused", False, "it initialized")
+    except BaseException as error:  # the SDK raises inside its task group
+        check("http: the SDK client without a token is refused", "401" in repr(error), repr(error)[:300])
+
+
+async def reload_under_load(url, session, server, tokens_file, line_a, line_b, token_b):
+    """SIGHUP reloads the tokens while a session keeps calling: no session is dropped, a new
+    client gets in, a removed one is refused from its next request."""
+    import httpx
+
+    async def counter():
+        seen = []
+        for _ in range(30):
+            result = await session.call_tool("execute_code", {
+                "language": "javascript", "session_id": "count", "code": "globalThis.n = (globalThis.n ?? 0) + 1; n"})
+            seen.append((result.structuredContent or {}).get("value"))
+        return seen
+
+    async def reloads():
+        for round in range(6):
+            write_tokens(tokens_file, [line_a, line_b] if round % 2 == 0 else [line_a])
+            server.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.05)
+        write_tokens(tokens_file, [line_a, line_b])
+        server.send_signal(signal.SIGHUP)
+
+    seen, _ = await asyncio.gather(counter(), reloads())
+    check("http: a session keeps its state through token reloads", seen == [str(n) for n in range(1, 31)], seen)
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "MCP-Protocol-Version": "2025-06-18", "Authorization": f"Bearer {token_b}"}
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "b", "version": "1"}}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        status = None
+        for _ in range(100):  # the reload is asynchronous to the signal
+            status = (await http.post(url, headers=headers, json=initialize)).status_code
+            if status == 200:
+                break
+            await asyncio.sleep(0.05)
+        check("http: a client added by SIGHUP gets in", status == 200, status)
+        write_tokens(tokens_file, [line_a])
+        server.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            status = (await http.post(url, headers=headers, json=initialize)).status_code
+            if status == 401:
+                break
+            await asyncio.sleep(0.05)
+        check("http: a client removed by SIGHUP is refused", status == 401, status)
+    still = await session.call_tool("execute_code", {"language": "javascript", "session_id": "count", "code": "n"})
+    check("http: the remaining client's session is still there", (still.structuredContent or {}).get("value") == "30",
+          still)
+
+
+def audit_checks(path):
+    """One JSON line per call, naming the client, never holding the code."""
+    with open(path) as handle:
+        lines = [json.loads(line) for line in handle if line.strip()]
+    calls = [line for line in lines if line.get("event") == "call"]
+    check("audit: a line for each call", len(calls) >= 40, len(calls))
+    check("audit: every call line names client-a and its session",
+          all(line.get("client") == "client-a" and line.get("session") for line in calls))
+    check("audit: no code in any line", not any("code" in line for line in lines))
+    code = "console.log([1, 2].map(x => x * 21))"
+    digest = hashlib.sha256(code.encode()).hexdigest()
+    matching = [line for line in calls if line.get("code_sha256") == digest]
+    check("audit: the run is found by its code's hash, with its status and output size",
+          len(matching) == 1 and matching[0]["status"] == "ok" and matching[0]["stdout_bytes"] == len("[ 21, 42 ]\n")
+          and matching[0]["language"] == "javascript" and "timeout_ms" in matching[0]["limits"], matching)
+    check("audit: auth failures are logged", any(line.get("event") == "auth_failure" for line in lines))
+
+
+async def disconnect_mid_run(url, observer, auth):
+    """A raw HTTP client starts an endless run and hangs up; the server must stop the run."""
+    import httpx
+
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
+               "MCP-Protocol-Version": "2025-06-18", **auth}
     async with httpx.AsyncClient(timeout=10) as http:
         init = await http.post(url, headers=headers, json={
             "jsonrpc": "2.0", "id": 1, "method": "initialize",

@@ -163,8 +163,10 @@ public struct MCPHTTPServer: Sendable {
             configuration: .init(
                 services: [
                     .init(service: app), .init(service: SessionCloser(sessions: sessions)),
-                    .init(service: SessionExpiry(sessions: sessions)), .init(service: drain),
+                    .init(service: SessionExpiry(sessions: sessions)),
                     .init(service: TokenReload(server: self, logger: logger)),
+                    // Last: shutdown goes in reverse, and the drain, which starts it, ends first.
+                    .init(service: drain),
                 ],
                 logger: logger))
         group.set(serviceGroup)
