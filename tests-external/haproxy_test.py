@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -18,8 +19,12 @@ from common import check, finish  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug/wasm-sandbox"))
+# Every replica reads the same tokens file; the test's clients share one client name, whose
+# quotas are raised so that eight of them at once stay within them.
+TOKEN, TOKEN_LINE = subprocess.run([BINARY, "token", "replicas-test"], capture_output=True, text=True,
+                                   check=True).stdout.split("\n")[:2]
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-           "MCP-Protocol-Version": "2025-06-18"}
+           "MCP-Protocol-Version": "2025-06-18", "Authorization": f"Bearer {TOKEN}"}
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
 
@@ -112,10 +117,13 @@ def server_states(admin_socket):
 
 def main():
     port = free_port()
+    tokens = os.path.join(tempfile.mkdtemp(prefix="haproxy-test-"), "tokens")
+    with open(tokens, "w") as handle:
+        handle.write(f"{TOKEN_LINE} concurrent_runs=64 calls_per_minute=100000\n")
     cluster = subprocess.Popen([os.path.join(ROOT, "deploy/haproxy/run-local.sh"), "3", str(port)],
                                stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "WASM_SANDBOX": BINARY,
-                                    "WASM_SANDBOX_ARGS": "--max-timeout-ms 10000"})
+                                    "WASM_SANDBOX_ARGS": f"--max-timeout-ms 10000 --auth-tokens {tokens}"})
     replicas, admin = {}, None
     try:
         for line in cluster.stdout:

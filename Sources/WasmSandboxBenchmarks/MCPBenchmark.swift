@@ -115,6 +115,29 @@ struct MCPBenchmark: AsyncParsableCommand {
         print(
             "HTTP   execute_code JavaScript hello: \(httpHello.summary)  (target ≤ 1000 µs: \(Self.verdict(httpHello, 1000)))"
         )
+        // The same with what a shared server runs with: a client token and the audit trail.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let (token, line) = try AuthTokens.newToken(client: "bench")
+        // No quota should bind a benchmark: the largest each setting allows.
+        try "\(line) calls_per_minute=\(LimitBounds.quotaCalls.upperBound) cpu_seconds_per_minute=\(LimitBounds.quotaSeconds.upperBound)\n"
+            .write(to: scratch.appendingPathComponent("tokens"), atomically: true, encoding: .utf8)
+        let secured = try HTTPServerProcess(
+            executable: cli,
+            arguments: [
+                "--auth-tokens", scratch.appendingPathComponent("tokens").path, "--audit-log",
+                scratch.appendingPathComponent("audit.jsonl").path,
+            ])
+        defer { secured.stop() }
+        let securedClient = try RawHTTPClient(host: "127.0.0.1", port: secured.port, token: token)
+        try MCPMessages.checkRan(try securedClient.request("tools/call", MCPMessages.toolCall(Self.hello)))
+        let securedHello = try Self.time(Array(0..<calls)) { _ in
+            try MCPMessages.checkRan(try securedClient.request("tools/call", MCPMessages.toolCall(Self.hello)))
+        }
+        print(
+            "HTTP   the same, with a token, quotas and the audit log: \(securedHello.summary)  (+\(format(securedHello.median - httpHello.median)) µs)"
+        )
 
         let sandbox = try Sandbox()
         let request = ExecutionRequest(.javascript(#"console.log("hi")"#))

@@ -13,8 +13,11 @@ final class RawHTTPClient {
     private var buffer = Data()
     private var sessionID: String?
     private var nextID = 1
+    private let token: String?
 
-    init(host: String, port: Int) throws {
+    /// Opens an MCP session; with `token`, every request carries it as a bearer token.
+    init(host: String, port: Int, token: String? = nil) throws {
+        self.token = token
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw BenchmarkError("socket: \(errno)") }
         self.socket = socket
@@ -64,6 +67,7 @@ final class RawHTTPClient {
             + "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\n"
             + "Content-Length: \(message.count)\r\n"
         if let sessionID { head += "Mcp-Session-Id: \(sessionID)\r\n" }
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
         var request = Data((head + "\r\n").utf8)
         request.append(message)
         try send(request)
@@ -143,9 +147,9 @@ final class HTTPServerProcess {
     let process = Process()
     let port: Int
 
-    init(executable: String) throws {
+    init(executable: String, arguments extra: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--http", "127.0.0.1:0", "--log-level", "notice"]
+        process.arguments = ["serve", "--http", "127.0.0.1:0", "--log-level", "notice"] + extra
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
