@@ -62,6 +62,7 @@ async def main():
                 await disconnect_mid_run(url, session, auth)
                 await reload_under_load(url, session, server, tokens_file, line_a, line_b, token_b)
         audit_checks(audit_file)
+        metrics_checks(url)
     finally:
         server.terminate()
         try:
@@ -199,6 +200,27 @@ def audit_checks(path):
           len(matching) == 1 and matching[0]["status"] == "ok" and matching[0]["stdout_bytes"] == len("[ 21, 42 ]\n")
           and matching[0]["language"] == "javascript" and "timeout_ms" in matching[0]["limits"], matching)
     check("audit: auth failures are logged", any(line.get("event") == "auth_failure" for line in lines))
+
+
+def metrics_checks(url):
+    """Metrics by client and the security events, in the Prometheus text."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url.replace("/mcp", "/metrics"), timeout=30).read().decode()
+
+    def value(series):
+        match = re.search(re.escape(series) + r" ([0-9.e+]+)", text)
+        return float(match.group(1)) if match else 0
+
+    check("metrics: calls by client", value('wasm_sandbox_client_calls_total{client="client-a"}') >= 40,
+          [line for line in text.splitlines() if "client_calls" in line])
+    check("metrics: run time by client", value('wasm_sandbox_client_run_seconds_total{client="client-a"}') > 0)
+    check("metrics: auth failures counted",
+          value('wasm_sandbox_security_events_total{event="auth_missing"}') >= 2
+          and value('wasm_sandbox_security_events_total{event="auth_invalid"}') >= 1,
+          [line for line in text.splitlines() if "security_events" in line])
+    check("metrics: a timeout counted as a limit stop",
+          value('wasm_sandbox_security_events_total{event="timed_out"}') >= 1)
 
 
 async def disconnect_mid_run(url, observer, auth):

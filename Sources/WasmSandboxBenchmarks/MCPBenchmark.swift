@@ -121,7 +121,8 @@ struct MCPBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let (token, line) = try AuthTokens.newToken(client: "bench")
         // No quota should bind a benchmark: the largest each setting allows.
-        try "\(line) calls_per_minute=\(LimitBounds.quotaCalls.upperBound) cpu_seconds_per_minute=\(LimitBounds.quotaSeconds.upperBound)\n"
+        try
+            "\(line) calls_per_minute=\(LimitBounds.quotaCalls.upperBound) cpu_seconds_per_minute=\(LimitBounds.quotaSeconds.upperBound)\n"
             .write(to: scratch.appendingPathComponent("tokens"), atomically: true, encoding: .utf8)
         let secured = try HTTPServerProcess(
             executable: cli,
@@ -150,7 +151,10 @@ struct MCPBenchmark: AsyncParsableCommand {
         }
         let libraryStats = LatencyStats(nanoseconds: library)
         print("the same run through the library:     \(libraryStats.summary)")
-        let service = try SandboxMCPServer()
+        // As the servers above run (`--log-level notice`): audit lines are made, not printed.
+        var audit = Logger(label: "wasm-sandbox.audit")
+        audit.logLevel = .notice
+        let service = try SandboxMCPServer(auditLogger: audit)
         let arguments: [String: Value] = ["language": "javascript", "code": #"console.log("hi")"#]
         _ = try await service.call("execute_code", arguments: arguments)
         var handler: [UInt64] = []

@@ -100,7 +100,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("auth-tokens"),
         help:
-            "HTTP: clients allowed in, one 'NAME SHA256-HEX-OF-TOKEN' per line, reloaded on SIGHUP (MCP_SANDBOX_AUTH_TOKENS).")
+            "HTTP: clients allowed in, one 'NAME SHA256-HEX-OF-TOKEN' per line, reloaded on SIGHUP (MCP_SANDBOX_AUTH_TOKENS)."
+    )
     var authTokens: String?
     @Option(
         name: .customLong("metrics-tokens"),
@@ -122,7 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
     var quotaConcurrentRuns: Int?
     @Option(
         name: .customLong("quota-calls-per-minute"),
-        help: "HTTP: tool calls per minute per client, unless its token line says (MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE).")
+        help: "HTTP: tool calls per minute per client, unless its token line says (MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE)."
+    )
     var quotaCallsPerMinute: Int?
     @Option(
         name: .customLong("quota-cpu-seconds-per-minute"),
@@ -130,7 +132,9 @@ struct ServeCommand: AsyncParsableCommand {
             "HTTP: run time per minute per client, seconds, unless its token line says (MCP_SANDBOX_QUOTA_CPU_SECONDS_PER_MINUTE)."
     )
     var quotaCPUSecondsPerMinute: Int?
-    @Flag(name: .customLong("audit-code"), help: "Put each call's code in its audit line, not only its SHA-256 (MCP_SANDBOX_AUDIT_CODE).")
+    @Flag(
+        name: .customLong("audit-code"),
+        help: "Put each call's code in its audit line, not only its SHA-256 (MCP_SANDBOX_AUDIT_CODE).")
     var auditCode = false
     @Option(
         name: .customLong("audit-log"),
@@ -237,11 +241,11 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: configuration, sandbox: sandbox, auditLogger: Logger(label: Self.auditLabel))
         do {
             try await service.serve(serving, logger: logger, prometheus: registry) { port in
-            switch serving {
-            // Printed to stderr so scripts and tests can find a port chosen by the system.
-            case .http(let host, _): logger.notice("serving MCP over Streamable HTTP at http://\(host):\(port)/mcp")
-            case .stdio: logger.info("serving MCP over stdio")
-            }
+                switch serving {
+                // Printed to stderr so scripts and tests can find a port chosen by the system.
+                case .http(let host, _): logger.notice("serving MCP over Streamable HTTP at http://\(host):\(port)/mcp")
+                case .stdio: logger.info("serving MCP over stdio")
+                }
             }
         } catch let error as ConfigurationError {
             // A tokens file that cannot be used, or an exposed address without one.

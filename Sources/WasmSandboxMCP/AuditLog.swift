@@ -42,16 +42,25 @@ final class AuditLog: Sendable {
         refusal: ClientQuotas.Refusal?
     ) {
         let structured = result.structuredContent?.objectValue ?? [:]
+        let status = structured["status"]?.stringValue ?? ((result.isError ?? false) ? "error" : "ok")
+        let isRun = tool == ToolDefinitions.executeCode.name
+        let duration = structured["duration_ms"]?.doubleValue ?? structured["duration_ms"]?.intValue.map(Double.init)
+        if isRun, let event = ClientMetrics.SecurityEvent(rawValue: status), Self.limitStops.contains(event) {
+            metrics.record(event)
+        }
+        if refusal != nil { metrics.record(.quotaRefused) }
+        metrics.recordCall(
+            client: caller.client, runSeconds: isRun ? (duration ?? 0) / 1_000 : 0, refused: refusal != nil)
+        // Hashing the code and building the line cost more than the rest of the call's
+        // bookkeeping: not for a logger that drops it.
+        guard logger.logLevel <= .info else { return }
         var line: Logger.Metadata = [
             "event": "call", "client": .string(caller.client), "session": .string(caller.session),
-            "tool": .string(tool), "is_error": .stringConvertible(result.isError ?? false),
-            "elapsed_ms": .stringConvertible(Self.milliseconds(elapsed)),
+            "tool": .string(String(tool.prefix(64))), "is_error": .stringConvertible(result.isError ?? false),
+            "elapsed_ms": .stringConvertible(Self.milliseconds(elapsed)), "status": .string(status),
         ]
-        let status = structured["status"]?.stringValue ?? ((result.isError ?? false) ? "error" : "ok")
-        line["status"] = .string(status)
         if let refusal { line["quota"] = .string(refusal.quota) }
-        var runSeconds = 0.0
-        if tool == ToolDefinitions.executeCode.name {
+        if isRun {
             let arguments = arguments ?? [:]
             if let language = arguments[ExecuteCodeField.language.name]?.stringValue {
                 line["language"] = .string(String(language.prefix(32)))
@@ -66,10 +75,7 @@ final class AuditLog: Sendable {
                 line["code_session"] = .string(String(name.prefix(128)))
             }
             if let limits = structured["limits"] { line["limits"] = Self.metadata(limits) }
-            if let duration = structured["duration_ms"]?.doubleValue ?? structured["duration_ms"]?.intValue.map(Double.init) {
-                line["duration_ms"] = .stringConvertible(duration)
-                runSeconds = duration / 1_000
-            }
+            if let duration { line["duration_ms"] = .stringConvertible(duration) }
             let stdout = structured["stdout"]?.stringValue?.utf8.count ?? 0
             let stderr = structured["stderr"]?.stringValue?.utf8.count ?? 0
             let value = structured["value"]?.stringValue?.utf8.count ?? 0
@@ -80,18 +86,14 @@ final class AuditLog: Sendable {
             line["files"] = .stringConvertible(files.count)
             line["files_bytes"] = .stringConvertible(fileBytes)
             line["bytes_out"] = .stringConvertible(stdout + stderr + value + fileBytes)
-            switch status {
-            case "timed_out": metrics.record(.timedOut)
-            case "out_of_fuel": metrics.record(.outOfFuel)
-            case "memory_limit": metrics.record(.memoryLimit)
-            case "output_limit": metrics.record(.outputLimit)
-            default: break
-            }
         }
-        if refusal != nil { metrics.record(.quotaRefused) }
-        metrics.recordCall(client: caller.client, runSeconds: runSeconds, refused: refusal != nil)
         logger.info("call", metadata: line)
     }
+
+    /// The statuses of runs the sandbox stopped at a limit, counted as security events.
+    private static let limitStops: Set<ClientMetrics.SecurityEvent> = [
+        .timedOut, .outOfFuel, .memoryLimit, .outputLimit,
+    ]
 
     /// A request refused for its credentials (or for naming another client's session).
     func authFailure(_ event: ClientMetrics.SecurityEvent, path: String, client: String? = nil) {

@@ -68,7 +68,8 @@ public struct AuthTokens: Sendable {
             }
             entries.append(Entry(client: String(name), hash: hash, quota: quota))
             guard entries.count <= Self.maxEntries else {
-                throw ConfigurationError("more than \(Self.maxEntries) token lines: put an OAuth proxy in front instead")
+                throw ConfigurationError(
+                    "more than \(Self.maxEntries) token lines: put an OAuth proxy in front instead")
             }
         }
         self.entries = entries
@@ -129,7 +130,13 @@ public struct AuthTokens: Sendable {
 
     /// Bytes as lowercase hex, as the tokens file and the audit trail write hashes.
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func isValidName(_ name: Substring) -> Bool {

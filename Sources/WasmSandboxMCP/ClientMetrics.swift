@@ -36,7 +36,12 @@ final class ClientMetrics: Sendable {
         self.factory = factory
         security = Dictionary(
             uniqueKeysWithValues: SecurityEvent.allCases.map {
-                ($0, Counter(label: "wasm_sandbox_security_events_total", dimensions: [("event", $0.rawValue)], factory: factory))
+                (
+                    $0,
+                    Counter(
+                        label: "wasm_sandbox_security_events_total", dimensions: [("event", $0.rawValue)],
+                        factory: factory)
+                )
             })
     }
 

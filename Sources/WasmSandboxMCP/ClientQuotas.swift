@@ -26,8 +26,8 @@ public struct QuotaOverrides: Sendable, Equatable {
 
     static var settings: [(name: String, field: WritableKeyPath<Self, Int?>, range: ClosedRange<Int>)] {
         [
-        ("concurrent_runs", \.concurrentRuns, LimitBounds.concurrentExecutions),
-        ("calls_per_minute", \.callsPerMinute, LimitBounds.quotaCalls),
+            ("concurrent_runs", \.concurrentRuns, LimitBounds.concurrentExecutions),
+            ("calls_per_minute", \.callsPerMinute, LimitBounds.quotaCalls),
             ("cpu_seconds_per_minute", \.cpuSecondsPerMinute, LimitBounds.quotaSeconds),
         ]
     }
@@ -40,7 +40,10 @@ public struct QuotaOverrides: Sendable, Equatable {
                 "unknown setting '\(text.prefix(80))': the settings are \(Self.settings.map { "\($0.name)=N" }.joined(separator: ", "))"
             )
         }
-        do { self[keyPath: setting.field] = try LimitBounds.parse(String(parts[1]), name: setting.name, in: setting.range) } catch {
+        do {
+            self[keyPath: setting.field] = try LimitBounds.parse(
+                String(parts[1]), name: setting.name, in: setting.range)
+        } catch {
             throw ConfigurationError(error.description)
         }
     }

@@ -47,7 +47,8 @@ final class HTTPAuthentication: Sendable {
         self.audit = audit
         let mcp = try mcpFile.map { path throws(ConfigurationError) in try AuthTokens(contentsOf: path) }
         mcpTokens = Mutex(mcp)
-        metricsTokens = Mutex(try metricsFile.map { path throws(ConfigurationError) in try AuthTokens(contentsOf: path) })
+        metricsTokens = Mutex(
+            try metricsFile.map { path throws(ConfigurationError) in try AuthTokens(contentsOf: path) })
         if let mcp { quotas.setClients(Self.limits(of: mcp, defaults: defaults)) }
     }
 
@@ -60,7 +61,8 @@ final class HTTPAuthentication: Sendable {
         metricsTokens.withLock { $0 = metrics }
         if let mcp { quotas.setClients(Self.limits(of: mcp, defaults: defaults)) }
         let clients = Set(mcp?.entries.map(\.client) ?? []).count
-        return "\(clients) client(s), \(mcp?.entries.count ?? 0) MCP token(s), \(metrics?.entries.count ?? 0) metrics token(s)"
+        return
+            "\(clients) client(s), \(mcp?.entries.count ?? 0) MCP token(s), \(metrics?.entries.count ?? 0) metrics token(s)"
     }
 
     private static func limits(of tokens: AuthTokens, defaults: QuotaLimits) -> [String: QuotaLimits] {
@@ -93,7 +95,8 @@ final class HTTPAuthentication: Sendable {
             return .refused(
                 Self.answer(
                     .badRequest, endpoint: endpoint,
-                    message: "Bad Request: send exactly one 'Authorization: Bearer TOKEN' header, the token at most \(AuthTokens.maxTokenBytes) bytes without spaces",
+                    message:
+                        "Bad Request: send exactly one 'Authorization: Bearer TOKEN' header, the token at most \(AuthTokens.maxTokenBytes) bytes without spaces",
                     challenge: nil))
         }
         guard let entry = tokens.entry(forToken: token) else {
@@ -109,10 +112,12 @@ final class HTTPAuthentication: Sendable {
         var challenge = "Bearer realm=\"wasm-sandbox\", resource_metadata=\"\(metadataURL(for: request))\""
         let message: String
         if let error {
-            challenge += ", error=\"\(error)\", error_description=\"the token is not valid: unknown, revoked or mistyped\""
+            challenge +=
+                ", error=\"\(error)\", error_description=\"the token is not valid: unknown, revoked or mistyped\""
             message = "Unauthorized: the bearer token is not valid (unknown, revoked or mistyped)"
         } else {
-            message = "Unauthorized: this server needs an 'Authorization: Bearer TOKEN' header; its operator gives out tokens"
+            message =
+                "Unauthorized: this server needs an 'Authorization: Bearer TOKEN' header; its operator gives out tokens"
         }
         return Self.answer(.unauthorized, endpoint: endpoint, message: message, challenge: challenge)
     }

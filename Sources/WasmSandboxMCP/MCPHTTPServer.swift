@@ -70,7 +70,8 @@ public struct MCPHTTPServer: Sendable {
             )
         }
         logger.warning(
-            "serving \(host) WITHOUT authentication (--allow-unauthenticated): anyone who reaches this port can run code")
+            "serving \(host) WITHOUT authentication (--allow-unauthenticated): anyone who reaches this port can run code"
+        )
     }
 
     /// Loopback names and addresses: `localhost`, 127.0.0.0/8 and `::1`.

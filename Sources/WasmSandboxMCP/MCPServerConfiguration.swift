@@ -144,7 +144,8 @@ public struct MCPServerConfiguration: Sendable {
             switch text {
             case "1", "true": auditCode = true
             case "0", "false", "": auditCode = false
-            default: throw ConfigurationError("MCP_SANDBOX_AUDIT_CODE must be 1, true, 0 or false, got '\(text.prefix(40))'")
+            default:
+                throw ConfigurationError("MCP_SANDBOX_AUDIT_CODE must be 1, true, 0 or false, got '\(text.prefix(40))'")
             }
         }
         if let text = environment["MCP_SANDBOX_MAX_FUEL"] {

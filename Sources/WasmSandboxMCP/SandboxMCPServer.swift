@@ -190,7 +190,8 @@ public final class SandboxMCPServer: Sendable {
                 name, arguments: arguments, result: unanswered, caller: caller, elapsed: .now - started, refusal: nil)
             throw error
         }
-        audit.call(name, arguments: arguments, result: result, caller: caller, elapsed: .now - started, refusal: refusal)
+        audit.call(
+            name, arguments: arguments, result: result, caller: caller, elapsed: .now - started, refusal: refusal)
         return result
     }
 

@@ -85,7 +85,9 @@ struct MCPAuthTests {
                 #expect(error.description.contains(message), "\(error.description)")
             }
         }
-        let many = (0...AuthTokens.maxEntries).map { "c\($0) " + AuthTokens.hex(SHA256.hash(data: Array("\($0)".utf8))) }
+        let many = (0...AuthTokens.maxEntries).map {
+            "c\($0) " + AuthTokens.hex(SHA256.hash(data: Array("\($0)".utf8)))
+        }
         #expect(throws: ConfigurationError.self) { try AuthTokens(parsing: many.joined(separator: "\n")) }
     }
 
@@ -142,15 +144,17 @@ struct MCPAuthTests {
         let connection = try RawConnection(port: port)
         let body = RawConnection.initialize
         connection.send(
-            RawConnection.head(close: true) + "Authorization: Bearer \(alice)\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            RawConnection.head(close: true)
+                + "Authorization: Bearer \(alice)\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
                 + body)
         #expect(await connection.read().text.hasPrefix("HTTP/1.1 400 Bad Request"))
         // Only bob's call before his token went ran.
         #expect(running.audit.calls.count == 1)
         let failures = running.audit.all.filter { $0.string("event") == "auth_failure" }
-        #expect(failures.map { $0.string("reason") } == [
-            "auth_missing", "auth_invalid", "auth_invalid", "auth_missing", "auth_invalid", "auth_invalid",
-        ])
+        #expect(
+            failures.map { $0.string("reason") } == [
+                "auth_missing", "auth_invalid", "auth_invalid", "auth_missing", "auth_invalid", "auth_invalid",
+            ])
         let metrics = try await running.server.service.call("sandbox_metrics", arguments: nil)
         #expect(metrics.structuredContent?.objectValue?["by_status"] == ["ok": 1])
         // The resource metadata is open, and names the endpoint.
@@ -224,7 +228,9 @@ struct MCPAuthTests {
         }
         #expect(values == (1...40).map(String.init))
         // The last reload left alice and bob: carol is out, bob is in.
-        #expect(try await RawConnection.request(port: port, token: carol, body: RawConnection.initialize).hasPrefix("HTTP/1.1 401"))
+        #expect(
+            try await RawConnection.request(port: port, token: carol, body: RawConnection.initialize).hasPrefix(
+                "HTTP/1.1 401"))
         #expect(try await RawConnection.openSession(port: port, token: bob).count == 36)
         // A broken file is refused by name and leaves the tokens as they were.
         try "alice not-a-hash\n".write(toFile: running.tokensFile, atomically: true, encoding: .utf8)
@@ -265,7 +271,8 @@ struct MCPAuthTests {
                 return call?.structured["stdout"] as? String == "2\n"
             })
         let lines = running.audit.calls.filter { $0.string("quota") == "calls_per_minute" }
-        #expect(lines.count >= 1 && lines.allSatisfy { $0.string("client") == "greedy" && $0.string("status") == "busy" })
+        #expect(
+            lines.count >= 1 && lines.allSatisfy { $0.string("client") == "greedy" && $0.string("status") == "busy" })
     }
 
     @Test func aClientAtItsConcurrentRunsIsRefusedWhileAnotherRuns() async throws {
@@ -286,12 +293,15 @@ struct MCPAuthTests {
         #expect(try await eventually { service.callsInFlight == 1 })
         let refused = try await RawCall.javascript(port: port, session: greedy, token: "greedy-token", "1")
         #expect(refused.structured["status"] as? String == "busy")
-        #expect(refused.text.contains("client quota 'concurrent_runs' (1) is used up: a slot frees when one of its runs ends"))
+        #expect(
+            refused.text.contains(
+                "client quota 'concurrent_runs' (1) is used up: a slot frees when one of its runs ends"))
         let served = try await RawCall.javascript(port: port, session: other, token: alice, "console.log('alongside')")
         #expect(served.structured["stdout"] as? String == "alongside\n")
         shutdown(connection.fd, Int32(SHUT_RDWR))
         #expect(try await eventually { service.callsInFlight == 0 })
-        let again = try await RawCall.javascript(port: port, session: greedy, token: "greedy-token", "console.log('again')")
+        let again = try await RawCall.javascript(
+            port: port, session: greedy, token: "greedy-token", "console.log('again')")
         #expect(again.structured["stdout"] as? String == "again\n")
     }
 
@@ -359,7 +369,8 @@ struct MCPAuthTests {
         #expect(!MCPHTTPServer.isLoopback("0.0.0.0") && !MCPHTTPServer.isLoopback("10.0.0.1"))
         #expect(!MCPHTTPServer.isLoopback("127.0.0.1.example.com") && !MCPHTTPServer.isLoopback("::"))
         let service = try SandboxMCPServer()
-        let exposed = try MCPHTTPServer(service: service, host: "0.0.0.0", port: 0, prometheus: nil, logger: .init(label: "t"))
+        let exposed = try MCPHTTPServer(
+            service: service, host: "0.0.0.0", port: 0, prometheus: nil, logger: .init(label: "t"))
         await #expect(throws: ConfigurationError.self) { try await exposed.run() }
         do { try await exposed.run() } catch {
             #expect("\(error)".contains("refusing to serve 0.0.0.0 without authentication"))

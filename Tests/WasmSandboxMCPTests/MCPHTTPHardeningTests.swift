@@ -99,7 +99,8 @@ final class AuditCapture: Sendable {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            let line = Line(message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 })
+            let line = Line(
+                message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 })
             capture.lines.withLock { $0.append(line) }
         }
     }
