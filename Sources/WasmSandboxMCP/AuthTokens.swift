@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The clients allowed to use the HTTP server: a name and the SHA-256 of a bearer token per
 /// line of a tokens file, with optional per-client quotas.
 ///
@@ -75,20 +79,36 @@ public struct AuthTokens: Sendable {
         self.entries = entries
     }
 
-    /// Reads and parses a tokens file; an error names the file.
+    /// Reads and parses a tokens file; an error names the file. Only a regular file is read
+    /// (a FIFO or a device could block the reload or never end).
     public init(contentsOf path: String) throws(ConfigurationError) {
-        let data: Data
-        do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            data = try handle.read(upToCount: Self.maxFileBytes + 1) ?? Data()
-        } catch {
-            throw ConfigurationError("cannot read the tokens file '\(path)': \(error.localizedDescription)")
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ConfigurationError("cannot read the tokens file '\(path)': \(String(cString: strerror(errno)))")
         }
-        guard data.count <= Self.maxFileBytes else {
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw ConfigurationError("the tokens file '\(path)' is not a regular file")
+        }
+        guard status.st_size <= Self.maxFileBytes else {
             throw ConfigurationError("the tokens file '\(path)' is larger than \(Self.maxFileBytes) bytes")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        var bytes = [UInt8](repeating: 0, count: Self.maxFileBytes + 1)
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes[filled...].withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else {
+                throw ConfigurationError("cannot read the tokens file '\(path)': \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        guard filled <= Self.maxFileBytes else {
+            throw ConfigurationError("the tokens file '\(path)' is larger than \(Self.maxFileBytes) bytes")
+        }
+        guard let text = String(validating: bytes[..<filled], as: UTF8.self), !text.contains("\0") else {
             throw ConfigurationError("the tokens file '\(path)' is not UTF-8 text")
         }
         do { try self.init(parsing: text) } catch {

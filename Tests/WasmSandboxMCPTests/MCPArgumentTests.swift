@@ -4,6 +4,10 @@ import Testing
 import WasmSandbox
 import WasmSandboxMCP
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The `invalid params` message of a failed call, or a description of any other outcome.
 /// The message of a refused call: argument errors are results with `isError: true` whose text
 /// says what was wrong (SEP-1303), so that a model sees it; never protocol errors.
@@ -228,6 +232,15 @@ struct MCPConfigurationBoundsTests {
                 "MCP_SANDBOX_HTTP_IDLE_TIMEOUT_SECONDS", "86401",
                 "MCP_SANDBOX_HTTP_IDLE_TIMEOUT_SECONDS must be an integer from 1 to 86400, got '86401'"
             ),
+            (
+                "MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE", "0",
+                "MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE must be an integer from 1 to 1000000000, got '0'"
+            ),
+            ("MCP_SANDBOX_AUDIT_CODE", "yes", "MCP_SANDBOX_AUDIT_CODE must be 1, true, 0 or false, got 'yes'"),
+            (
+                "MCP_SANDBOX_PUBLIC_URL", "ftp://x\" y",
+                "the public URL must be an http or https URL, got 'ftp://x\" y'"
+            ),
         ])
     func outOfRangeVariablesAreErrors(name: String, value: String, message: String) {
         #expect {
@@ -252,5 +265,54 @@ struct MCPConfigurationBoundsTests {
         #expect(configuration.httpIdleTimeoutSeconds == 5)
         #expect(configuration.maxInlineTotalBytes == 0)
         #expect(configuration.httpMaxConnections == 9)
+    }
+
+    @Test func readsTheAccessVariables() throws {
+        let configuration = try MCPServerConfiguration(environment: [
+            "MCP_SANDBOX_AUTH_TOKENS": "/etc/tokens", "MCP_SANDBOX_METRICS_TOKENS": "/etc/scrapers",
+            "MCP_SANDBOX_PUBLIC_URL": "https://sandbox.example.com", "MCP_SANDBOX_AUDIT_CODE": "1",
+            "MCP_SANDBOX_QUOTA_CONCURRENT_RUNS": "2", "MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE": "50",
+            "MCP_SANDBOX_QUOTA_CPU_SECONDS_PER_MINUTE": "9", "MCP_SANDBOX_QUOTA_WINDOW_SECONDS": "30",
+        ])
+        #expect(configuration.authTokensFile == "/etc/tokens")
+        #expect(configuration.metricsTokensFile == "/etc/scrapers")
+        #expect(configuration.publicURL == "https://sandbox.example.com")
+        #expect(configuration.auditCode)
+        #expect(configuration.quota.concurrentRuns == 2 && configuration.quota.callsPerMinute == 50)
+        #expect(configuration.quota.cpuSecondsPerMinute == 9 && configuration.quotaWindowSeconds == 30)
+        let defaults = MCPServerConfiguration()
+        #expect(defaults.authTokensFile == nil && !defaults.auditCode && !defaults.allowUnauthenticated)
+        #expect(defaults.quota == QuotaLimits())
+        #expect(QuotaLimits().concurrentRuns == 4 && QuotaLimits().callsPerMinute == 300)
+        #expect(QuotaLimits().cpuSecondsPerMinute == 60 && defaults.quotaWindowSeconds == 60)
+    }
+
+    /// A missing or unreadable tokens file stops the HTTP server before it serves.
+    @Test func anUnusableTokensFileIsAnErrorNamingIt() throws {
+        var configuration = MCPServerConfiguration()
+        configuration.authTokensFile = "/nonexistent/tokens"
+        #expect {
+            try MCPHTTPServer(
+                service: try SandboxMCPServer(configuration: configuration), host: "127.0.0.1", port: 0,
+                prometheus: nil, logger: .init(label: "t"))
+        } throws: { "\($0)".contains("cannot read the tokens file '/nonexistent/tokens'") }
+        // A directory, a FIFO (which would block a read until a writer came), binary bytes.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let binary = directory.appendingPathComponent("binary").path
+        try Data([0x61, 0x20, 0x00, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: binary))
+        for (path, message) in [
+            (directory.path, "is not a regular file"), (fifo, "is not a regular file"), (binary, "is not UTF-8 text"),
+        ] {
+            configuration.authTokensFile = path
+            #expect {
+                try MCPHTTPServer(
+                    service: try SandboxMCPServer(configuration: configuration), host: "127.0.0.1", port: 0,
+                    prometheus: nil, logger: .init(label: "t"))
+            } throws: { "\($0)".contains(message) }
+        }
     }
 }
