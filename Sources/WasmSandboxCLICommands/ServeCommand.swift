@@ -132,6 +132,14 @@ struct ServeCommand: AsyncParsableCommand {
             "HTTP: run time per minute per client, seconds, unless its token line says (MCP_SANDBOX_QUOTA_CPU_SECONDS_PER_MINUTE)."
     )
     var quotaCPUSecondsPerMinute: Int?
+    @Option(
+        name: .customLong("quota-sessions"),
+        help: "HTTP: MCP sessions at once per client, unless its token line says (MCP_SANDBOX_QUOTA_SESSIONS).")
+    var quotaSessions: Int?
+    @Option(
+        name: .customLong("quota-code-sessions"),
+        help: "HTTP: code sessions at once per client, unless its token line says (MCP_SANDBOX_QUOTA_CODE_SESSIONS).")
+    var quotaCodeSessions: Int?
     @Flag(
         name: .customLong("audit-code"),
         help: "Put each call's code in its audit line, not only its SHA-256 (MCP_SANDBOX_AUDIT_CODE).")
@@ -151,8 +159,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--audit-log: \(error)")
         }
         LoggingSystem.bootstrap { [logLevel, logFormat] label -> any LogHandler in
-            if label == Self.auditLabel, let auditOutput {
-                // The audit trail is kept whatever the log level.
+            if label == Self.auditLabel {
+                // Always JSON: its fields carry client text (code, session names), which a text
+                // handler writes as it is, newlines and all, letting a client forge lines.
+                // In a file of its own it is kept whatever the log level.
+                guard let auditOutput else {
+                    var handler = JSONLogHandler(label: label)
+                    handler.logLevel = logLevel.level
+                    return handler
+                }
                 return JSONLogHandler(label: label, output: auditOutput)
             }
             switch logFormat {
@@ -209,6 +224,8 @@ struct ServeCommand: AsyncParsableCommand {
                     quotaCPUSecondsPerMinute, "--quota-cpu-seconds-per-minute", \.quota.cpuSecondsPerMinute,
                     LimitBounds.quotaSeconds
                 ),
+                (quotaSessions, "--quota-sessions", \.quota.sessions, LimitBounds.sessions),
+                (quotaCodeSessions, "--quota-code-sessions", \.quota.codeSessions, LimitBounds.codeSessions),
             ]
             for (value, flag, field, range) in flags {
                 try checkBounds(value, flag, range)

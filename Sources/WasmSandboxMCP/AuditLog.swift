@@ -5,9 +5,9 @@ import MCP
 import Synchronization
 
 /// The audit trail: one log line per tool call (event `call`), whatever its transport, and
-/// one per refused request (event `auth_failure`, at most ``maxFailureLines`` per ten seconds
-/// so that a flood of bad tokens cannot flood the log; the next line says how many were left
-/// out). Everything is metadata, which ``JSONLogHandler`` writes as one JSON object per line.
+/// one per refused request (event `auth_failure`, at most ``maxFailureLines`` per reason per
+/// ten seconds so that a flood of bad tokens cannot flood the log; the next line says how many
+/// were left out). Everything is metadata, which ``JSONLogHandler`` writes as one JSON object per line.
 ///
 /// A call's line names the client, its MCP session, the tool, and for `execute_code` the
 /// language, the SHA-256 and size of the code (the code itself only with
@@ -17,8 +17,11 @@ final class AuditLog: Sendable {
     let logger: Logger
     let includeCode: Bool
     let metrics: ClientMetrics
-    private let failures = Mutex<(windowStart: ContinuousClock.Instant, logged: Int, suppressed: Int)>(
-        (.now, 0, 0))
+    /// Per reason, so that a flood of one kind (no token) cannot hide another (a client
+    /// reaching for another's session).
+    private let failures = Mutex<
+        [ClientMetrics.SecurityEvent: (windowStart: ContinuousClock.Instant, logged: Int, suppressed: Int)]
+    >([:])
 
     static let maxFailureLines = 20
 
@@ -56,14 +59,14 @@ final class AuditLog: Sendable {
         guard logger.logLevel <= .info else { return }
         var line: Logger.Metadata = [
             "event": "call", "client": .string(caller.client), "session": .string(caller.session),
-            "tool": .string(String(tool.prefix(64))), "is_error": .stringConvertible(result.isError ?? false),
+            "tool": .string(Self.clip(tool, bytes: 64)), "is_error": .stringConvertible(result.isError ?? false),
             "elapsed_ms": .stringConvertible(Self.milliseconds(elapsed)), "status": .string(status),
         ]
         if let refusal { line["quota"] = .string(refusal.quota) }
         if isRun {
             let arguments = arguments ?? [:]
             if let language = arguments[ExecuteCodeField.language.name]?.stringValue {
-                line["language"] = .string(String(language.prefix(32)))
+                line["language"] = .string(Self.clip(language, bytes: 32))
             }
             if let code = arguments[ExecuteCodeField.code.name]?.stringValue {
                 let bytes = Array(code.utf8)
@@ -72,7 +75,7 @@ final class AuditLog: Sendable {
                 if includeCode { line["code"] = .string(code) }
             }
             if let name = arguments[ExecuteCodeField.sessionID.name]?.stringValue {
-                line["code_session"] = .string(String(name.prefix(128)))
+                line["code_session"] = .string(Self.clip(name, bytes: 128))
             }
             if let limits = structured["limits"] { line["limits"] = Self.metadata(limits) }
             if let duration { line["duration_ms"] = .stringConvertible(duration) }
@@ -99,7 +102,9 @@ final class AuditLog: Sendable {
     func authFailure(_ event: ClientMetrics.SecurityEvent, path: String, client: String? = nil) {
         metrics.record(event)
         let now = ContinuousClock.now
-        let suppressed: Int? = failures.withLock { state in
+        let suppressed: Int? = failures.withLock { failures in
+            var state = failures[event] ?? (now, 0, 0)
+            defer { failures[event] = state }
             if now - state.windowStart >= .seconds(10) {
                 state = (now, 0, state.suppressed)
             }
@@ -113,11 +118,27 @@ final class AuditLog: Sendable {
         }
         guard let suppressed else { return }
         var line: Logger.Metadata = [
-            "event": "auth_failure", "reason": .string(event.rawValue), "path": .string(String(path.prefix(200))),
+            "event": "auth_failure", "reason": .string(event.rawValue), "path": .string(Self.clip(path, bytes: 200)),
         ]
         if let client { line["client"] = .string(client) }
         if suppressed > 0 { line["suppressed_before"] = .stringConvertible(suppressed) }
         logger.notice("auth_failure", metadata: line)
+    }
+
+    /// At most `bytes` of UTF-8 of a client's text, whole scalars only, control characters
+    /// replaced: short fields (a tool's or a session's name) stay short and on one line
+    /// whatever handler writes them. A grapheme-counted `prefix` would keep a letter followed
+    /// by a million combining marks whole.
+    static func clip(_ text: String, bytes: Int) -> String {
+        var out = String.UnicodeScalarView()
+        var used = 0
+        for scalar in text.unicodeScalars {
+            let size = UTF8.width(scalar)
+            guard used + size <= bytes else { break }
+            used += size
+            out.append(scalar.properties.generalCategory == .control ? "\u{FFFD}" : scalar)
+        }
+        return String(out)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

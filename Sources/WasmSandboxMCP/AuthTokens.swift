@@ -35,8 +35,9 @@ public struct AuthTokens: Sendable {
     public static let maxFileBytes = 1 << 20
     /// The longest token accepted from a request, in bytes.
     public static let maxTokenBytes = 1_024
-    /// Names the server gives clients that present no token; a file cannot use them.
-    public static let reservedNames: Set<String> = ["stdio", "anonymous", "library"]
+    /// Names the server gives clients that present no token, and the metrics' overflow
+    /// series; a file cannot use them, in any case.
+    public static let reservedNames: Set<String> = ["stdio", "anonymous", "library", "other"]
 
     /// Parses a tokens file's text; an error names the line and what is wrong with it.
     public init(parsing text: String) throws(ConfigurationError) {
@@ -56,7 +57,7 @@ public struct AuthTokens: Sendable {
                     "line \(number): client name '\(name.prefix(80))' must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
                 )
             }
-            guard !Self.reservedNames.contains(String(name)) else {
+            guard !Self.reservedNames.contains(name.lowercased()) else {
                 throw ConfigurationError("line \(number): client name '\(name)' is reserved")
             }
             guard let hash = Self.hexBytes(fields[1]), hash.count == SHA256.byteCount else {
@@ -134,7 +135,7 @@ public struct AuthTokens: Sendable {
     /// A new random token (256 bits from the system's secure generator) and the line that
     /// admits it as `client`.
     public static func newToken(client: String) throws(ConfigurationError) -> (token: String, line: String) {
-        guard isValidName(Substring(client)), !reservedNames.contains(client) else {
+        guard isValidName(Substring(client)), !reservedNames.contains(client.lowercased()) else {
             throw ConfigurationError(
                 "client name '\(client.prefix(80))' must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, and not \(reservedNames.sorted().joined(separator: ", "))"
             )

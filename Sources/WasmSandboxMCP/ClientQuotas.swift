@@ -1,6 +1,7 @@
 import Foundation
 import MCP
 import Synchronization
+import WasmSandbox
 
 /// What one authenticated client may use of the HTTP server, whatever the number of its
 /// connections and sessions: runs at once, tool calls per window, and run time per window.
@@ -11,6 +12,11 @@ public struct QuotaLimits: Sendable, Equatable {
     public var callsPerMinute = 300
     /// Run time (the measured duration of its runs) per window, in seconds.
     public var cpuSecondsPerMinute = 60
+    /// MCP sessions open at once (HTTP).
+    public var sessions = 16
+    /// Code sessions (`execute_code` with `session_id`) open at once, over all its MCP
+    /// sessions; 0 allows none.
+    public var codeSessions = 8
 
     public init() {}
 }
@@ -21,6 +27,8 @@ public struct QuotaOverrides: Sendable, Equatable {
     public var concurrentRuns: Int?
     public var callsPerMinute: Int?
     public var cpuSecondsPerMinute: Int?
+    public var sessions: Int?
+    public var codeSessions: Int?
 
     public init() {}
 
@@ -29,6 +37,8 @@ public struct QuotaOverrides: Sendable, Equatable {
             ("concurrent_runs", \.concurrentRuns, LimitBounds.concurrentExecutions),
             ("calls_per_minute", \.callsPerMinute, LimitBounds.quotaCalls),
             ("cpu_seconds_per_minute", \.cpuSecondsPerMinute, LimitBounds.quotaSeconds),
+            ("sessions", \.sessions, LimitBounds.sessions),
+            ("code_sessions", \.codeSessions, LimitBounds.codeSessions),
         ]
     }
 
@@ -39,6 +49,9 @@ public struct QuotaOverrides: Sendable, Equatable {
             throw ConfigurationError(
                 "unknown setting '\(text.prefix(80))': the settings are \(Self.settings.map { "\($0.name)=N" }.joined(separator: ", "))"
             )
+        }
+        guard self[keyPath: setting.field] == nil else {
+            throw ConfigurationError("'\(setting.name)' is set twice")
         }
         do {
             self[keyPath: setting.field] = try LimitBounds.parse(
@@ -54,6 +67,8 @@ public struct QuotaOverrides: Sendable, Equatable {
         limits.concurrentRuns = concurrentRuns ?? defaults.concurrentRuns
         limits.callsPerMinute = callsPerMinute ?? defaults.callsPerMinute
         limits.cpuSecondsPerMinute = cpuSecondsPerMinute ?? defaults.cpuSecondsPerMinute
+        limits.sessions = sessions ?? defaults.sessions
+        limits.codeSessions = codeSessions ?? defaults.codeSessions
         return limits
     }
 }
@@ -73,6 +88,9 @@ final class ClientQuotas: Sendable {
         var used: Duration = .zero
         var reserved: Duration = .zero
         var running = 0
+        /// Its code sessions (pruned of closed ones when counted) and those being opened.
+        var codeSessions: [SandboxSession] = []
+        var openingCodeSessions = 0
     }
 
     private let usage = Mutex<[String: Usage]>([:])
@@ -81,16 +99,15 @@ final class ClientQuotas: Sendable {
     init(window: Duration) { self.window = window }
 
     /// A call refused because its client is over a quota: which one, its limit, and when it
-    /// frees up (`nil`: when one of the client's runs ends).
+    /// frees up (`resetsIn`, for the per-minute quotas) or what frees it (`frees`).
     struct Refusal: Sendable, Error {
         var quota: String
         var limit: Int
         var resetsIn: Duration?
+        var frees = "a slot frees when one of its runs ends"
 
         var message: String {
-            let when =
-                resetsIn.map { "it resets in \(Self.seconds($0)) s" }
-                ?? "a slot frees when one of its runs ends"
+            let when = resetsIn.map { "it resets in \(Self.seconds($0)) s" } ?? frees
             return "client quota '\(quota)' (\(limit)) is used up: \(when); other clients are not affected"
         }
 
@@ -179,6 +196,41 @@ final class ClientQuotas: Sendable {
         return try outcome.get()
     }
 
+    /// The limits of `client`; `nil` for a client without quotas.
+    func limits(for client: String) -> QuotaLimits? { usage.withLock { $0[client]?.limits } }
+
+    /// Takes one of `client`'s code-session slots for a session about to open; give it back
+    /// with ``codeSessionOpened(client:_:)``. `false` for a client without quotas.
+    func reserveCodeSession(client: String) throws(Refusal) -> Bool {
+        let refusal: Refusal?? = usage.withLock { usage in
+            guard var entry = usage[client] else { return .some(nil) }
+            entry.codeSessions.removeAll { !$0.isOpen }
+            defer { usage[client] = entry }
+            guard entry.codeSessions.count + entry.openingCodeSessions < entry.limits.codeSessions else {
+                return Refusal(
+                    quota: "code_sessions", limit: entry.limits.codeSessions, resetsIn: nil,
+                    frees: "close one of its sessions (close_session) first")
+            }
+            entry.openingCodeSessions += 1
+            return .none
+        }
+        switch refusal {
+        case .some(.some(let refusal)): throw refusal
+        case .some(.none): return false
+        case .none: return true
+        }
+    }
+
+    /// A code session reserved by ``reserveCodeSession(client:)`` opened (or failed to: `nil`).
+    func codeSessionOpened(client: String, _ session: SandboxSession?) {
+        usage.withLock { usage in
+            guard var entry = usage[client] else { return }
+            entry.openingCodeSessions -= 1
+            if let session { entry.codeSessions.append(session) }
+            usage[client] = entry
+        }
+    }
+
     /// A run admitted by ``admit(client:run:)`` ended: its slot is free, what it held is
     /// released and what it used is charged.
     func runEnded(client: String, reserved: Duration, used: Duration) {
@@ -217,6 +269,19 @@ final class RunBudget: Sendable {
     }
 
     func charge(_ used: Duration) { state.withLock { $0.used += used } }
+
+    /// Opens a code session with `open` when the client has a code-session slot left.
+    func openCodeSession(_ open: () async throws -> SandboxSession) async throws -> SandboxSession {
+        guard try quotas.reserveCodeSession(client: client) else { return try await open() }
+        do {
+            let session = try await open()
+            quotas.codeSessionOpened(client: client, session)
+            return session
+        } catch {
+            quotas.codeSessionOpened(client: client, nil)
+            throw error
+        }
+    }
 
     /// Gives back the run's slot and what it held, charging what it used.
     func end() {

@@ -118,6 +118,8 @@ public struct MCPServerConfiguration: Sendable {
             ("QUOTA_CONCURRENT_RUNS", \.quota.concurrentRuns, LimitBounds.concurrentExecutions),
             ("QUOTA_CALLS_PER_MINUTE", \.quota.callsPerMinute, LimitBounds.quotaCalls),
             ("QUOTA_CPU_SECONDS_PER_MINUTE", \.quota.cpuSecondsPerMinute, LimitBounds.quotaSeconds),
+            ("QUOTA_SESSIONS", \.quota.sessions, LimitBounds.sessions),
+            ("QUOTA_CODE_SESSIONS", \.quota.codeSessions, LimitBounds.codeSessions),
             ("QUOTA_WINDOW_SECONDS", \.quotaWindowSeconds, LimitBounds.seconds),
             ("HTTP_EVENT_STREAM_SECONDS", \.httpEventStreamSeconds, LimitBounds.seconds),
             ("MAX_CODE_SESSIONS", \.maxCodeSessions, LimitBounds.codeSessions),

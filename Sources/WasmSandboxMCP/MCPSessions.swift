@@ -6,7 +6,8 @@ import MCP
 /// created by an `initialize` request and found again by the `Mcp-Session-Id` header.
 ///
 /// Sessions are bounded: at most `maxSessions` exist (at the cap, `initialize` closes the
-/// least-recently-used idle session, or is refused when all are busy); a session without
+/// least-recently-used idle session of the client holding the most, or is refused when all
+/// are busy), and an authenticated client holds at most its `sessions` quota; a session without
 /// requests or open streams for `idleTimeout` is closed by a timer (``expireIdleSessions()``);
 /// a `GET` event stream is closed after `eventStreamLifetime`, one per session at a time.
 actor MCPSessions {
@@ -132,10 +133,34 @@ actor MCPSessions {
                 statusCode: 503,
                 .invalidRequest("Service Unavailable: this server is shutting down; start the session on another one"))
         }
+        if authenticated, let limits = service.quotas.limits(for: client) {
+            let own = sessions.filter { $0.value.client == client }
+            if own.count >= limits.sessions {
+                guard
+                    let oldest = own.filter({ $0.value.streams == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed }
+                    )
+                else {
+                    return .error(
+                        statusCode: 429,
+                        .invalidRequest(
+                            "Too Many Requests: client quota 'sessions' (\(limits.sessions)) is used up and every one of its sessions is busy: close one (DELETE) or wait; other clients are not affected"
+                        ))
+                }
+                logger.info(
+                    "closing the client's least recently used idle session: at its quota",
+                    metadata: ["session": "\(oldest.key)", "client": "\(client)"])
+                await close(oldest.key)
+            }
+        }
         if sessions.count >= maxSessions {
+            // The idle session to close comes from the client holding the most sessions (its
+            // least recently used), so that no client can push out the sessions of clients
+            // that hold fewer than it does.
+            let held = Dictionary(grouping: sessions.values, by: \.client).mapValues(\.count)
             guard
-                let oldest = sessions.filter({ $0.value.streams == 0 }).min(by: {
-                    $0.value.lastUsed < $1.value.lastUsed
+                let oldest = sessions.filter({ $0.value.streams == 0 }).max(by: { first, second in
+                    let (a, b) = (held[first.value.client] ?? 0, held[second.value.client] ?? 0)
+                    return a != b ? a < b : first.value.lastUsed > second.value.lastUsed
                 })
             else {
                 return .error(

@@ -292,7 +292,7 @@ public final class SandboxMCPServer: Sendable {
         let ran: Ran
         if let name = plan.sessionID {
             ran = try await runInSession(
-                named: name, plan: plan, sessions: sessions, progress: tracker, reporter: progress)
+                named: name, plan: plan, sessions: sessions, progress: tracker, reporter: progress, budget: budget)
             if let session = ran.session {
                 // The memory cap is the session's, set by the call that opened it: say so.
                 plan.limits.memoryBytes = session.limits.memoryBytes
@@ -408,7 +408,7 @@ public final class SandboxMCPServer: Sendable {
     /// Runs the call in the client's session `name`, opening it on first use.
     private func runInSession(
         named name: String, plan: ExecuteCodePlan, sessions: ClientSessions, progress: ExecutionProgress?,
-        reporter: ProgressReporter?
+        reporter: ProgressReporter?, budget: RunBudget?
     ) async throws -> Ran {
         let code: String
         switch plan.input {
@@ -425,7 +425,12 @@ public final class SandboxMCPServer: Sendable {
         let lookup: ClientSessions.Lookup
         do {
             lookup = try await sessions.session(named: name) { [sandbox, plan] in
-                try await sandbox.openSession(language: plan.language, limits: plan.limits, files: plan.files)
+                let open = {
+                    try await sandbox.openSession(language: plan.language, limits: plan.limits, files: plan.files)
+                }
+                // An authenticated client's sessions count against its own quota.
+                guard let budget else { return try await open() }
+                return try await budget.openCodeSession(open)
             }
         } catch let error as SandboxError {
             switch error.kind {

@@ -72,6 +72,8 @@ struct MCPAuthTests {
             ("al ice \(hash)", "line 1: 'ice' is not a SHA-256 in hex"),
             ("-alice \(hash)", "line 1: client name '-alice' must be"),
             ("stdio \(hash)", "line 1: client name 'stdio' is reserved"),
+            ("Other \(hash)", "line 1: client name 'Other' is reserved"),
+            ("a \(hash) sessions=2 sessions=3", "line 1: 'sessions' is set twice"),
             ("a \(hash)\nb \(hash)", "line 2: this token hash is already on an earlier line"),
             ("a \(hash) speed=3", "line 1: unknown setting 'speed=3'"),
             ("a \(hash) concurrent_runs=0", "line 1: concurrent_runs must be an integer from 1 to 1024, got '0'"),
@@ -275,6 +277,76 @@ struct MCPAuthTests {
             lines.count >= 1 && lines.allSatisfy { $0.string("client") == "greedy" && $0.string("status") == "busy" })
     }
 
+    /// One client cannot push out the MCP sessions of another by opening many: at the
+    /// server's cap the client holding the most loses its oldest idle one, and at its own
+    /// quota a client loses its own.
+    @Test func aClientsSessionsNeverPushOutAnothersWhoHoldsFewer() async throws {
+        let running = try await RunningHTTPServer(tokens: [
+            "alice \(RunningHTTPServer.tokens["alice"]!) sessions=2", "bob \(RunningHTTPServer.tokens["bob"]!)",
+        ]) { $0.maxSessions = 4 }
+        defer { running.task.cancel() }
+        let port = running.port
+        let first = try await RawConnection.openSession(port: port)
+        var bobs: [String] = []
+        for _ in 0..<6 { bobs.append(try await RawConnection.openSession(port: port, token: bob)) }
+        #expect(await running.server.openSessions == 4)
+        let kept = try await RawCall.javascript(port: port, session: first, token: alice, "console.log(1)")
+        #expect(kept.status == 200 && kept.structured["stdout"] as? String == "1\n", "\(kept.response.prefix(300))")
+        let evicted = try await RawCall.javascript(port: port, session: bobs[0], token: bob, "1")
+        #expect(evicted.status == 404)
+        // Alice's second fits under the cap by closing one of bob's; her third closes her first.
+        let second = try await RawConnection.openSession(port: port)
+        let third = try await RawConnection.openSession(port: port)
+        #expect(try await RawCall.javascript(port: port, session: first, token: alice, "1").status == 404)
+        for session in [second, third] {
+            #expect(try await RawCall.javascript(port: port, session: session, token: alice, "1").status == 200)
+        }
+        // With both of hers busy (an open event stream each), a third is refused, by name.
+        let streams = try [second, third].map { session in
+            let connection = try RawConnection(port: port)
+            connection.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
+            return connection
+        }
+        for stream in streams { #expect(await stream.read { $0.contains("\r\n\r\n") }.text.hasPrefix("HTTP/1.1 200")) }
+        let refused = try await RawConnection.request(port: port, body: RawConnection.initialize)
+        #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused.prefix(300))")
+        #expect(refused.contains("client quota 'sessions' (2) is used up"))
+        #expect(try await RawConnection.openSession(port: port, token: bob).count == 36)
+    }
+
+    @Test func aClientsCodeSessionsAreCappedWithoutClosingAnothers() async throws {
+        let running = try await RunningHTTPServer(tokens: [
+            "carol carol-token code_sessions=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
+        ]) { $0.maxCodeSessions = 2 }
+        defer { running.task.cancel() }
+        let port = running.port
+        let mine = try await RawConnection.openSession(port: port)
+        let kept = try await RawCall.javascript(
+            port: port, session: mine, token: alice, "var kept = 7", extra: ["session_id": "notes"])
+        #expect(kept.structured["status"] as? String == "ok")
+        let carol = try await RawConnection.openSession(port: port, token: "carol-token")
+        let other = try await RawConnection.openSession(port: port, token: "carol-token")
+        let a = try await RawCall.javascript(
+            port: port, session: carol, token: "carol-token", "1", extra: ["session_id": "a"])
+        #expect(a.structured["status"] as? String == "ok")
+        // Another of carol's MCP sessions counts too: the quota is the client's.
+        let b = try await RawCall.javascript(
+            port: port, session: other, token: "carol-token", "1", extra: ["session_id": "b"])
+        #expect(b.isError && b.structured["status"] as? String == "busy")
+        #expect(
+            b.text.contains(
+                "client quota 'code_sessions' (1) is used up: close one of its sessions (close_session) first"),
+            "\(b.text)")
+        let still = try await RawCall.javascript(
+            port: port, session: mine, token: alice, "kept", extra: ["session_id": "notes"])
+        #expect(still.structured["value"] as? String == "7")
+        _ = try await RawCall.call(
+            port: port, session: carol, token: "carol-token", tool: "close_session", arguments: ["session_id": "a"])
+        let afterClose = try await RawCall.javascript(
+            port: port, session: other, token: "carol-token", "2", extra: ["session_id": "b"])
+        #expect(afterClose.structured["status"] as? String == "ok", "\(afterClose.text)")
+    }
+
     @Test func aClientAtItsConcurrentRunsIsRefusedWhileAnotherRuns() async throws {
         let running = try await RunningHTTPServer(tokens: [
             "greedy greedy-token concurrent_runs=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
@@ -361,6 +433,25 @@ struct MCPAuthTests {
         }
         #expect((first.string("code") == code) == withCode)
         #expect(calls.contains { "\($0.metadata)".contains("marker-") } == withCode)
+    }
+
+    /// A client's names in the audit line are cut by bytes and kept on one line: a letter
+    /// with a hundred thousand combining marks, or a newline that would forge a line.
+    @Test func clientTextInTheAuditLineIsShortAndOnOneLine() async throws {
+        let running = try await RunningHTTPServer { _ in }
+        defer { running.task.cancel() }
+        let session = try await RawConnection.openSession(port: running.port)
+        let long = "x" + String(repeating: "\u{301}", count: 100_000)
+        _ = try await RawCall.call(
+            port: running.port, session: session, token: alice, tool: long, arguments: [:])
+        _ = try await RawCall.javascript(
+            port: running.port, session: session, token: alice, "1",
+            extra: ["session_id": "s\n2026-12-04 info client=root event=call", "language": "javascript\r\nforged"])
+        let calls = running.audit.calls
+        #expect(calls.count == 2)
+        #expect((calls[0].string("tool")?.utf8.count ?? 0) <= 64)
+        #expect(calls[1].string("code_session")?.contains("\n") == false)
+        #expect(calls[1].string("language")?.contains("\r") == false)
     }
 
     @Test func anExposedAddressNeedsTokensOrAnExplicitChoice() async throws {
