@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MCP
 import Synchronization
 
 #if canImport(Glibc)
@@ -27,6 +28,8 @@ public struct JSONLogHandler: LogHandler {
         public static let standardError = Output(descriptor: 2)
 
         init(descriptor: Int32) { self.descriptor = descriptor }
+
+        deinit { if descriptor > 2 { close(descriptor) } }
 
         /// Appends to the file at `path`, creating it (mode 0600: audit lines name clients).
         public convenience init(appendingTo path: String) throws {
@@ -101,24 +104,22 @@ public struct JSONLogHandler: LogHandler {
     }
 
     private static func write(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
+        JSONText.write(json(value), to: &out)
+    }
+
+    /// A metadata value as JSON: numbers and booleans stay what they are.
+    private static func json(_ value: Logger.MetadataValue) -> Value {
         switch value {
-        case .string(let text): JSONText.string(text, to: &out)
+        case .string(let text): .string(text)
         case .stringConvertible(let item):
             switch item {
-            case let flag as Bool: out.append(contentsOf: Array((flag ? "true" : "false").utf8))
-            case let number as Int: out.append(contentsOf: Array(String(number).utf8))
-            case let number as Double where number.isFinite: out.append(contentsOf: Array("\(number)".utf8))
-            default: JSONText.string(item.description, to: &out)
+            case let flag as Bool: .bool(flag)
+            case let number as Int: .int(number)
+            case let number as Double where number.isFinite: .double(number)
+            default: .string(item.description)
             }
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (index, item) in items.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                write(item, to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .dictionary(let fields):
-            writeObject(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: &out)
+        case .array(let items): .array(items.map(json))
+        case .dictionary(let fields): .object(fields.mapValues(json))
         }
     }
 }
