@@ -11,11 +11,15 @@ extension Sandbox {
     ///     a fuel budget runs on the engine without fuel metering, and its calls cannot ask
     ///     for one.
     ///   - files: Files to place in its workspace first (relative path → bytes).
+    ///   - owner: Who opens it (a client's name). At the sandbox's session caps, opening a
+    ///     session closes the least recently used idle session of the same owner or of an
+    ///     owner holding more sessions or memory, never of one holding less; sessions without
+    ///     an owner share one.
     /// - Throws: ``SandboxError``: for another language, bad limits or files, an engine that
     ///   cannot start; `busy` when the execution threads or the session caps are all taken.
-    public func openSession(language: Language, limits: ExecutionLimits? = nil, files: [String: [UInt8]] = [:])
-        async throws(SandboxError) -> SandboxSession
-    {
+    public func openSession(
+        language: Language, limits: ExecutionLimits? = nil, files: [String: [UInt8]] = [:], owner: String? = nil
+    ) async throws(SandboxError) -> SandboxSession {
         let engine: LanguageEngine
         let input: ExecutionInput
         switch language {
@@ -42,7 +46,7 @@ extension Sandbox {
                 {
                     throw SandboxError(refused.message ?? "")
                 }
-                let reservation = try sessionRegistry.reserve(memoryBytes: module.initialMemoryBytes)
+                let reservation = try sessionRegistry.reserve(memoryBytes: module.initialMemoryBytes, owner: owner)
                 do throws(SandboxError) {
                     let workspace = try Workspace(files: files)
                     guest.workspace = workspace
@@ -74,7 +78,7 @@ extension Sandbox {
         case .success(let (live, workspace, reservation)):
             let session = SandboxSession(
                 id: UUID().uuidString.lowercased(), language: language, engine: engine, limits: limits,
-                workspace: workspace, live: live, sandbox: self)
+                workspace: workspace, live: live, sandbox: self, owner: owner)
             sessionRegistry.add(session, using: reservation)
             return session
         case .failure(let error):

@@ -61,6 +61,9 @@ public final class SandboxSession: Sendable, Identifiable {
     public let limits: ExecutionLimits
     /// The session's files, mounted at `/workspace`; removed when the session closes.
     public let workspace: Workspace
+    /// Who opened it (``Sandbox/openSession(language:limits:files:owner:)``): the caps on all
+    /// sessions close only idle sessions of the opener or of an owner holding more.
+    public let owner: String?
     let sandbox: Sandbox
     private let engine: LanguageEngine
     private let opened = ContinuousClock.now
@@ -81,9 +84,10 @@ public final class SandboxSession: Sendable, Identifiable {
 
     init(
         id: String, language: Language, engine: LanguageEngine, limits: ExecutionLimits, workspace: Workspace,
-        live: LiveInstance, sandbox: Sandbox
+        live: LiveInstance, sandbox: Sandbox, owner: String? = nil
     ) {
         self.id = id
+        self.owner = owner
         self.language = language
         self.engine = engine
         self.limits = limits

@@ -20,11 +20,31 @@ final class SessionRegistry: Sendable {
         /// Room taken by sessions being opened, counted until they are added or given up.
         var reservedSessions = 0
         var reservedBytes = 0
+        /// The same, by owner.
+        var reservedBy: [String: Holding] = [:]
+
+        mutating func unreserve(_ reservation: Reservation) {
+            reservedSessions -= 1
+            reservedBytes -= reservation.memoryBytes
+            reservedBy[reservation.owner]?.sessions -= 1
+            reservedBy[reservation.owner]?.bytes -= reservation.memoryBytes
+            if reservedBy[reservation.owner]?.sessions == 0 { reservedBy[reservation.owner] = nil }
+        }
+    }
+
+    /// Sessions and their memory, held by one owner.
+    private struct Holding {
+        var sessions = 0
+        var bytes = 0
+
+        /// Whether this holds more of either than `other`.
+        func exceeds(_ other: Holding) -> Bool { sessions > other.sessions || bytes > other.bytes }
     }
 
     /// Room held for one session being opened; give it to ``add(_:using:)`` or ``release(_:)``.
     struct Reservation {
         let memoryBytes: Int
+        let owner: String
     }
 
     init(settings: SessionSettings, metrics: SessionMetrics) {
@@ -43,12 +63,15 @@ final class SessionRegistry: Sendable {
     /// The open sessions.
     var sessions: [SandboxSession] { state.withLock { $0.entries.values.compactMap(\.session) } }
 
-    /// Reserves room for a session that starts with `memoryBytes`, closing the least recently
-    /// used idle sessions as needed. The check and the reservation are one step under the
+    /// Reserves room for a session of `owner` that starts with `memoryBytes`, closing idle
+    /// sessions as needed: the least recently used of the owner holding the most among
+    /// `owner` itself and the owners holding more than it, so that no owner pushes out the
+    /// sessions of one holding less. The check and the reservation are one step under the
     /// lock, so sessions opened at the same time cannot pass the caps together.
     ///
-    /// - Throws: ``SandboxError`` (`busy`) when only running or opening sessions are left.
-    func reserve(memoryBytes: Int) throws(SandboxError) -> Reservation {
+    /// - Throws: ``SandboxError`` (`busy`) when no such idle session is left.
+    func reserve(memoryBytes: Int, owner: String? = nil) throws(SandboxError) -> Reservation {
+        let owner = owner ?? ""
         guard settings.maxSessions > 0 else { throw SandboxError("sessions are turned off: the session cap is 0") }
         guard memoryBytes <= settings.maxTotalMemoryBytes else {
             throw SandboxError(
@@ -63,35 +86,51 @@ final class SessionRegistry: Sendable {
                 if count < settings.maxSessions && used + memoryBytes <= settings.maxTotalMemoryBytes {
                     state.reservedSessions += 1
                     state.reservedBytes += memoryBytes
+                    state.reservedBy[owner, default: Holding()].sessions += 1
+                    state.reservedBy[owner, default: Holding()].bytes += memoryBytes
                     return nil
                 }
-                let idle = open.compactMap { session in session.idleSince.map { (session, $0) } }
-                guard let (oldest, _) = idle.min(by: { $0.1 < $1.1 }) else {
+                var held = state.reservedBy
+                for session in open {
+                    held[session.owner ?? "", default: Holding()].sessions += 1
+                    held[session.owner ?? "", default: Holding()].bytes += session.memoryBytes
+                }
+                let mine = held[owner] ?? Holding()
+                let idle = open.compactMap { session -> (SandboxSession, Holding, ContinuousClock.Instant)? in
+                    let theirs = held[session.owner ?? ""] ?? Holding()
+                    guard session.owner ?? "" == owner || theirs.exceeds(mine), let since = session.idleSince else {
+                        return nil
+                    }
+                    return (session, theirs, since)
+                }
+                // The owner holding the most sessions (then memory) first; its oldest idle one.
+                let victim = idle.min { first, second in
+                    if first.1.sessions != second.1.sessions { return first.1.sessions > second.1.sessions }
+                    if first.1.bytes != second.1.bytes { return first.1.bytes > second.1.bytes }
+                    return first.2 < second.2
+                }
+                guard let victim else {
                     throw SandboxError(
-                        "all \(count) sessions are running calls or opening (caps: \(settings.maxSessions) sessions, \(settings.maxTotalMemoryBytes) bytes of memory); try again later",
+                        "all \(count) sessions are running calls, opening, or held by owners holding less than this one (caps: \(settings.maxSessions) sessions, \(settings.maxTotalMemoryBytes) bytes of memory); try again later",
                         kind: .busy)
                 }
-                return oldest
+                return victim.0
             }
-            guard let victim else { return Reservation(memoryBytes: memoryBytes) }
+            guard let victim else { return Reservation(memoryBytes: memoryBytes, owner: owner) }
             victim.close(.evicted)
         }
     }
 
     /// Gives up a reservation whose session did not open.
     func release(_ reservation: Reservation) {
-        state.withLock {
-            $0.reservedSessions -= 1
-            $0.reservedBytes -= reservation.memoryBytes
-        }
+        state.withLock { $0.unreserve(reservation) }
     }
 
     /// Registers an opened session in the room its reservation held.
     func add(_ session: SandboxSession, using reservation: Reservation) {
         state.withLock {
             $0.entries[session.id] = Entry(session: session)
-            $0.reservedSessions -= 1
-            $0.reservedBytes -= reservation.memoryBytes
+            $0.unreserve(reservation)
         }
         metrics.opened()
     }

@@ -14,6 +14,8 @@ actor ClientSessions {
     nonisolated let owner: UInt64 = ClientSessions.nextOwner.add(1, ordering: .relaxed).newValue
     private static let nextOwner = Atomic<UInt64>(0)
     private let sandbox: Sandbox
+    /// The connection's client, the owner of the sandbox sessions it opens.
+    nonisolated let client: String
     private var sessions: [String: SandboxSession] = [:]
     /// Sessions being opened, so that concurrent first calls with one name share one session.
     private var opening: [String: Task<SandboxSession, any Error>] = [:]
@@ -22,7 +24,10 @@ actor ClientSessions {
     /// next call creates or changes.
     private var stamps: [String: [String: RunFiles.Stamp]] = [:]
 
-    init(sandbox: Sandbox) { self.sandbox = sandbox }
+    init(sandbox: Sandbox, client: String) {
+        self.sandbox = sandbox
+        self.client = client
+    }
 
     /// What a call finds under a name: an open session (`opened` when this call opened it),
     /// or one the sandbox closed, to report.

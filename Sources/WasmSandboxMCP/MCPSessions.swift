@@ -31,6 +31,10 @@ actor MCPSessions {
     private var sessions: [String: Session] = [:]
     /// Set when the server drains: no new session opens.
     private var draining = false
+    /// Sessions being opened, by client and in all: counted against the caps while the
+    /// opening waits.
+    private var opening: [String: Int] = [:]
+    private var openingTotal = 0
 
     init(
         service: SandboxMCPServer, logger: Logger, maxSessions: Int = 256, idleTimeout: Duration = .seconds(3600),
@@ -133,44 +137,43 @@ actor MCPSessions {
                 statusCode: 503,
                 .invalidRequest("Service Unavailable: this server is shutting down; start the session on another one"))
         }
-        if authenticated, let limits = service.quotas.limits(for: client) {
-            let own = sessions.filter { $0.value.client == client }
-            if own.count >= limits.sessions {
-                guard
-                    let oldest = own.filter({ $0.value.streams == 0 }).min(by: { $0.value.lastUsed < $1.value.lastUsed }
-                    )
-                else {
+        // Room for the new session is made and taken before anything else waits: the actor
+        // runs other requests during each wait, and concurrent opens must not all pass.
+        let quota = authenticated ? service.quotas.limits(for: client)?.sessions : nil
+        while true {
+            let own = held(by: client)
+            if let quota, own >= quota {
+                guard let oldest = leastRecentlyUsedIdle(of: [client]) else {
                     return .error(
                         statusCode: 429,
                         .invalidRequest(
-                            "Too Many Requests: client quota 'sessions' (\(limits.sessions)) is used up and every one of its sessions is busy: close one (DELETE) or wait; other clients are not affected"
+                            "Too Many Requests: client quota 'sessions' (\(quota)) is used up and every one of its sessions is busy: close one (DELETE) or wait; other clients are not affected"
                         ))
                 }
                 logger.info(
                     "closing the client's least recently used idle session: at its quota",
-                    metadata: ["session": "\(oldest.key)", "client": "\(client)"])
-                await close(oldest.key)
+                    metadata: ["session": "\(oldest)", "client": "\(client)"])
+                await close(oldest)
+                continue
             }
-        }
-        if sessions.count >= maxSessions {
-            // The idle session to close comes from the client holding the most sessions (its
-            // least recently used), so that no client can push out the sessions of clients
-            // that hold fewer than it does.
-            let held = Dictionary(grouping: sessions.values, by: \.client).mapValues(\.count)
-            guard
-                let oldest = sessions.filter({ $0.value.streams == 0 }).max(by: { first, second in
-                    let (a, b) = (held[first.value.client] ?? 0, held[second.value.client] ?? 0)
-                    return a != b ? a < b : first.value.lastUsed > second.value.lastUsed
-                })
-            else {
+            guard sessions.count + openingTotal >= maxSessions else { break }
+            // At the server's cap a client may push out only its own sessions or those of a
+            // client holding more than it does (the one holding the most first), so that no
+            // client takes the sessions of one that holds fewer.
+            let holders = Set(sessions.values.map(\.client)).filter { $0 == client || held(by: $0) > own }
+                .sorted { held(by: $0) > held(by: $1) }
+            guard let victim = holders.lazy.compactMap({ self.leastRecentlyUsedIdle(of: [$0]) }).first else {
                 return .error(
                     statusCode: 503,
-                    .invalidRequest("Service Unavailable: all \(maxSessions) MCP sessions are busy; try again later"))
+                    .invalidRequest(
+                        "Service Unavailable: all \(maxSessions) MCP sessions are busy or held by clients with fewer; try again later"
+                    ))
             }
-            logger.info(
-                "closing the least recently used idle session: at the cap", metadata: ["session": "\(oldest.key)"])
-            await close(oldest.key)
+            logger.info("closing an idle session: at the cap", metadata: ["session": "\(victim)"])
+            await close(victim)
         }
+        opening[client, default: 0] += 1
+        openingTotal += 1
         let id = UUID().uuidString
         let transport = StatefulHTTPServerTransport(
             sessionIDGenerator: FixedSessionID(id: id), logger: logger)
@@ -181,11 +184,13 @@ actor MCPSessions {
         do {
             server = try await service.startServer(transport: transport, connection: connection)
         } catch {
+            doneOpening(client)
             return .error(statusCode: 500, .internalError("cannot start a session: \(error)"))
         }
         let shortcut = ToolCallShortcut(service: service, connection: connection) { _ in }
         sessions[id] = Session(
             server: server, transport: transport, shortcut: shortcut, client: client, lastUsed: .now)
+        doneOpening(client)
         logger.debug("session opened", metadata: ["session": "\(id)"])
         let response = await transport.handleRequest(request)
         if response.statusCode >= 400 {
@@ -193,6 +198,23 @@ actor MCPSessions {
             return response
         }
         return track(response, session: id, isEventStream: false)
+    }
+
+    private func doneOpening(_ client: String) {
+        opening[client, default: 1] -= 1
+        if opening[client] == 0 { opening[client] = nil }
+        openingTotal -= 1
+    }
+
+    /// The sessions `client` holds and is opening.
+    private func held(by client: String) -> Int {
+        sessions.values.reduce(opening[client] ?? 0) { $0 + ($1.client == client ? 1 : 0) }
+    }
+
+    /// The id of the least recently used idle session (no stream in progress) of `clients`.
+    private func leastRecentlyUsedIdle(of clients: Set<String>) -> String? {
+        sessions.filter { clients.contains($0.value.client) && $0.value.streams == 0 }
+            .min { $0.value.lastUsed < $1.value.lastUsed }?.key
     }
 
     /// Counts a streamed response against its session while it is relayed, so that a busy

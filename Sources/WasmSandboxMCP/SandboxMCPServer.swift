@@ -83,7 +83,7 @@ public final class SandboxMCPServer: Sendable {
         private let ready = Atomic(false)
 
         init(sandbox: Sandbox, caller: AuditLog.Caller) {
-            sessions = ClientSessions(sandbox: sandbox)
+            sessions = ClientSessions(sandbox: sandbox, client: caller.client)
             self.caller = caller
         }
 
@@ -424,9 +424,10 @@ public final class SandboxMCPServer: Sendable {
         }
         let lookup: ClientSessions.Lookup
         do {
-            lookup = try await sessions.session(named: name) { [sandbox, plan] in
+            lookup = try await sessions.session(named: name) { [sandbox, plan, owner = sessions.client] in
                 let open = {
-                    try await sandbox.openSession(language: plan.language, limits: plan.limits, files: plan.files)
+                    try await sandbox.openSession(
+                        language: plan.language, limits: plan.limits, files: plan.files, owner: owner)
                 }
                 // An authenticated client's sessions count against its own quota.
                 guard let budget else { return try await open() }

@@ -314,6 +314,58 @@ struct MCPAuthTests {
         #expect(try await RawConnection.openSession(port: port, token: bob).count == 36)
     }
 
+    /// Opens that arrive together are counted while they wait: neither a client's quota nor
+    /// the server's cap is overshot, and a client holding fewer keeps its sessions.
+    @Test func concurrentInitializesOvershootNoCap() async throws {
+        let running = try await RunningHTTPServer(tokens: [
+            "alice \(RunningHTTPServer.tokens["alice"]!) sessions=3", "bob \(RunningHTTPServer.tokens["bob"]!)",
+            "carol carol-token",
+        ]) { $0.maxSessions = 6 }
+        defer { running.task.cancel() }
+        let port = running.port
+        let bobs = [try await RawConnection.openSession(port: port, token: bob)]
+        let opened = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    try await RawConnection.openSession(
+                        port: port, token: index.isMultiple(of: 2) ? "carol-token" : RunningHTTPServer.tokens["alice"])
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(opened.count == 40)
+        #expect(await running.server.openSessions <= 6)
+        var alive: [String: Int] = [:]
+        for token in ["carol-token", alice] {
+            for session in opened {
+                let call = try await RawCall.javascript(port: port, session: session, token: token, "1")
+                if call.status == 200 { alive[token, default: 0] += 1 }
+            }
+        }
+        #expect((alive[alice] ?? 0) <= 3, "\(alive)")
+        #expect(try await RawCall.javascript(port: port, session: bobs[0], token: bob, "1").status == 200)
+    }
+
+    /// A client whose own sessions are all busy cannot take the idle session of a client
+    /// holding fewer: it is refused instead.
+    @Test func aClientHoldingTheMostCannotTakeAnothersSessionByKeepingItsOwnBusy() async throws {
+        let running = try await RunningHTTPServer { $0.maxSessions = 4 }
+        defer { running.task.cancel() }
+        let port = running.port
+        let bobs = try await RawConnection.openSession(port: port, token: bob)
+        var streams: [RawConnection] = []
+        for _ in 0..<3 {
+            let session = try await RawConnection.openSession(port: port)
+            let connection = try RawConnection(port: port)
+            connection.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
+            #expect(await connection.read { $0.contains("\r\n\r\n") }.text.hasPrefix("HTTP/1.1 200"))
+            streams.append(connection)
+        }
+        let refused = try await RawConnection.request(port: port, body: RawConnection.initialize)
+        #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused.prefix(300))")
+        #expect(try await RawCall.javascript(port: port, session: bobs, token: bob, "1").status == 200)
+    }
+
     @Test func aClientsCodeSessionsAreCappedWithoutClosingAnothers() async throws {
         let running = try await RunningHTTPServer(tokens: [
             "carol carol-token code_sessions=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
@@ -345,6 +397,26 @@ struct MCPAuthTests {
         let afterClose = try await RawCall.javascript(
             port: port, session: other, token: "carol-token", "2", extra: ["session_id": "b"])
         #expect(afterClose.structured["status"] as? String == "ok", "\(afterClose.text)")
+    }
+
+    /// At the sandbox's code-session cap a client's new session closes its own oldest, not
+    /// that of a client holding fewer.
+    @Test func aClientsNewCodeSessionsCloseItsOwnNotAnothers() async throws {
+        let running = try await RunningHTTPServer { $0.maxCodeSessions = 2 }
+        defer { running.task.cancel() }
+        let port = running.port
+        let mine = try await RawConnection.openSession(port: port)
+        _ = try await RawCall.javascript(
+            port: port, session: mine, token: alice, "var kept = 7", extra: ["session_id": "notes"])
+        let bobs = try await RawConnection.openSession(port: port, token: bob)
+        for name in ["a", "b", "c"] {
+            let call = try await RawCall.javascript(
+                port: port, session: bobs, token: bob, "1", extra: ["session_id": name])
+            #expect(call.structured["status"] as? String == "ok", "\(call.text)")
+        }
+        let still = try await RawCall.javascript(
+            port: port, session: mine, token: alice, "kept", extra: ["session_id": "notes"])
+        #expect(still.structured["value"] as? String == "7", "\(still.text)")
     }
 
     @Test func aClientAtItsConcurrentRunsIsRefusedWhileAnotherRuns() async throws {

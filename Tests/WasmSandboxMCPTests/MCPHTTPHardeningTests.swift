@@ -289,7 +289,7 @@ struct MCPHTTPHardeningTests {
         #expect(head.text.hasPrefix("HTTP/1.1 200 OK"), "\(head.text.prefix(300))")
         let refused = try await RawConnection.request(port: running.port, body: RawConnection.initialize)
         #expect(refused.hasPrefix("HTTP/1.1 503 Service Unavailable"), "\(refused.prefix(300))")
-        #expect(refused.contains("all 1 MCP sessions are busy; try again later"))
+        #expect(refused.contains("all 1 MCP sessions are busy or held by clients with fewer; try again later"))
         // A second GET stream on the same session is refused as well: one per session.
         let second = try await RawConnection.request(
             port: running.port, method: "GET", session: session, accept: "text/event-stream")

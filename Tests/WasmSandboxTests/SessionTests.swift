@@ -212,6 +212,30 @@ struct SessionLifetimeTests {
         #expect(second.isOpen)
     }
 
+    /// At the caps an owner pushes out its own sessions, or those of an owner holding more,
+    /// never those of one holding less.
+    @Test func theCapsNeverCloseTheSessionsOfAnOwnerHoldingLess() async throws {
+        let sandbox = try sessionSandbox { $0.maxSessions = 3 }
+        let alices = try await sandbox.openSession(language: .javascript, owner: "alice")
+        var bobs: [SandboxSession] = []
+        for _ in 0..<4 { bobs.append(try await sandbox.openSession(language: .javascript, owner: "bob")) }
+        // Alice's is the least recently used, and stays: bob's oldest went.
+        #expect(alices.isOpen)
+        #expect(bobs.map(\.isOpen) == [false, false, true, true])
+        // Alice may push out bob's (he holds more), the oldest first.
+        let second = try await sandbox.openSession(language: .javascript, owner: "alice")
+        #expect(alices.isOpen && second.isOpen && !bobs[2].isOpen && bobs[3].isOpen)
+        // Now alice holds more: bob's next one takes hers, not his own last.
+        _ = try await sandbox.openSession(language: .javascript, owner: "bob")
+        #expect(bobs[3].isOpen && !alices.isOpen && second.isOpen)
+        // The memory cap follows the same rule: Python sessions (81 MiB each) under 150 MiB.
+        let memory = try sessionSandbox { $0.maxTotalMemoryBytes = 150 << 20 }
+        let small = try await memory.openSession(language: .javascript, owner: "alice")
+        let big = try await memory.openSession(language: .python, owner: "carol")
+        let bigger = try await memory.openSession(language: .python, owner: "carol")
+        #expect(small.isOpen && !big.isOpen && bigger.isOpen)
+    }
+
     @Test func aRunningSessionIsNeverEvicted() async throws {
         let sandbox = try sessionSandbox { $0.maxSessions = 1 }
         let busy = try await sandbox.openSession(language: .javascript)
