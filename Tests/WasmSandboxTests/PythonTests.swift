@@ -226,7 +226,9 @@ struct PythonAttackTests {
         #expect(result.stderrText.hasSuffix(error), "\(result.stderrText)")
         #expect(result.exitCode == 1)
         #expect(result.memoryPeakBytes <= 256 << 20)
-        #expect(await runPython("print('alive')").stdoutText == "alive\n")
+        let alive = await runPython("print('alive')")
+        #expect(
+            alive.stdoutText == "alive\n", "\(alive.status): \(alive.message ?? "") \(alive.stderrText.suffix(300))")
     }
 
     @Test func deepRecursionNeverCrashesTheHost() async {
@@ -332,7 +334,9 @@ struct PythonAttackTests {
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results.count == 50)
-        #expect(results.allSatisfy { $0.status == .ok })
+        #expect(
+            results.allSatisfy { $0.status == .ok },
+            "\(results.filter { $0.status != .ok }.map { "\($0.status): \($0.message ?? "")" })")
         let sums = Set(results.map(\.stdoutText))
         #expect(sums == Set((0..<50).map { "\($0 * ($0 - 1) / 2)\n" }))
     }
