@@ -12,9 +12,10 @@ extension Sandbox {
     ///     for one.
     ///   - files: Files to place in its workspace first (relative path → bytes).
     ///   - owner: Who opens it (a client's name). At the sandbox's session caps, opening a
-    ///     session closes the least recently used idle session of the same owner or of an
-    ///     owner holding more sessions or memory, never of one holding less; sessions without
-    ///     an owner share one.
+    ///     session closes the least recently used idle session of the owner holding the most
+    ///     (sessions, then memory) when that is more than this owner holds, or else one of
+    ///     this owner's, never one of an owner holding less; sessions without an owner share
+    ///     one owner.
     /// - Throws: ``SandboxError``: for another language, bad limits or files, an engine that
     ///   cannot start; `busy` when the execution threads or the session caps are all taken.
     public func openSession(

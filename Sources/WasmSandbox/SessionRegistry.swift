@@ -64,8 +64,8 @@ final class SessionRegistry: Sendable {
     var sessions: [SandboxSession] { state.withLock { $0.entries.values.compactMap(\.session) } }
 
     /// Reserves room for a session of `owner` that starts with `memoryBytes`, closing idle
-    /// sessions as needed: the least recently used of the owner holding the most among
-    /// `owner` itself and the owners holding more than it, so that no owner pushes out the
+    /// sessions as needed: the least recently used of the owner holding the most when that
+    /// is more than `owner` holds, or else of `owner`, so that no owner pushes out the
     /// sessions of one holding less. The check and the reservation are one step under the
     /// lock, so sessions opened at the same time cannot pass the caps together.
     ///
@@ -96,25 +96,26 @@ final class SessionRegistry: Sendable {
                     held[session.owner ?? "", default: Holding()].bytes += session.memoryBytes
                 }
                 let mine = held[owner] ?? Holding()
-                let idle = open.compactMap { session -> (SandboxSession, Holding, ContinuousClock.Instant)? in
-                    let theirs = held[session.owner ?? ""] ?? Holding()
-                    guard session.owner ?? "" == owner || theirs.exceeds(mine), let since = session.idleSince else {
-                        return nil
-                    }
-                    return (session, theirs, since)
+                // The biggest holder among the others (sessions, then memory), when it holds
+                // more than this owner: its sessions go first, else this owner's own.
+                let biggest = held.filter { $0.key != owner }.max { first, second in
+                    (first.value.sessions, first.value.bytes) < (second.value.sessions, second.value.bytes)
+                }.flatMap { $0.value.exceeds(mine) ? $0.value : nil }
+                func oldestIdle(_ belongs: (String) -> Bool) -> SandboxSession? {
+                    open.filter { belongs($0.owner ?? "") }
+                        .compactMap { session in session.idleSince.map { (session, $0) } }
+                        .min { $0.1 < $1.1 }?.0
                 }
-                // The owner holding the most sessions (then memory) first; its oldest idle one.
-                let victim = idle.min { first, second in
-                    if first.1.sessions != second.1.sessions { return first.1.sessions > second.1.sessions }
-                    if first.1.bytes != second.1.bytes { return first.1.bytes > second.1.bytes }
-                    return first.2 < second.2
-                }
+                let victim =
+                    biggest.flatMap { top in
+                        oldestIdle { $0 != owner && (held[$0]?.sessions, held[$0]?.bytes) == (top.sessions, top.bytes) }
+                    } ?? oldestIdle { $0 == owner }
                 guard let victim else {
                     throw SandboxError(
                         "all \(count) sessions are running calls, opening, or held by owners holding less than this one (caps: \(settings.maxSessions) sessions, \(settings.maxTotalMemoryBytes) bytes of memory); try again later",
                         kind: .busy)
                 }
-                return victim.0
+                return victim
             }
             guard let victim else { return Reservation(memoryBytes: memoryBytes, owner: owner) }
             victim.close(.evicted)

@@ -155,7 +155,8 @@ final class AuditLog: Sendable {
         case .string(let text): .string(text)
         case .data(_, let bytes): .string("\(bytes.count) bytes")
         case .array(let items): .array(items.map(metadata))
-        case .object(let fields): .dictionary(fields.mapValues(metadata))
+        // swift-log has no null: a field without a value is left out.
+        case .object(let fields): .dictionary(fields.filter { $0.value != .null }.mapValues(metadata))
         }
     }
 }

@@ -157,12 +157,14 @@ actor MCPSessions {
                 continue
             }
             guard sessions.count + openingTotal >= maxSessions else { break }
-            // At the server's cap a client may push out only its own sessions or those of a
-            // client holding more than it does (the one holding the most first), so that no
-            // client takes the sessions of one that holds fewer.
-            let holders = Set(sessions.values.map(\.client)).filter { $0 == client || held(by: $0) > own }
-                .sorted { held(by: $0) > held(by: $1) }
-            guard let victim = holders.lazy.compactMap({ self.leastRecentlyUsedIdle(of: [$0]) }).first else {
+            // At the server's cap a client may push out only the sessions of the client
+            // holding the most (when that is more than it holds), or else its own: a client
+            // never takes the sessions of one that holds fewer, nor of one that holds less
+            // than the biggest holder.
+            let others = Set(sessions.values.map(\.client)).union(opening.keys).subtracting([client])
+            let most = others.map(held(by:)).max() ?? 0
+            let biggest: Set<String> = most > own ? others.filter { held(by: $0) == most } : []
+            guard let victim = leastRecentlyUsedIdle(of: biggest) ?? leastRecentlyUsedIdle(of: [client]) else {
                 return .error(
                     statusCode: 503,
                     .invalidRequest(

@@ -243,9 +243,9 @@ struct MCPAuthTests {
     }
 
     @Test func aClientOverItsCallQuotaIsRefusedWhileAnotherKeepsFullService() async throws {
-        let running = try await RunningHTTPServer(tokens: [
-            "greedy greedy-token calls_per_minute=3", "alice \(RunningHTTPServer.tokens["alice"]!)",
-        ]) { $0.quotaWindowSeconds = 3 }
+        let running = try await RunningHTTPServer(aliceAnd: "greedy greedy-token calls_per_minute=3") {
+            $0.quotaWindowSeconds = 3
+        }
         defer { running.task.cancel() }
         let port = running.port
         let greedy = try await RawConnection.openSession(port: port, token: "greedy-token")
@@ -302,16 +302,17 @@ struct MCPAuthTests {
             #expect(try await RawCall.javascript(port: port, session: session, token: alice, "1").status == 200)
         }
         // With both of hers busy (an open event stream each), a third is refused, by name.
-        let streams = try [second, third].map { session in
-            let connection = try RawConnection(port: port)
-            connection.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
-            return connection
+        var streams: [RawConnection] = []
+        for session in [second, third] {
+            let (stream, head) = try await RawConnection.eventStream(port: port, session: session)
+            #expect(head.hasPrefix("HTTP/1.1 200"))
+            streams.append(stream)
         }
-        for stream in streams { #expect(await stream.read { $0.contains("\r\n\r\n") }.text.hasPrefix("HTTP/1.1 200")) }
         let refused = try await RawConnection.request(port: port, body: RawConnection.initialize)
         #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused.prefix(300))")
         #expect(refused.contains("client quota 'sessions' (2) is used up"))
         #expect(try await RawConnection.openSession(port: port, token: bob).count == 36)
+        withExtendedLifetime(streams) {}
     }
 
     /// Opens that arrive together are counted while they wait: neither a client's quota nor
@@ -356,20 +357,20 @@ struct MCPAuthTests {
         var streams: [RawConnection] = []
         for _ in 0..<3 {
             let session = try await RawConnection.openSession(port: port)
-            let connection = try RawConnection(port: port)
-            connection.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
-            #expect(await connection.read { $0.contains("\r\n\r\n") }.text.hasPrefix("HTTP/1.1 200"))
-            streams.append(connection)
+            let (stream, head) = try await RawConnection.eventStream(port: port, session: session)
+            #expect(head.hasPrefix("HTTP/1.1 200"))
+            streams.append(stream)
         }
         let refused = try await RawConnection.request(port: port, body: RawConnection.initialize)
         #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused.prefix(300))")
         #expect(try await RawCall.javascript(port: port, session: bobs, token: bob, "1").status == 200)
+        withExtendedLifetime(streams) {}
     }
 
     @Test func aClientsCodeSessionsAreCappedWithoutClosingAnothers() async throws {
-        let running = try await RunningHTTPServer(tokens: [
-            "carol carol-token code_sessions=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
-        ]) { $0.maxCodeSessions = 2 }
+        let running = try await RunningHTTPServer(aliceAnd: "carol carol-token code_sessions=1") {
+            $0.maxCodeSessions = 2
+        }
         defer { running.task.cancel() }
         let port = running.port
         let mine = try await RawConnection.openSession(port: port)
@@ -420,9 +421,7 @@ struct MCPAuthTests {
     }
 
     @Test func aClientAtItsConcurrentRunsIsRefusedWhileAnotherRuns() async throws {
-        let running = try await RunningHTTPServer(tokens: [
-            "greedy greedy-token concurrent_runs=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
-        ]) { _ in }
+        let running = try await RunningHTTPServer(aliceAnd: "greedy greedy-token concurrent_runs=1")
         defer { running.task.cancel() }
         let port = running.port
         let service = running.server.service
@@ -452,9 +451,7 @@ struct MCPAuthTests {
     /// Run time is held against the budget as a run starts: a run may not outlast what is
     /// left of it, and with nothing left the next run is refused.
     @Test func aClientsRunTimeQuotaCutsItsTimeoutThenRefuses() async throws {
-        let running = try await RunningHTTPServer(tokens: [
-            "greedy greedy-token cpu_seconds_per_minute=1", "alice \(RunningHTTPServer.tokens["alice"]!)",
-        ]) { _ in }
+        let running = try await RunningHTTPServer(aliceAnd: "greedy greedy-token cpu_seconds_per_minute=1")
         defer { running.task.cancel() }
         let port = running.port
         let greedy = try await RawConnection.openSession(port: port, token: "greedy-token")
@@ -500,6 +497,8 @@ struct MCPAuthTests {
         #expect(first.string("elapsed_ms").flatMap(Double.init) != nil)
         if case .dictionary(let limits)? = first.metadata["limits"] {
             #expect(limits["timeout_ms"] != nil && limits["memory_mb"] != nil)
+            // No fuel was asked for: no field, rather than the text "null".
+            #expect(limits["fuel"] == nil, "\(limits)")
         } else {
             Issue.record("no limits in \(first.metadata)")
         }

@@ -52,6 +52,11 @@ struct RunningHTTPServer {
         self.audit = audit
     }
 
+    /// A server that admits alice (her default token) and the client of `line`.
+    init(aliceAnd line: String, _ configure: (inout MCPServerConfiguration) -> Void = { _ in }) async throws {
+        try await self.init(tokens: ["alice \(Self.tokens["alice"]!)", line], configure)
+    }
+
     /// A tokens file's text for lines `NAME TOKEN [SETTINGS]`.
     static func tokensText(_ lines: [String]) -> String {
         "# test clients\n"
@@ -194,6 +199,14 @@ final class RawConnection: @unchecked Sendable {
         #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
     static let listTools = #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#
 
+    /// Opens a `GET` event stream on `session`, which makes the session busy while it is
+    /// open; returns the connection and the response head.
+    static func eventStream(port: Int, session: String) async throws -> (RawConnection, head: String) {
+        let stream = try RawConnection(port: port)
+        stream.send(head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
+        return (stream, await stream.read { $0.contains("\r\n\r\n") }.text)
+    }
+
     /// Opens a session and returns its id.
     static func openSession(port: Int, token: String? = RunningHTTPServer.tokens["alice"]) async throws -> String {
         let response = try await request(port: port, token: token, body: initialize)
@@ -283,10 +296,9 @@ struct MCPHTTPHardeningTests {
         defer { running.task.cancel() }
         let session = try await RawConnection.openSession(port: running.port)
         // An open GET event stream makes the session busy.
-        let stream = try RawConnection(port: running.port)
-        stream.send(RawConnection.head(method: "GET", session: session, accept: "text/event-stream") + "\r\n")
-        let head = await stream.read { $0.contains("\r\n\r\n") }
-        #expect(head.text.hasPrefix("HTTP/1.1 200 OK"), "\(head.text.prefix(300))")
+        let (stream, head) = try await RawConnection.eventStream(port: running.port, session: session)
+        defer { withExtendedLifetime(stream) {} }
+        #expect(head.hasPrefix("HTTP/1.1 200 OK"), "\(head.prefix(300))")
         let refused = try await RawConnection.request(port: running.port, body: RawConnection.initialize)
         #expect(refused.hasPrefix("HTTP/1.1 503 Service Unavailable"), "\(refused.prefix(300))")
         #expect(refused.contains("all 1 MCP sessions are busy or held by clients with fewer; try again later"))
