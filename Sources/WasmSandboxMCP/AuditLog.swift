@@ -60,7 +60,7 @@ final class AuditLog: Sendable {
         var line: Logger.Metadata = [
             "event": "call", "client": .string(caller.client), "session": .string(caller.session),
             "tool": .string(Self.clip(tool, bytes: 64)), "is_error": .stringConvertible(result.isError ?? false),
-            "elapsed_ms": .stringConvertible(Self.milliseconds(elapsed)), "status": .string(status),
+            "elapsed_ms": .stringConvertible(elapsed.millisecondsValue), "status": .string(status),
         ]
         if let refusal { line["quota"] = .string(refusal.quota) }
         if isRun {
@@ -139,11 +139,6 @@ final class AuditLog: Sendable {
             out.append(scalar.properties.generalCategory == .control ? "\u{FFFD}" : scalar)
         }
         return String(out)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        let components = duration.components
-        return ((Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15) * 1_000).rounded() / 1_000
     }
 
     private static func metadata(_ value: Value) -> Logger.MetadataValue {

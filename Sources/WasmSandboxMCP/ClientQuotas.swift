@@ -107,7 +107,7 @@ final class ClientQuotas: Sendable {
         var frees = "a slot frees when one of its runs ends"
 
         var message: String {
-            let when = resetsIn.map { "it resets in \(Self.seconds($0)) s" } ?? frees
+            let when = resetsIn.map { "it resets in \(String(format: "%.1f", $0.secondsValue)) s" } ?? frees
             return "client quota '\(quota)' (\(limit)) is used up: \(when); other clients are not affected"
         }
 
@@ -116,15 +116,11 @@ final class ClientQuotas: Sendable {
             [
                 "quota": .object([
                     "name": .string(quota), "limit": .int(limit),
-                    "resets_in_seconds": resetsIn.map { .double(AuditLog.milliseconds($0) / 1_000) } ?? .null,
+                    "resets_in_seconds": resetsIn.map { .double($0.millisecondsValue / 1_000) } ?? .null,
                 ])
             ]
         }
 
-        static func seconds(_ duration: Duration) -> String {
-            let components = duration.components
-            return String(format: "%.1f", Double(components.seconds) + Double(components.attoseconds) / 1e18)
-        }
     }
 
     /// Sets the clients and their limits (at start and on every reload of the tokens file).

@@ -280,7 +280,7 @@ public final class SandboxMCPServer: Sendable {
             let held = try budget.hold(plan.limits.timeout)
             if held < plan.limits.timeout {
                 plan.limits.timeout = held
-                let milliseconds = max(1, Int(AuditLog.milliseconds(held)))
+                let milliseconds = max(1, Int(held.millisecondsValue))
                 plan.applied[ExecuteCodeField.timeoutMs.name] = .int(milliseconds)
                 if !plan.clamped.contains(ExecuteCodeField.timeoutMs.name) {
                     plan.clamped.append(ExecuteCodeField.timeoutMs.name)
@@ -495,9 +495,7 @@ public final class SandboxMCPServer: Sendable {
         stats.withLock {
             $0.inFlight -= 1
             $0.byStatus[result.status.rawValue, default: 0] += 1
-            $0.totalDurationMs +=
-                Double(result.duration.components.attoseconds) / 1e15
-                + Double(result.duration.components.seconds) * 1000
+            $0.totalDurationMs += result.duration.millisecondsValue
         }
         return result
     }
@@ -509,7 +507,7 @@ public final class SandboxMCPServer: Sendable {
         let entries: [Value] = await sessions.list().map { name, info in
             .object([
                 "session_id": .string(name), "language": .string(info.language.rawValue),
-                "age_seconds": .double(Self.seconds(info.age)), "idle_seconds": .double(Self.seconds(info.idle)),
+                "age_seconds": .double(info.age.secondsValue), "idle_seconds": .double(info.idle.secondsValue),
                 "memory_bytes": .int(info.memoryBytes), "calls": .int(info.calls), "running": .bool(info.running),
             ])
         }
@@ -541,10 +539,6 @@ public final class SandboxMCPServer: Sendable {
             content: [.text(text: text, annotations: nil, _meta: nil)],
             structuredContent: Optional(.object(["session_id": .string(name), "closed": .bool(closed)])),
             isError: !closed)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private func metricsSnapshot() -> Value {
