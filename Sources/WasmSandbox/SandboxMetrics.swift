@@ -56,7 +56,8 @@ struct SandboxMetrics: Sendable {
 }
 
 /// One counter per case of `Key`, told apart by the dimension `dimension` (its raw value).
-func counters<Key: CaseIterable & RawRepresentable & Hashable>(
+/// Shared with the MCP server's metrics.
+package func counters<Key: CaseIterable & RawRepresentable & Hashable>(
     _ label: String, by dimension: String, factory: any MetricsFactory
 ) -> [Key: Counter] where Key.RawValue == String {
     Dictionary(

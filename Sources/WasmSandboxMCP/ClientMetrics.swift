@@ -1,5 +1,6 @@
 import Metrics
 import Synchronization
+import WasmSandbox
 
 /// Metrics by client and the counts of security-relevant events, through swift-metrics.
 ///
@@ -34,15 +35,7 @@ final class ClientMetrics: Sendable {
 
     init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
-        security = Dictionary(
-            uniqueKeysWithValues: SecurityEvent.allCases.map {
-                (
-                    $0,
-                    Counter(
-                        label: "wasm_sandbox_security_events_total", dimensions: [("event", $0.rawValue)],
-                        factory: factory)
-                )
-            })
+        security = counters("wasm_sandbox_security_events_total", by: "event", factory: factory)
     }
 
     func record(_ event: SecurityEvent) { security[event]?.increment() }
