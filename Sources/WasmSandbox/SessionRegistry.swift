@@ -32,13 +32,14 @@ final class SessionRegistry: Sendable {
         }
     }
 
-    /// Sessions and their memory, held by one owner.
-    private struct Holding {
+    /// Sessions and their memory, held by one owner: more sessions is more, then more memory.
+    private struct Holding: Comparable {
         var sessions = 0
         var bytes = 0
 
-        /// Whether this holds more of either than `other`.
-        func exceeds(_ other: Holding) -> Bool { sessions > other.sessions || bytes > other.bytes }
+        static func < (first: Holding, second: Holding) -> Bool {
+            (first.sessions, first.bytes) < (second.sessions, second.bytes)
+        }
     }
 
     /// Room held for one session being opened; give it to ``add(_:using:)`` or ``release(_:)``.
@@ -95,22 +96,10 @@ final class SessionRegistry: Sendable {
                     held[session.owner ?? "", default: Holding()].sessions += 1
                     held[session.owner ?? "", default: Holding()].bytes += session.memoryBytes
                 }
-                let mine = held[owner] ?? Holding()
-                // The biggest holder among the others (sessions, then memory), when it holds
-                // more than this owner: its sessions go first, else this owner's own.
-                let biggest = held.filter { $0.key != owner }.max { first, second in
-                    (first.value.sessions, first.value.bytes) < (second.value.sessions, second.value.bytes)
-                }.flatMap { $0.value.exceeds(mine) ? $0.value : nil }
-                func oldestIdle(_ belongs: (String) -> Bool) -> SandboxSession? {
-                    open.filter { belongs($0.owner ?? "") }
-                        .compactMap { session in session.idleSince.map { (session, $0) } }
-                        .min { $0.1 < $1.1 }?.0
+                let idle = open.compactMap { session in
+                    session.idleSince.map { (item: session, owner: session.owner ?? "", lastUsed: $0) }
                 }
-                let victim =
-                    biggest.flatMap { top in
-                        oldestIdle { $0 != owner && (held[$0]?.sessions, held[$0]?.bytes) == (top.sessions, top.bytes) }
-                    } ?? oldestIdle { $0 == owner }
-                guard let victim else {
+                guard let victim = FairEviction.victim(for: owner, holdings: held, idle: idle) else {
                     throw SandboxError(
                         "all \(count) sessions are running calls, opening, or held by owners holding less than this one (caps: \(settings.maxSessions) sessions, \(settings.maxTotalMemoryBytes) bytes of memory); try again later",
                         kind: .busy)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MCP
+import WasmSandbox
 
 /// The Streamable HTTP sessions of one endpoint: an MCP server and transport per session,
 /// created by an `initialize` request and found again by the `Mcp-Session-Id` header.
@@ -143,7 +144,8 @@ actor MCPSessions {
         while true {
             let own = held(by: client)
             if let quota, own >= quota {
-                guard let oldest = leastRecentlyUsedIdle(of: [client]) else {
+                let idle = sessions.filter { $0.value.client == client && $0.value.streams == 0 }
+                guard let oldest = idle.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else {
                     return .error(
                         statusCode: 429,
                         .invalidRequest(
@@ -157,14 +159,13 @@ actor MCPSessions {
                 continue
             }
             guard sessions.count + openingTotal >= maxSessions else { break }
-            // At the server's cap a client may push out only the sessions of the client
-            // holding the most (when that is more than it holds), or else its own: a client
-            // never takes the sessions of one that holds fewer, nor of one that holds less
-            // than the biggest holder.
-            let others = Set(sessions.values.map(\.client)).union(opening.keys).subtracting([client])
-            let most = others.map(held(by:)).max() ?? 0
-            let biggest: Set<String> = most > own ? others.filter { held(by: $0) == most } : []
-            guard let victim = leastRecentlyUsedIdle(of: biggest) ?? leastRecentlyUsedIdle(of: [client]) else {
+            // At the server's cap the sessions of the biggest holder go first, or the client's
+            // own; never those of a client holding fewer.
+            let holdings = sessions.values.reduce(into: opening) { $0[$1.client, default: 0] += 1 }
+            let idle = sessions.filter { $0.value.streams == 0 }.map {
+                (item: $0.key, owner: $0.value.client, lastUsed: $0.value.lastUsed)
+            }
+            guard let victim = FairEviction.victim(for: client, holdings: holdings, idle: idle) else {
                 return .error(
                     statusCode: 503,
                     .invalidRequest(
@@ -211,12 +212,6 @@ actor MCPSessions {
     /// The sessions `client` holds and is opening.
     private func held(by client: String) -> Int {
         sessions.values.reduce(opening[client] ?? 0) { $0 + ($1.client == client ? 1 : 0) }
-    }
-
-    /// The id of the least recently used idle session (no stream in progress) of `clients`.
-    private func leastRecentlyUsedIdle(of clients: Set<String>) -> String? {
-        sessions.filter { clients.contains($0.value.client) && $0.value.streams == 0 }
-            .min { $0.value.lastUsed < $1.value.lastUsed }?.key
     }
 
     /// Counts a streamed response against its session while it is relayed, so that a busy

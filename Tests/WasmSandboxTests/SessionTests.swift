@@ -407,3 +407,33 @@ struct SessionMetricsTests {
         #expect(open.lastValue == 0)
     }
 }
+
+@Suite("Which idle session a shared cap closes")
+struct FairEvictionTests {
+    let now = ContinuousClock.now
+
+    func idle(_ items: [(String, String, Int)]) -> [(item: String, owner: String, lastUsed: ContinuousClock.Instant)] {
+        items.map { (item: $0.0, owner: $0.1, lastUsed: now + .seconds($0.2)) }
+    }
+
+    @Test func theBiggestHoldersOldestGoesFirstThenTheOpenersOwn() {
+        let sessions = idle([("b1", "bob", 2), ("b0", "bob", 1), ("c0", "carol", 0), ("a0", "alice", 0)])
+        let holdings = ["alice": 1, "bob": 3, "carol": 2]
+        // Bob holds the most: his least recently used, not carol's older one.
+        #expect(FairEviction.victim(for: "alice", holdings: holdings, idle: sessions) == "b0")
+        // The biggest holder opening takes its own.
+        #expect(FairEviction.victim(for: "bob", holdings: holdings, idle: sessions) == "b0")
+        // One holding nothing yet may take the biggest holder's.
+        #expect(FairEviction.victim(for: "dave", holdings: holdings, idle: sessions) == "b0")
+        // Equal holdings: each closes its own.
+        #expect(FairEviction.victim(for: "alice", holdings: ["alice": 2, "bob": 2], idle: sessions) == "a0")
+    }
+
+    @Test func aBusyBiggestHolderProtectsTheSmallerOnes() {
+        // Bob's are all busy (not idle): alice gets her own, dave nothing, carol stays.
+        let sessions = idle([("c0", "carol", 0), ("a0", "alice", 0)])
+        let holdings = ["alice": 1, "bob": 5, "carol": 2]
+        #expect(FairEviction.victim(for: "alice", holdings: holdings, idle: sessions) == "a0")
+        #expect(FairEviction.victim(for: "dave", holdings: holdings, idle: sessions) == nil)
+    }
+}
