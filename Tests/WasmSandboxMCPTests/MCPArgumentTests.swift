@@ -304,8 +304,12 @@ struct MCPConfigurationBoundsTests {
         #expect(mkfifo(fifo, 0o600) == 0)
         let binary = directory.appendingPathComponent("binary").path
         try Data([0x61, 0x20, 0x00, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: binary))
+        // A file past 1 MiB is refused before it is read whole.
+        let large = directory.appendingPathComponent("large").path
+        try Data(count: AuthTokens.maxFileBytes + 1).write(to: URL(fileURLWithPath: large))
         for (path, message) in [
             (directory.path, "is not a regular file"), (fifo, "is not a regular file"), (binary, "is not UTF-8 text"),
+            (large, "is larger than 1048576 bytes"),
         ] {
             configuration.authTokensFile = path
             #expect {

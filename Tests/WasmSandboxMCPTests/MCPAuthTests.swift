@@ -150,12 +150,17 @@ struct MCPAuthTests {
                 + "Authorization: Bearer \(alice)\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
                 + body)
         #expect(await connection.read().text.hasPrefix("HTTP/1.1 400 Bad Request"))
+        // So is a token past 1 KiB: it is refused before it is hashed.
+        let huge = try await RawConnection.request(
+            port: port, token: String(repeating: "t", count: 2_000), body: RawConnection.initialize)
+        #expect(huge.hasPrefix("HTTP/1.1 400 Bad Request") && huge.contains("at most 1024 bytes"))
         // Only bob's call before his token went ran.
         #expect(running.audit.calls.count == 1)
         let failures = running.audit.all.filter { $0.string("event") == "auth_failure" }
         #expect(
             failures.map { $0.string("reason") } == [
                 "auth_missing", "auth_invalid", "auth_invalid", "auth_missing", "auth_invalid", "auth_invalid",
+                "auth_invalid",
             ])
         let metrics = try await running.server.service.call("sandbox_metrics", arguments: nil)
         #expect(metrics.structuredContent?.objectValue?["by_status"] == ["ok": 1])
@@ -244,7 +249,8 @@ struct MCPAuthTests {
 
     @Test func aClientOverItsCallQuotaIsRefusedWhileAnotherKeepsFullService() async throws {
         let running = try await RunningHTTPServer(aliceAnd: "greedy greedy-token calls_per_minute=3") {
-            $0.quotaWindowSeconds = 3
+            // Long enough that the refusal below comes within the window on a busy machine.
+            $0.quotaWindowSeconds = 10
         }
         defer { running.task.cancel() }
         let port = running.port
@@ -260,7 +266,7 @@ struct MCPAuthTests {
         #expect(refused.text.hasPrefix("status: busy: client quota 'calls_per_minute' (3) is used up: it resets in "))
         let quota = refused.structured["quota"] as? [String: Any]
         #expect(quota?["name"] as? String == "calls_per_minute" && quota?["limit"] as? Int == 3)
-        #expect((quota?["resets_in_seconds"] as? Double).map { $0 > 0 && $0 <= 3 } == true)
+        #expect((quota?["resets_in_seconds"] as? Double).map { $0 > 0 && $0 <= 10 } == true)
         for index in 0..<10 {
             let call = try await RawCall.javascript(port: port, session: other, token: alice, "console.log(\(index))")
             #expect(call.structured["stdout"] as? String == "\(index)\n")
@@ -334,7 +340,6 @@ struct MCPAuthTests {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(opened.count == 40)
         #expect(await running.server.openSessions <= 6)
         var alive: [String: Int] = [:]
         for token in ["carol-token", alice] {
@@ -344,6 +349,8 @@ struct MCPAuthTests {
             }
         }
         #expect((alive[alice] ?? 0) <= 3, "\(alive)")
+        // Bob's one and the survivors of the burst fit under the cap of 6.
+        #expect(alive.values.reduce(1, +) <= 6, "\(alive)")
         #expect(try await RawCall.javascript(port: port, session: bobs[0], token: bob, "1").status == 200)
     }
 
