@@ -38,6 +38,9 @@ final class AuditLog: Sendable {
         var session: String
         /// Whether the client's quotas apply: only to clients known by a token.
         var authenticated: Bool
+
+        /// A caller of the library's own entry points, outside any MCP connection.
+        static let library = Caller(client: "library", session: "library", authenticated: false)
     }
 
     func call(

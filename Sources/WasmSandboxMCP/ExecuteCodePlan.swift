@@ -84,4 +84,13 @@ struct ExecuteCodePlan {
         self.clamped = clamped
         sessionID = arguments.sessionID
     }
+
+    /// Cuts the run's timeout to `limit` (what the client's run-time quota has left), saying
+    /// so as for a timeout clamped to the server's maximum.
+    mutating func clampTimeout(to limit: Duration) {
+        guard limit < limits.timeout else { return }
+        limits.timeout = limit
+        applied[ExecuteCodeField.timeoutMs.name] = .int(max(1, Int(limit.millisecondsValue)))
+        if !clamped.contains(ExecuteCodeField.timeoutMs.name) { clamped.append(ExecuteCodeField.timeoutMs.name) }
+    }
 }

@@ -56,8 +56,7 @@ public final class SandboxMCPServer: Sendable {
         sandboxConfiguration.sessions.maxTotalMemoryBytes = configuration.codeSessionsMemoryMb << 20
         self.configuration = configuration
         self.sandbox = try Sandbox(configuration: sandboxConfiguration)
-        direct = Connection(
-            sandbox: sandbox, caller: AuditLog.Caller(client: "library", session: "library", authenticated: false))
+        direct = Connection(sandbox: sandbox, caller: .library)
         retained = RetainedRuns(grace: .seconds(configuration.resourceGraceSeconds))
         quotas = ClientQuotas(window: .seconds(configuration.quotaWindowSeconds))
         audit = AuditLog(logger: auditLogger, includeCode: configuration.auditCode, metrics: ClientMetrics())
@@ -69,10 +68,7 @@ public final class SandboxMCPServer: Sendable {
     /// `invalid request` error: the SDK's lenient mode would run them, and its strict mode drops
     /// them without any response.
     public func startServer(transport: any Transport, logger: Logger? = nil) async throws -> Server {
-        try await startServer(
-            transport: transport,
-            connection: Connection(
-                sandbox: sandbox, caller: AuditLog.Caller(client: "library", session: "library", authenticated: false)))
+        try await startServer(transport: transport, connection: Connection(sandbox: sandbox, caller: .library))
     }
 
     /// What the server keeps of one MCP connection: who is on it, whether it is initialized,
@@ -277,15 +273,7 @@ public final class SandboxMCPServer: Sendable {
         var plan = try ExecuteCodePlan(raw, configuration: configuration)
         if let budget {
             // The run may use no more of the client's run-time budget than is left of it.
-            let held = try budget.hold(plan.limits.timeout)
-            if held < plan.limits.timeout {
-                plan.limits.timeout = held
-                let milliseconds = max(1, Int(held.millisecondsValue))
-                plan.applied[ExecuteCodeField.timeoutMs.name] = .int(milliseconds)
-                if !plan.clamped.contains(ExecuteCodeField.timeoutMs.name) {
-                    plan.clamped.append(ExecuteCodeField.timeoutMs.name)
-                }
-            }
+            plan.clampTimeout(to: try budget.hold(plan.limits.timeout))
         }
         // Output is counted as it is written only when someone reports it.
         let tracker = progress.map { _ in ExecutionProgress() }
