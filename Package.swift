@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "WasmSandbox", targets: ["WasmSandbox"]),
+        // The WasmKit backend alone: no libwasmtime, no setup script.
+        .library(name: "WasmSandboxWasmKit", targets: ["WasmSandboxWasmKit"]),
         .library(name: "Wasmtime", targets: ["Wasmtime"]),
         .library(name: "WasmSandboxMCP", targets: ["WasmSandboxMCP"]),
         .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
@@ -29,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.0.0"),
+        // Pinned exactly: the memory cap uses its `@_spi(Fuzzing)` resource limiter.
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
     ],
     targets: [
         // Our own declarations of the Wasmtime C API; libwasmtime comes from scripts/setup.sh.
@@ -36,9 +40,34 @@ let package = Package(
         .target(name: "Wasmtime", dependencies: ["CWasmtime"], swiftSettings: fuzzed),
         // Compiles one untrusted module in a process of its own, under resource limits.
         .executableTarget(name: "WasmSandboxCompiler", dependencies: ["Wasmtime"]),
+        // Requests, results, limits, workspaces and scheduling: everything but an engine.
+        .target(
+            name: "WasmSandboxCore",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: fuzzed
+        ),
+        // The pure-Swift interpreter backend, for hosts without a JIT and builds without setup.
+        .target(
+            name: "WasmSandboxWasmKit",
+            dependencies: [
+                "WasmSandboxCore",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmKitWASI", package: "WasmKit"),
+                .product(name: "WASI", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: fuzzed
+        ),
         .target(
             name: "WasmSandbox",
             dependencies: [
+                "WasmSandboxCore",
+                "WasmSandboxWasmKit",
                 "Wasmtime",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),

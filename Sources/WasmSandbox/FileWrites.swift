@@ -63,7 +63,7 @@ enum FileWrites {
                 if function.name == "fd_read", let stdin = run.stdin, try arguments.integer(at: 0) == 0 {
                     return try read(stdin, caller: caller, arguments: arguments)
                 }
-                guard let target = run.files.forwarder?[index] else { return WASIErrno.notCapable }
+                guard let target = (run.files.forwarder as? [Function])?[index] else { return WASIErrno.notCapable }
                 // File writes make system calls and a call into Wasm: next to those, a copy of
                 // the arguments is noise, and the rules below read best over an array.
                 let arguments = try (0..<arguments.count).map { position throws(WasmtimeError) in
@@ -236,43 +236,4 @@ enum FileWrites {
             return export
         }
     }
-}
-
-/// What one run may still write to files and create, charged by ``FileWrites``.
-///
-/// Touched only on the run's own thread, inside its host calls.
-final class FileQuota: @unchecked Sendable {
-    private(set) var bytesLeft: Int
-    private(set) var entriesLeft: Int
-    /// Set once a call was refused for want of quota.
-    private(set) var exhausted = false
-    /// The forwarder's functions, in ``FileWrites/forwarded`` order, once attached.
-    var forwarder: [Function]?
-
-    init(bytes: Int, entries: Int) {
-        bytesLeft = max(bytes, 0)
-        entriesLeft = max(entries, 0)
-    }
-
-    func take(bytes: Int) -> Bool {
-        guard bytes <= bytesLeft else {
-            exhausted = true
-            return false
-        }
-        bytesLeft -= bytes
-        return true
-    }
-
-    func give(bytes: Int) { bytesLeft += bytes }
-
-    func takeEntry() -> Bool {
-        guard entriesLeft > 0 else {
-            exhausted = true
-            return false
-        }
-        entriesLeft -= 1
-        return true
-    }
-
-    func giveEntry() { entriesLeft += 1 }
 }

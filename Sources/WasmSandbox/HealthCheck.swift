@@ -6,9 +6,11 @@ public struct HealthReport: Sendable, Encodable {
     public var message: String
     /// How long the canary run took, in milliseconds.
     public var durationMs: Double
+    /// The engine that ran it: `wasmtime` or `wasmkit`.
+    public var backend: String
 
     enum CodingKeys: String, CodingKey {
-        case healthy, message
+        case healthy, message, backend
         case durationMs = "duration_ms"
     }
 }
@@ -38,6 +40,6 @@ extension Sandbox {
             message: healthy
                 ? "canary module ran and printed ok"
                 : "canary failed: status \(result.status.rawValue), \(result.message ?? "unexpected output '\(result.stdoutText)'")",
-            durationMs: Double(result.duration.nanoseconds) / 1e6)
+            durationMs: Double(result.duration.nanoseconds) / 1e6, backend: configuration.backend.rawValue)
     }
 }

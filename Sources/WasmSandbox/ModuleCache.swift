@@ -53,10 +53,7 @@ enum Compilation: Sendable {
 /// for the same new module compile it once.
 final class ModuleCache: @unchecked Sendable {
     /// What a lookup cost.
-    enum Source: Sendable {
-        case memory, disk
-        case compiled(Duration)
-    }
+    typealias Source = ModuleSource
 
     private struct Entry {
         let module: PreparedModule

@@ -17,22 +17,20 @@ extension Sandbox {
     {
         switch request.input {
         case .wasm(let bytes):
-            guard !bytes.isEmpty else { throw SandboxError("empty module: the input has no bytes") }
-            try checkSize(bytes.count, of: "module", limit: configuration.maxModuleBytes)
+            try configuration.checkModule(request.input)
             return try lookUp(.wasm(bytes), request: request, in: runtime, compiled: compiled)
         case .wat(let text):
-            guard !text.allSatisfy(\.isWhitespace) else { throw SandboxError("empty module: the WAT text is empty") }
-            try checkSize(text.utf8.count, of: "WAT text", limit: configuration.maxModuleBytes)
+            try configuration.checkModule(request.input)
             return try lookUp(.wat(text), request: request, in: runtime, compiled: compiled)
         case .javascript(let source):
-            try checkSource(source, language: "JavaScript")
+            try configuration.checkSource(source, language: "JavaScript")
             let (module, cacheSource) = try runtime.javascript.module(
                 cache: runtime.cache, fingerprint: runtime.fingerprint)
             var guest = request
             guest.programName = JavaScriptEngine.programName
             return .ready(module, guest, cacheSource)
         case .python(let source):
-            try checkSource(source, language: "Python")
+            try configuration.checkSource(source, language: "Python")
             let (module, cacheSource) = try runtime.python.module(
                 cache: runtime.cache, fingerprint: runtime.fingerprint)
             var guest = request
@@ -69,16 +67,5 @@ extension Sandbox {
         let key = code.key
         if let (module, source) = try runtime.cache.cached(key: key) { return .ready(module, request, source) }
         return .needsCompile(code, key: key)
-    }
-
-    func checkSource(_ source: String, language: String) throws(SandboxError) {
-        try checkSize(source.utf8.count, of: "\(language) source", limit: configuration.maxSourceBytes)
-        guard !source.utf8.contains(0) else { throw SandboxError("the \(language) source contains a NUL byte") }
-    }
-
-    private func checkSize(_ size: Int, of what: String, limit: Int) throws(SandboxError) {
-        guard size <= limit else {
-            throw SandboxError("\(what) of \(size) bytes exceeds the \(limit)-byte limit")
-        }
     }
 }

@@ -29,8 +29,13 @@ extension Sandbox {
         case .wasm, .wat:
             throw SandboxError("sessions run javascript or python, not \(language.rawValue)")
         }
+        guard backend == nil else {
+            throw SandboxError(
+                "code sessions need the wasmtime backend: this sandbox runs \(configuration.backend.rawValue), which keeps no instance between calls"
+            )
+        }
         let limits = limits ?? configuration.defaultLimits
-        try check(limits)
+        try configuration.check(limits)
         // One trip to an execution thread does it all, the workspace's disk work included: a
         // session should cost no more to open than a stateless run.
         let opened: Result<(LiveInstance, Workspace, SessionRegistry.Reservation), SandboxError> =
@@ -120,8 +125,8 @@ extension Sandbox {
     {
         let language = session.language == .python ? "Python" : "JavaScript"
         do {
-            try check(limits)
-            try checkSource(code, language: language)
+            try configuration.check(limits)
+            try configuration.checkSource(code, language: language)
         } catch {
             return counted(failure(error))
         }

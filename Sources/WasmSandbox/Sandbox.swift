@@ -2,6 +2,7 @@ import CoreMetrics
 import Crypto
 import Foundation
 import Synchronization
+import WasmSandboxWasmKit
 import Wasmtime
 
 /// Runs untrusted WebAssembly with hard limits.
@@ -28,6 +29,8 @@ public final class Sandbox: Sendable {
     let metrics: SandboxMetrics
     let sessionMetrics: SessionMetrics
     let sessionRegistry: SessionRegistry
+    /// The backend that runs requests when it is not Wasmtime, the sandbox's own engine.
+    let backend: (any SandboxBackend)?
     private let blockingRuns = Atomic<Int>(0)
     /// Session calls waiting for their session's turn (see ``admitSessionWaiter()``).
     let sessionWaiters = Atomic<Int>(0)
@@ -37,17 +40,12 @@ public final class Sandbox: Sendable {
     ///
     /// - Throws: ``SandboxError`` for an impossible configuration.
     public init(configuration: SandboxConfiguration = SandboxConfiguration()) throws {
-        guard configuration.maxConcurrentExecutions > 0, configuration.maxQueuedExecutions >= 0 else {
-            throw SandboxError("the sandbox needs at least one execution thread and a non-negative queue")
-        }
+        try configuration.checkExecutionSettings()
         guard configuration.maxConcurrentCompiles > 0, configuration.maxQueuedCompiles >= 0 else {
             throw SandboxError("the sandbox needs at least one compile thread and a non-negative compile queue")
         }
         guard configuration.compileTimeBudget > .zero, configuration.compileMemoryBudget >= 128 << 20 else {
             throw SandboxError("the compile budget needs a positive time and at least 128 MiB of memory")
-        }
-        guard configuration.maxMemoryBytes >= 65536, configuration.maxMemoryBytes % 65536 == 0 else {
-            throw SandboxError("the maximum memory must be a positive multiple of 64 KiB")
         }
         let sessions = configuration.sessions
         guard sessions.maxSessions >= 0, sessions.maxTotalMemoryBytes >= 0, sessions.idleTimeout > .zero else {
@@ -55,7 +53,7 @@ public final class Sandbox: Sendable {
         }
         self.configuration = configuration
         let factory = configuration.metricsFactory ?? MetricsSystem.factory
-        metrics = SandboxMetrics(factory: factory)
+        metrics = SandboxMetrics(factory: factory, backend: configuration.backend)
         sessionMetrics = SessionMetrics(factory: factory)
         sessionRegistry = SessionRegistry(settings: sessions, metrics: sessionMetrics)
         do {
@@ -63,16 +61,16 @@ public final class Sandbox: Sendable {
         } catch {
             throw SandboxError("cannot create the Wasmtime engine: \(error.message)")
         }
-        pool = ExecutionThreadPool(
-            threads: configuration.maxConcurrentExecutions,
-            queueCapacity: configuration.maxQueuedExecutions,
-            // Host calls and Wasmtime's own frames need room beyond the Wasm stack limit.
-            stackSize: 2 * configuration.maxWasmStackBytes + (8 << 20))
+        pool = configuration.executionThreads()
         compilePool = ExecutionThreadPool(
             threads: configuration.maxConcurrentCompiles, queueCapacity: configuration.maxQueuedCompiles,
             stackSize: 8 << 20, name: "wasm-sandbox-compile")
         ticker = EpochTicker(interval: configuration.checkInterval)
         runtimes = Runtimes(configuration: configuration, ticker: ticker)
+        switch configuration.backend {
+        case .wasmtime: backend = nil
+        case .wasmkit: backend = try WasmKitBackend(configuration: configuration)
+        }
     }
 
     deinit {
@@ -188,18 +186,7 @@ public final class Sandbox: Sendable {
     private func submit<T: Sendable>(
         to pool: ExecutionThreadPool, _ work: @escaping @Sendable () -> T, refused: @Sendable () -> T
     ) async -> T {
-        await withCheckedContinuation { continuation in
-            // Counted before the submission, since a thread may take the job before it returns.
-            metrics.enqueued()
-            let accepted = pool.submit { [metrics] in
-                metrics.dequeued()
-                continuation.resume(returning: work())
-            }
-            if !accepted {
-                metrics.dequeued()
-                continuation.resume(returning: refused())
-            }
-        }
+        await pool.run(work, metrics: metrics, refused: refused)
     }
 
     /// Compiles on a compile thread. Requests for a module already being compiled wait for
@@ -262,25 +249,22 @@ public final class Sandbox: Sendable {
         if error.kind == .internalError {
             configuration.logger.error("run failed inside the sandbox", metadata: ["error": "\(error.message)"])
         }
-        let kind: ExecutionResult.Status =
-            switch error.kind {
-            case .invalidInput: .invalidInput
-            case .internalError: .internalError
-            case .busy: .busy
-            }
-        return ExecutionResult(status: status ?? kind, message: error.message)
+        return ExecutionResult(failure: error, status: status)
     }
 
     private func runNow(
         _ request: ExecutionRequest, compiled: (PreparedModule, ModuleCache.Source)?, compileInline: Bool,
         onStart: (RunControl) -> Void
     ) -> Step {
+        if let backend {
+            return .finished(backend.execute(request, configuration: configuration, metrics: metrics, onStart: onStart))
+        }
         metrics.runStarted()
         defer { metrics.runEnded() }
         let limits = request.limits ?? configuration.defaultLimits
         var result: ExecutionResult
         do {
-            try check(limits)
+            try configuration.check(limits)
             let runtime = try runtimes.runtime(metersFuel: limits.fuel != nil)
             var preparation = try prepare(request, in: runtime, compiled: compiled)
             if case .needsCompile(let code, let key) = preparation {
@@ -308,16 +292,5 @@ public final class Sandbox: Sendable {
         }
         metrics.record(result)
         return .finished(result)
-    }
-
-    func check(_ limits: ExecutionLimits) throws(SandboxError) {
-        guard limits.memoryBytes > 0, limits.memoryBytes <= configuration.maxMemoryBytes else {
-            throw SandboxError(
-                "memory limit \(limits.memoryBytes) bytes is outside 1...\(configuration.maxMemoryBytes) bytes")
-        }
-        guard limits.timeout > .zero else { throw SandboxError("timeout must be positive") }
-        guard limits.stdoutBytes >= 0, limits.stderrBytes >= 0 else {
-            throw SandboxError("output caps must not be negative")
-        }
     }
 }

@@ -28,7 +28,15 @@ struct ReplCommand: AsyncParsableCommand {
     @Option(name: .customLong("memory-mb"), help: "Linear memory limit of the session in MiB (default 256).")
     var memoryMb: Int?
 
+    @Option(help: "The engine: wasmtime (default); wasmkit has no sessions, so it is refused here.")
+    var backend = SandboxBackendKind.wasmtime
+
     func validate() throws {
+        guard backend == .wasmtime else {
+            throw ValidationError(
+                "--backend wasmkit cannot run a REPL: sessions keep an instance between calls, which only the wasmtime backend does"
+            )
+        }
         guard lang.language == .python || lang.language == .javascript else {
             throw ValidationError("--lang must be python or javascript: sessions run those")
         }

@@ -51,6 +51,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object describing the run instead of passing output through.")
     var json = false
 
+    @Option(help: "The engine: wasmtime (default) or wasmkit, the interpreter.")
+    var backend = SandboxBackendKind.wasmtime
     @Option(name: .customLong("cache-dir"), help: "Directory of the compiled-module cache.")
     var cacheDirectory: String?
 
@@ -105,6 +107,7 @@ struct RunCommand: AsyncParsableCommand {
         var configuration = SandboxConfiguration()
         configuration.maxConcurrentExecutions = 1
         configuration.instanceAllocation = .onDemand
+        configuration.backend = backend
         configuration.onCompile = { bytes in
             // Large runtimes (CPython) take seconds to compile: say so, once.
             guard bytes >= 1 << 20 else { return }

@@ -148,6 +148,8 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("audit-log"),
         help: "Append the audit lines (one JSON object per call) to FILE instead of the log on stderr.")
     var auditLog: String?
+    @Option(help: "The engine that runs calls: wasmtime or wasmkit (MCP_SANDBOX_BACKEND).")
+    var backend: SandboxBackendKind?
     @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line).")
     var logFormat = LogFormat.text
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -231,6 +233,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try checkBounds(value, flag, range)
                 if let value { configuration[keyPath: field] = value }
             }
+            if let backend { configuration.backend = backend }
             if let authTokens { configuration.authTokensFile = authTokens }
             if let metricsTokens { configuration.metricsTokensFile = metricsTokens }
             if let publicURL { configuration.publicURL = publicURL }

@@ -1,3 +1,4 @@
+import WasmSandbox
 import Foundation
 
 /// Defaults and maxima of the MCP server. Requested limits above a maximum are clamped, and
@@ -7,6 +8,8 @@ import Foundation
 /// the CLI's flags override it. Every field has a range (``LimitBounds``) that ``validate()``
 /// enforces.
 public struct MCPServerConfiguration: Sendable {
+    /// The engine that runs calls (`MCP_SANDBOX_BACKEND`: wasmtime or wasmkit).
+    public var backend = SandboxBackendKind.wasmtime
     public var defaultTimeoutMs = 5_000
     public var maxTimeoutMs = 30_000
     public var defaultMemoryMb = 256
@@ -137,6 +140,11 @@ public struct MCPServerConfiguration: Sendable {
             guard let text = environment[name] else { continue }
             do { self[keyPath: variable.field] = try LimitBounds.parse(text, name: name, in: variable.range) } catch {
                 throw ConfigurationError(error.description)
+            }
+        }
+        if let text = environment["MCP_SANDBOX_BACKEND"], !text.isEmpty {
+            do { backend = try SandboxBackendKind(parsing: text) } catch {
+                throw ConfigurationError("MCP_SANDBOX_BACKEND: \(error.message)")
             }
         }
         authTokensFile = environment["MCP_SANDBOX_AUTH_TOKENS"].flatMap { $0.isEmpty ? nil : $0 }

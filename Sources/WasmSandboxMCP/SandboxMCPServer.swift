@@ -47,6 +47,7 @@ public final class SandboxMCPServer: Sendable {
     ) throws {
         try configuration.validate()
         var sandboxConfiguration = sandboxConfiguration
+        sandboxConfiguration.backend = configuration.backend
         sandboxConfiguration.maxConcurrentExecutions = configuration.maxConcurrentExecutions
         sandboxConfiguration.maxQueuedExecutions = configuration.maxQueuedExecutions
         sandboxConfiguration.maxMemoryBytes = max(sandboxConfiguration.maxMemoryBytes, configuration.maxMemoryMb << 20)

@@ -148,9 +148,26 @@ static void track_rejection(JSContext *ctx, JSValueConst promise, JSValueConst r
     }
 }
 
+// WasmKit, the sandbox's interpreter backend, cannot interrupt a guest from outside: it checks
+// the run's deadline at each WASI call. QuickJS calls this handler every 10,000 operations and
+// during long regular-expression matches, so reading the clock here gives that backend a
+// regular check (a stopped run never returns from the call). Wasmtime interrupts by epoch and
+// pays one cheap host call per 10,000 operations. The snapshot is taken before any turn, when
+// there is no run to stop and WASI may not be called.
+static int check_deadline(JSRuntime *rt, void *opaque) {
+    (void)rt;
+    (void)opaque;
+    if (started) {
+        __wasi_timestamp_t now;
+        (void)__wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1, &now);
+    }
+    return 0;
+}
+
 static void initialize(void) {
     runtime = JS_NewRuntime();
     JS_SetMaxStackSize(runtime, JS_STACK_LIMIT);
+    JS_SetInterruptHandler(runtime, check_deadline, NULL);
     JS_SetModuleLoaderFunc(runtime, NULL, refuse_import, NULL);
     JS_SetHostPromiseRejectionTracker(runtime, track_rejection, NULL);
     context = JS_NewContext(runtime);

@@ -50,7 +50,7 @@ public final class Workspace: Sendable {
     /// Where the guest sees it.
     public let guestPath: String
     /// Bytes and entries (files and directories) the input files took.
-    let inputUsage: (bytes: Int, entries: Int)
+    package let inputUsage: (bytes: Int, entries: Int)
 
     /// The most input files a workspace accepts.
     public static let maxInputFiles = 1_000
@@ -152,7 +152,7 @@ public final class Workspace: Sendable {
     }
 
     /// Everything in the workspace now.
-    func listing() -> DirectoryTree.Listing {
+    package func listing() -> DirectoryTree.Listing {
         guard let root = try? Self.openRoot(directory) else { return DirectoryTree.Listing(complete: false) }
         defer { close(root) }
         return DirectoryTree.walk(root)

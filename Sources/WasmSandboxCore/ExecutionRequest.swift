@@ -28,7 +28,7 @@ public enum ExecutionInput: Sendable, Hashable {
         .python(try decodeSource(bytes, language: "Python"))
     }
 
-    static func decodeSource(_ bytes: [UInt8], language: String) throws(SandboxError) -> String {
+    package static func decodeSource(_ bytes: [UInt8], language: String) throws(SandboxError) -> String {
         // Valid sources (nearly all) take the fast path; the slow one finds the offending byte.
         if let text = String(validating: bytes, as: UTF8.self) { return text }
         var decoder = UTF8()

@@ -2,7 +2,9 @@ import Synchronization
 
 /// An async lock that lets its holders in one at a time, in the order they arrived: the
 /// calls on one session run in the order they were made, and none blocks a thread waiting.
-final class SerialGate: Sendable {
+package final class SerialGate: Sendable {
+    package init() {}
+
     private struct State {
         var held = false
         var waiting: [CheckedContinuation<Void, Never>] = []
@@ -11,7 +13,7 @@ final class SerialGate: Sendable {
     private let state = Mutex(State())
 
     /// Waits for the gate; the caller must ``leave()`` it.
-    func enter() async {
+    package func enter() async {
         await withCheckedContinuation { continuation in
             let admitted = state.withLock { state -> Bool in
                 guard state.held else {
@@ -26,10 +28,10 @@ final class SerialGate: Sendable {
     }
 
     /// Whether anyone holds the gate or waits for it.
-    var isBusy: Bool { state.withLock { $0.held } }
+    package var isBusy: Bool { state.withLock { $0.held } }
 
     /// Hands the gate to the longest waiter, or opens it.
-    func leave() {
+    package func leave() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard !state.waiting.isEmpty else {
                 state.held = false

@@ -73,7 +73,7 @@ public struct ExecutionResult: Sendable {
 }
 
 extension ExecutionResult: Encodable {
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case status, trap, message, stdout, stderr
         case exitCode = "exit_code"
         case stdoutTruncated = "stdout_truncated"

@@ -8,30 +8,30 @@
 /// symbolic links, so nothing here builds a host path: every step opens the next entry
 /// relative to the descriptor of its parent, never follows a link, and holds one directory
 /// open at a time (the way back up is `..`, which is safe because the guest has stopped).
-enum DirectoryTree {
+package enum DirectoryTree {
     /// What a walk found.
-    struct Listing {
-        var files: [WorkspaceFile] = []
+    package struct Listing {
+        package var files: [WorkspaceFile] = []
         /// Files, directories, links and anything else, excluding the root.
-        var entries = 0
+        package var entries = 0
         /// Sizes of regular files.
-        var bytes = 0
+        package var bytes = 0
         /// False when the walk stopped at its entry budget or could not open a directory, or
         /// left files out at its path budget.
-        var complete = true
+        package var complete = true
     }
 
     /// The most bytes of paths a listing holds, all files together: a guest can nest
     /// directories with long names thousands deep, making each path megabytes long, and
     /// every file's path would be copied into every result that lists it.
-    static let maxPathBytes = 1 << 20
+    package static let maxPathBytes = 1 << 20
 
-    static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+    package static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
 
     /// Lists the regular files under `root` (a directory descriptor, not consumed), visiting
     /// at most `budget` entries and listing at most `pathBudget` bytes of paths (files past it
     /// are counted in `entries` and `bytes` but not listed).
-    static func walk(_ root: Int32, budget: Int = 1_000_000, pathBudget: Int = maxPathBytes) -> Listing {
+    package static func walk(_ root: Int32, budget: Int = 1_000_000, pathBudget: Int = maxPathBytes) -> Listing {
         var listing = Listing()
         var fd = openat(root, ".", directoryFlags)
         guard fd >= 0 else {
@@ -107,7 +107,7 @@ enum DirectoryTree {
 
     /// Deletes everything under the directory `root` (not consumed), however deep.
     /// Returns false when something could not be removed.
-    static func removeContents(of root: Int32) -> Bool {
+    package static func removeContents(of root: Int32) -> Bool {
         var fd = openat(root, ".", directoryFlags)
         guard fd >= 0 else { return false }
         var names: [String] = []
@@ -156,7 +156,7 @@ enum DirectoryTree {
 
     /// Opens the regular file at `path` below `root` for reading, refusing `..`, absolute
     /// paths and a symbolic link in any component. Returns the descriptor or -1.
-    static func openRegularFile(_ path: String, below root: Int32) -> Int32 {
+    package static func openRegularFile(_ path: String, below root: Int32) -> Int32 {
         let components = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard !components.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0),
             components.allSatisfy({ $0 != "." && $0 != ".." })

@@ -2,7 +2,7 @@ import Metrics
 
 /// The sandbox's metrics, reported through swift-metrics to whatever backend the process
 /// bootstraps (Prometheus, StatsD, …). Handles are made once, not per execution.
-struct SandboxMetrics: Sendable {
+package struct SandboxMetrics: Sendable {
     private let runs: [ExecutionResult.Status: Counter]
     private let latency: Timer
     /// Runs on a sandbox thread (pooled or blocking) now. A meter, not a gauge: runs end on
@@ -15,7 +15,10 @@ struct SandboxMetrics: Sendable {
     private let cacheMisses: Counter
     private let compileTime: Timer
 
-    init(factory: any MetricsFactory) {
+    package init(factory: any MetricsFactory, backend: SandboxBackendKind = .wasmtime) {
+        // Which engine runs this process's requests, as an info metric (always 1).
+        Gauge(label: "wasm_sandbox_backend_info", dimensions: [("backend", backend.rawValue)], factory: factory)
+            .record(1)
         runs = counters("wasm_sandbox_executions_total", by: "status", factory: factory)
         latency = Timer(
             label: "wasm_sandbox_execution_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
@@ -29,23 +32,23 @@ struct SandboxMetrics: Sendable {
 
     /// A run took a sandbox thread. Each call is paired with one of ``runEnded()`` by a
     /// `defer`, so that every way out of a run (result, error, deferral to a compile) counts.
-    func runStarted() { inFlight.increment() }
+    package func runStarted() { inFlight.increment() }
 
     /// A run gave its thread back.
-    func runEnded() { inFlight.decrement() }
+    package func runEnded() { inFlight.decrement() }
 
     /// A run entered the wait queue.
-    func enqueued() { queueDepth.increment() }
+    package func enqueued() { queueDepth.increment() }
 
     /// A run left the wait queue: it got a thread, or was refused.
-    func dequeued() { queueDepth.decrement() }
+    package func dequeued() { queueDepth.decrement() }
 
-    func record(_ result: ExecutionResult) {
+    package func record(_ result: ExecutionResult) {
         runs[result.status]?.increment()
         latency.recordNanoseconds(Int64(clamping: result.duration.nanoseconds))
     }
 
-    func record(_ source: ModuleCache.Source) {
+    package func record(_ source: ModuleSource) {
         switch source {
         case .memory, .disk: cacheHits.increment()
         case .compiled(let elapsed):

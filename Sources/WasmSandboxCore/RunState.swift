@@ -7,19 +7,19 @@ import Synchronization
 /// output and stdin) are replaced by ``startCall(limits:stdin:progress:)`` between calls. That happens
 /// only while no guest code runs on the store, and the hand-over of the store to the thread
 /// that runs the next call orders it before any host call reads them.
-final class RunState: @unchecked Sendable {
-    private(set) var control: RunControl
-    private(set) var stdout: CappedOutput
-    private(set) var stderr: CappedOutput
+package final class RunState: @unchecked Sendable {
+    package private(set) var control: RunControl
+    package private(set) var stdout: CappedOutput
+    package private(set) var stderr: CappedOutput
     /// The current session call's stdin, served by the sandbox's `fd_read`; `nil` when stdin
     /// is the WASI context's own (stateless runs).
-    private(set) var stdin: StdinBytes?
-    let files: FileQuota
+    package private(set) var stdin: StdinBytes?
+    package let files: FileQuota
     /// Where a session's engine reports the value of a call's final expression; `nil` for
     /// stateless runs, which report none.
-    let value: ValueSlot?
+    package let value: ValueSlot?
 
-    init(limits: ExecutionLimits, reportsValues: Bool = false, progress: ExecutionProgress? = nil) {
+    package init(limits: ExecutionLimits, reportsValues: Bool = false, progress: ExecutionProgress? = nil) {
         files = FileQuota(bytes: limits.workspaceBytes, entries: limits.workspaceEntries)
         control = RunControl(timeout: limits.timeout)
         stdout = CappedOutput(cap: limits.stdoutBytes, control: control, progress: progress)
@@ -28,7 +28,7 @@ final class RunState: @unchecked Sendable {
     }
 
     /// Gives the next call of a session its own deadline, output and stdin.
-    func startCall(limits: ExecutionLimits, stdin bytes: [UInt8], progress: ExecutionProgress? = nil) {
+    package func startCall(limits: ExecutionLimits, stdin bytes: [UInt8], progress: ExecutionProgress? = nil) {
         control = RunControl(timeout: limits.timeout)
         stdout = CappedOutput(cap: limits.stdoutBytes, control: control, progress: progress)
         stderr = CappedOutput(cap: limits.stderrBytes, control: control, progress: progress, isStderr: true)
@@ -38,17 +38,17 @@ final class RunState: @unchecked Sendable {
 }
 
 /// One session call's stdin, read by the guest from start to end.
-final class StdinBytes: @unchecked Sendable {
-    let bytes: [UInt8]
+package final class StdinBytes: @unchecked Sendable {
+    package let bytes: [UInt8]
     /// How far the guest has read; touched only on the run's thread, inside host calls.
-    var offset = 0
+    package var offset = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// The text of a call's final expression, as the engine sent it through `host.call`, kept up
 /// to a cap (the call's stdout cap).
-final class ValueSlot: Sendable {
+package final class ValueSlot: Sendable {
     private struct State {
         var text: [UInt8]? = nil
         var truncated = false
@@ -57,19 +57,19 @@ final class ValueSlot: Sendable {
 
     private let state: Mutex<State>
 
-    init(cap: Int) { state = Mutex(State(cap: max(cap, 0))) }
+    package init(cap: Int) { state = Mutex(State(cap: max(cap, 0))) }
 
     /// The most bytes of a value the host reads from the guest.
-    var cap: Int { state.withLock { $0.cap } }
+    package var cap: Int { state.withLock { $0.cap } }
 
-    func reset(cap: Int) { state.withLock { $0 = State(cap: max(cap, 0)) } }
+    package func reset(cap: Int) { state.withLock { $0 = State(cap: max(cap, 0)) } }
 
-    func set(_ text: [UInt8], truncated: Bool) {
+    package func set(_ text: [UInt8], truncated: Bool) {
         state.withLock {
             $0.text = text
             $0.truncated = truncated
         }
     }
 
-    var contents: (text: [UInt8]?, truncated: Bool) { state.withLock { ($0.text, $0.truncated) } }
+    package var contents: (text: [UInt8]?, truncated: Bool) { state.withLock { ($0.text, $0.truncated) } }
 }

@@ -4,8 +4,8 @@ import Foundation
 ///
 /// Wasm runs block their thread for as long as the guest computes, so they never run on
 /// Swift's cooperative pool. Each thread gets a stack larger than the Wasm stack limit.
-final class ExecutionThreadPool: @unchecked Sendable {
-    typealias Job = @Sendable () -> Void
+package final class ExecutionThreadPool: @unchecked Sendable {
+    package typealias Job = @Sendable () -> Void
 
     private let condition = NSCondition()
     private var queue: [Job] = []
@@ -15,7 +15,7 @@ final class ExecutionThreadPool: @unchecked Sendable {
     private let threads: Int
     private var stopping = false
 
-    init(threads: Int, queueCapacity: Int, stackSize: Int, name: String = "wasm-sandbox") {
+    package init(threads: Int, queueCapacity: Int, stackSize: Int, name: String = "wasm-sandbox") {
         self.queueCapacity = queueCapacity
         self.threads = threads
         for index in 0..<threads {
@@ -27,14 +27,14 @@ final class ExecutionThreadPool: @unchecked Sendable {
     }
 
     /// Jobs waiting for a thread.
-    var queued: Int {
+    package var queued: Int {
         condition.lock()
         defer { condition.unlock() }
         return queue.count - head
     }
 
     /// Jobs running now.
-    var active: Int {
+    package var active: Int {
         condition.lock()
         defer { condition.unlock() }
         return running
@@ -45,7 +45,7 @@ final class ExecutionThreadPool: @unchecked Sendable {
     ///
     /// Jobs are counted whether a thread has picked them up yet or not: a job handed to an
     /// idle thread that has not woken up yet must not take the place of a waiting one.
-    func submit(_ job: @escaping Job) -> Bool {
+    package func submit(_ job: @escaping Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping, running + queue.count - head < threads + queueCapacity else { return false }
@@ -55,7 +55,7 @@ final class ExecutionThreadPool: @unchecked Sendable {
     }
 
     /// Lets the threads finish the queued jobs and exit.
-    func shutdown() {
+    package func shutdown() {
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -82,6 +82,28 @@ final class ExecutionThreadPool: @unchecked Sendable {
             condition.lock()
             running -= 1
             condition.unlock()
+        }
+    }
+}
+
+extension ExecutionThreadPool {
+    /// Runs `work` on one of the pool's threads and waits for it without blocking the
+    /// caller's thread; `refused()` when the threads and the queue are full. The wait is
+    /// counted as queue depth in `metrics`.
+    package func run<T: Sendable>(
+        _ work: @escaping @Sendable () -> T, metrics: SandboxMetrics, refused: @Sendable () -> T
+    ) async -> T {
+        await withCheckedContinuation { continuation in
+            // Counted before the submission, since a thread may take the job before it returns.
+            metrics.enqueued()
+            let accepted = submit {
+                metrics.dequeued()
+                continuation.resume(returning: work())
+            }
+            if !accepted {
+                metrics.dequeued()
+                continuation.resume(returning: refused())
+            }
         }
     }
 }

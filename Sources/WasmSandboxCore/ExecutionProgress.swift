@@ -13,7 +13,7 @@ public final class ExecutionProgress: Sendable {
     /// Bytes written to stderr so far, including any past the output cap.
     public var stderrBytes: Int { stderr.load(ordering: .relaxed) }
 
-    func wrote(_ count: Int, toStderr: Bool) {
+    package func wrote(_ count: Int, toStderr: Bool) {
         if toStderr {
             stderr.add(count, ordering: .relaxed)
         } else {

@@ -1,9 +1,8 @@
 import Synchronization
-import Wasmtime
 
 /// Collects what the guest writes to one stream, up to a cap. Past the cap it keeps nothing
 /// more and asks the run to stop.
-final class CappedOutput: WASIOutputSink {
+package final class CappedOutput: Sendable {
     private struct State {
         var bytes: [UInt8] = []
         var truncated = false
@@ -15,14 +14,14 @@ final class CappedOutput: WASIOutputSink {
     private let progress: ExecutionProgress?
     private let isStderr: Bool
 
-    init(cap: Int, control: RunControl, progress: ExecutionProgress? = nil, isStderr: Bool = false) {
+    package init(cap: Int, control: RunControl, progress: ExecutionProgress? = nil, isStderr: Bool = false) {
         self.cap = cap
         self.control = control
         self.progress = progress
         self.isStderr = isStderr
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) {
+    package func write(_ bytes: UnsafeRawBufferPointer) {
         progress?.wrote(bytes.count, toStderr: isStderr)
         let overflowed = state.withLock { state -> Bool in
             let room = cap - state.bytes.count
@@ -38,7 +37,7 @@ final class CappedOutput: WASIOutputSink {
     }
 
     /// What was kept, and whether anything was dropped.
-    var contents: (bytes: [UInt8], truncated: Bool) {
+    package var contents: (bytes: [UInt8], truncated: Bool) {
         state.withLock { ($0.bytes, $0.truncated) }
     }
 }

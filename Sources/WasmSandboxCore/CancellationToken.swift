@@ -2,11 +2,13 @@ import Synchronization
 
 /// Links a caller's cancellation to a run that may not have started yet: a cancel that
 /// comes first stops the run as soon as it starts.
-final class CancellationToken: Sendable {
+package final class CancellationToken: Sendable {
     private let state = Mutex<(control: RunControl?, cancelled: Bool)>((nil, false))
 
+    package init() {}
+
     /// Called when the run starts.
-    func attach(_ control: RunControl) {
+    package func attach(_ control: RunControl) {
         let cancelled = state.withLock { state in
             state.control = control
             return state.cancelled
@@ -15,9 +17,9 @@ final class CancellationToken: Sendable {
     }
 
     /// Whether the caller cancelled.
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    package var isCancelled: Bool { state.withLock { $0.cancelled } }
 
-    func cancel() {
+    package func cancel() {
         let control = state.withLock { state in
             state.cancelled = true
             return state.control

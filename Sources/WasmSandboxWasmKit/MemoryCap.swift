@@ -1,0 +1,30 @@
+@_spi(Fuzzing) import WasmKit
+
+/// One run's cap on linear memory and tables, asked by WasmKit before every growth (and at
+/// instantiation). Unlike Wasmtime's, it tells the sandbox that a growth was refused, so a
+/// failure after one is blamed on the limit exactly.
+///
+/// WasmKit offers the limiter only as `@_spi(Fuzzing)`: the package is pinned exactly so
+/// that an upgrade cannot change it unnoticed.
+final class MemoryCap: ResourceLimiter, @unchecked Sendable {
+    /// Table elements a run may have. WasmKit keeps a table's elements in host memory
+    /// outside the linear-memory cap, so they are capped on their own; engines such as
+    /// QuickJS need a few thousand.
+    static let maxTableElements = 1 << 20
+
+    let bytes: Int
+    // Touched only on the run's thread, inside WasmKit's growth checks.
+    private(set) var refusedSize: Int?
+
+    init(bytes: Int) { self.bytes = bytes }
+
+    func limitMemoryGrowth(to desired: Int) throws -> Bool {
+        guard desired <= bytes else {
+            refusedSize = desired
+            return false
+        }
+        return true
+    }
+
+    func limitTableGrowth(to desired: Int) throws -> Bool { desired <= Self.maxTableElements }
+}

@@ -1,0 +1,211 @@
+import Crypto
+import Foundation
+import Synchronization
+import WAT
+import WasmKit
+import WasmSandboxCore
+
+/// Runs requests on WasmKit, a pure-Swift interpreter: no JIT, no native library.
+///
+/// Modules are parsed once and kept (by the SHA-256 of their bytes); every run gets a fresh
+/// `Store` with its memory cap, fuel, guarded WASI and deadline checks. WasmKit translates a
+/// function when a store first calls it, so each run pays for the functions it touches.
+///
+/// What differs from Wasmtime, and why (the README's backend table says the same):
+/// - WasmKit cannot interrupt a guest from outside. The deadline (and cancellation, and the
+///   output caps) are checked at every WASI call and while a guest sleeps; the JavaScript
+///   engine reads the clock every 10,000 operations for that reason. A module that computes
+///   without calling the host is stopped by fuel instead: without a budget of its own it gets
+///   the fuel a tight loop burns in its timeout (``FuelCalibration``).
+/// - Python needs the legacy exception-handling proposal, which WasmKit does not implement.
+/// - Code sessions need an instance kept between calls; the sandbox offers them on Wasmtime.
+package final class WasmKitBackend: SandboxBackend {
+    package let kind = SandboxBackendKind.wasmkit
+    let configuration: SandboxConfiguration
+    /// Runs modules already validated: functions are translated when first called.
+    let lazyEngine: Engine
+    /// A module's first run translates, and so validates, every function at instantiation,
+    /// so that an invalid module is `invalid_input` up front, as Wasmtime's compile makes it.
+    let eagerEngine: Engine
+    private let modules: Mutex<ModuleTable>
+    private let javascript = Mutex<Module?>(nil)
+    /// Why Python cannot run here, found once by asking WasmKit to validate a module that
+    /// uses what the Python engine needs.
+    private let pythonRefusal = Mutex<String??>(nil)
+    /// Fuel per second of timeout for runs without a budget of their own.
+    let fuelPerSecond: UInt64
+
+    package init(configuration: SandboxConfiguration) throws(SandboxError) {
+        self.configuration = configuration
+        func engine(_ mode: EngineConfiguration.CompilationMode) -> Engine {
+            // Metering always: it is how a guest that never calls the host is stopped.
+            Engine(
+                configuration: EngineConfiguration(
+                    compilationMode: mode, stackSize: configuration.maxWasmStackBytes, fuelMetering: true))
+        }
+        lazyEngine = engine(.lazy)
+        eagerEngine = engine(.eager)
+        fuelPerSecond = configuration.wasmKitFuelPerSecond ?? FuelCalibration.unitsPerSecond(engine: lazyEngine)
+        modules = Mutex(
+            ModuleTable(capacity: configuration.moduleCacheCapacity, byteCapacity: configuration.moduleCacheBytes))
+    }
+
+    package func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) -> ExecutionResult {
+        let program: WasmKitProgram
+        do {
+            program = try prepare(request)
+        } catch {
+            return ExecutionResult(failure: error)
+        }
+        let result = WasmKitExecution(
+            backend: self, program: program, request: request, limits: limits, state: state
+        )()
+        if program.kind == .module, result.status != .invalidInput, !program.validated {
+            modules.withLock { $0.markValidated(program.key) }
+        }
+        return result
+    }
+
+    /// The module to instantiate for a request, and how to drive it.
+    private func prepare(_ request: ExecutionRequest) throws(SandboxError) -> WasmKitProgram {
+        switch request.input {
+        case .wasm(let bytes):
+            try configuration.checkModule(request.input)
+            return try module(bytes: bytes, key: Array(SHA256.hash(data: bytes)))
+        case .wat(let text):
+            try configuration.checkModule(request.input)
+            let key = Array(SHA256.hash(data: Array("wat\0\(text)".utf8)))
+            if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
+            let bytes: [UInt8]
+            do {
+                bytes = try wat2wasm(text)
+            } catch {
+                throw SandboxError("invalid WAT: \(String(describing: error).prefix(2048))")
+            }
+            return try module(bytes: bytes, key: key)
+        case .javascript(let source):
+            try configuration.checkSource(source, language: "JavaScript")
+            return WasmKitProgram(
+                module: try javascriptModule(), key: [], kind: .javascript, validated: true,
+                programName: "script.js")
+        case .python(let source):
+            try configuration.checkSource(source, language: "Python")
+            throw SandboxError(pythonRefusalMessage())
+        }
+    }
+
+    private func module(bytes: [UInt8], key: [UInt8]) throws(SandboxError) -> WasmKitProgram {
+        if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
+        let module: Module
+        do {
+            module = try parseWasm(bytes: bytes)
+        } catch {
+            throw SandboxError("invalid module: \(String(describing: error).prefix(2048))")
+        }
+        let program = WasmKitProgram(module: module, key: key, kind: .module, validated: false, programName: "main.wasm")
+        modules.withLock { $0.insert(program, bytes: bytes.count) }
+        return program
+    }
+
+    private func javascriptModule() throws(SandboxError) -> Module {
+        try javascript.withLock { (cached: inout Module?) throws(SandboxError) -> Module in
+            if let cached { return cached }
+            guard let file = configuration.javascriptEngine else {
+                throw SandboxError(
+                    "the JavaScript engine is not installed: run scripts/setup.sh or set SandboxConfiguration.javascriptEngine",
+                    kind: .internalError)
+            }
+            do {
+                let bytes = try [UInt8](Data(contentsOf: file))
+                let module = try parseWasm(bytes: bytes)
+                cached = module
+                return module
+            } catch {
+                throw SandboxError(
+                    "cannot load the JavaScript engine \(file.path) into WasmKit: \(error)", kind: .internalError)
+            }
+        }
+    }
+
+    /// Why Python is `invalid_input` on WasmKit, as WasmKit itself reports it for the
+    /// exception-handling instructions CPython's build uses.
+    private func pythonRefusalMessage() -> String {
+        let found = pythonRefusal.withLock { (known: inout String??) -> String? in
+            if let known { return known }
+            let reason = Self.legacyExceptionHandlingRefusal(engine: eagerEngine)
+            known = .some(reason)
+            return reason
+        }
+        guard let found else {
+            return
+                "Python is not available on the wasmkit backend: this sandbox's Python engine is driven only by Wasmtime; run it with --backend wasmtime"
+        }
+        return
+            "Python needs WebAssembly's legacy exception-handling proposal (try/catch, opcode 0x06), which WasmKit does not implement (\(found)): run Python with the wasmtime backend"
+    }
+
+    /// WasmKit's error for a function using a legacy `try`/`catch`, or nil if it accepts it.
+    static func legacyExceptionHandlingRefusal(engine: Engine) -> String? {
+        // (module (type (func)) (tag (type 0)) (func (try (do) (catch 0))))
+        let probe: [UInt8] = [
+            0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00,
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00,  // type section: () -> ()
+            0x03, 0x02, 0x01, 0x00,  // function section
+            0x0D, 0x03, 0x01, 0x00, 0x00,  // tag section
+            0x0A, 0x09, 0x01, 0x07, 0x00, 0x06, 0x40, 0x07, 0x00, 0x0B, 0x0B,  // try (catch 0) end end
+        ]
+        do {
+            let module = try parseWasm(bytes: probe)
+            _ = try module.instantiate(store: Store(engine: engine))
+            return nil
+        } catch {
+            return String(String(describing: error).prefix(while: { $0 != "\n" }).prefix(200))
+        }
+    }
+}
+
+/// A parsed module and how a run drives it.
+struct WasmKitProgram: Sendable {
+    enum Kind: Sendable { case module, javascript }
+    let module: Module
+    let key: [UInt8]
+    let kind: Kind
+    /// Whether a run already instantiated it eagerly, which validated every function.
+    var validated: Bool
+    let programName: String
+}
+
+/// Parsed modules by key, least recently used dropped first past either capacity.
+struct ModuleTable {
+    private var entries: [[UInt8]: (program: WasmKitProgram, bytes: Int, lastUse: UInt64)] = [:]
+    private var clock: UInt64 = 0
+    private var bytes = 0
+    let capacity: Int
+    let byteCapacity: Int
+
+    init(capacity: Int, byteCapacity: Int) {
+        self.capacity = max(capacity, 0)
+        self.byteCapacity = max(byteCapacity, 0)
+    }
+
+    mutating func lookUp(_ key: [UInt8]) -> WasmKitProgram? {
+        guard entries[key] != nil else { return nil }
+        clock += 1
+        entries[key]!.lastUse = clock
+        return entries[key]!.program
+    }
+
+    mutating func insert(_ program: WasmKitProgram, bytes size: Int) {
+        guard capacity > 0, size <= byteCapacity, entries[program.key] == nil else { return }
+        while entries.count >= capacity || bytes + size > byteCapacity,
+            let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
+        {
+            bytes -= entries.removeValue(forKey: oldest)!.bytes
+        }
+        clock += 1
+        entries[program.key] = (program, size, clock)
+        bytes += size
+    }
+
+    mutating func markValidated(_ key: [UInt8]) { entries[key]?.program.validated = true }
+}
