@@ -9,6 +9,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
         abstract: "Benchmarks of wasm-sandbox, each next to a baseline measured in the same run.",
         subcommands: [
             LibraryBenchmark.self, ProcessBenchmark.self, MCPBenchmark.self, ReplicasBenchmark.self, SoakCommand.self,
+            BackendsBenchmark.self,
         ],
         defaultSubcommand: LibraryBenchmark.self
     )

@@ -319,7 +319,7 @@ struct LibraryBenchmark: AsyncParsableCommand {
 }
 
 /// Runs `body` on a thread with room for Wasm's stack and waits for it.
-private func onBigStackThread<R, E: Error>(_ body: @escaping @Sendable () throws(E) -> R) throws(E) -> R {
+func onBigStackThread<R, E: Error>(_ body: @escaping @Sendable () throws(E) -> R) throws(E) -> R {
     let outcome = ThreadOutcome<R, E>()
     let thread = Thread {
         outcome.result = Result(catching: body)

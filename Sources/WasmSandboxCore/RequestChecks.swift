@@ -43,6 +43,17 @@ extension SandboxConfiguration {
         }
     }
 
+    /// A program's arguments and environment, as WASI can pass them.
+    package func checkProgram(_ request: ExecutionRequest) throws(SandboxError) {
+        for text in request.arguments + request.environment.flatMap({ [$0.key, $0.value] }) where text.utf8.contains(0)
+        {
+            throw SandboxError("WASI arguments and environment must not contain NUL bytes")
+        }
+        for name in request.environment.keys.sorted() where name.isEmpty || name.contains("=") {
+            throw SandboxError("invalid environment variable name '\(name)'")
+        }
+    }
+
     /// A program's source: within ``maxSourceBytes`` and free of NUL bytes.
     package func checkSource(_ source: String, language: String) throws(SandboxError) {
         try checkSize(source.utf8.count, of: "\(language) source", limit: maxSourceBytes)

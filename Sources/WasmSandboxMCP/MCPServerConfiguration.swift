@@ -1,5 +1,5 @@
-import WasmSandbox
 import Foundation
+import WasmSandbox
 
 /// Defaults and maxima of the MCP server. Requested limits above a maximum are clamped, and
 /// the result says which limits applied.

@@ -10,60 +10,66 @@ import WasmKitWASI
 // memory's current size, answers what it can itself, and only then hands the call to
 // WasmKit's own implementation (taken from `WASIBridgeToHost.hostFunctions`).
 //
-// How each function is guarded ("in" = read by the host, "out" = written; every region is
-// checked before anything else happens; "stdio" = the guard's own answer for fds 0-2):
+// How each function is guarded. "in" = bytes the host reads, "out" = bytes it writes; every
+// region is checked before anything else happens; "stdio" = the guard's own answer for fds
+// 0-2; "own" = answered by the guard without WasmKit.
 //
-// | function                | guest pointers checked                        | other guards / answered by                              |
-// |-------------------------|-----------------------------------------------|---------------------------------------------------------|
-// | args_get, environ_get   | argv: count×4 out, buffer: size out (sizes    | WasmKit                                                 |
-// |                         | from the *_sizes_get the guest made, else     |                                                         |
-// |                         | asked of WasmKit on a scratch memory)         |                                                         |
-// | args_sizes_get,         | 2 × 4 out                                     | WasmKit                                                 |
-// | environ_sizes_get       |                                               |                                                         |
-// | clock_res_get           | 8 out                                         | own (1 ns); CPU-time clocks ENOTSUP                     |
-// | clock_time_get          | 8 out                                         | own, from the hooks' clocks                             |
-// | fd_advise               | —                                             | stdio ESPIPE; WasmKit                                   |
-// | fd_allocate             | —                                             | stdio ESPIPE; read-only EROFS; quota; WasmKit (ENOTSUP) |
-// | fd_close                | —                                             | stdio own; forgets read-only fds; WasmKit               |
-// | fd_datasync, fd_sync    | —                                             | stdio EINVAL; WasmKit                                   |
-// | fd_fdstat_get           | 24 out                                        | stdio own; WasmKit                                      |
-// | fd_fdstat_set_flags     | —                                             | stdio accepted; WasmKit                                 |
-// | fd_fdstat_set_rights    | —                                             | stdio ENOTSUP; WasmKit (ENOTSUP)                        |
-// | fd_filestat_get         | 64 out                                        | stdio own; WasmKit                                      |
-// | fd_filestat_set_size    | —                                             | stdio EINVAL; read-only EROFS; quota; WasmKit           |
-// | fd_filestat_set_times   | —                                             | stdio ENOTSUP; read-only EROFS; WasmKit                 |
-// | fd_pread                | iovecs count×8 in, each buffer out, 4 out     | ≤1024 iovecs, total ≤ Int32.max, offset+total ≤ Int64;  |
-// |                         |                                               | stdio ESPIPE; WasmKit                                   |
-// | fd_prestat_dir_name     | (path, len) out                               | stdio EBADF; WasmKit                                    |
-// | fd_prestat_get          | 8 out                                         | stdio EBADF; WasmKit                                    |
-// | fd_pwrite               | iovecs count×8 in, each buffer in, 4 out      | as fd_pread; read-only EBADF; quota; WasmKit            |
-// | fd_read                 | iovecs count×8 in, each buffer out, 4 out     | fd 0 own (hooks.stdin); 1, 2 EBADF; WasmKit             |
-// | fd_readdir              | (buf, len) out, 4 out                         | stdio ENOTDIR; WasmKit, with the 7 bytes it writes past |
-// |                         |                                               | the buffer kept inside memory and restored (below)      |
-// | fd_renumber             | —                                             | stdio ENOTSUP; moves read-only marks; WasmKit           |
-// | fd_seek, fd_tell        | 8 out                                         | stdio ESPIPE; WasmKit                                   |
-// | fd_write                | iovecs count×8 in, each buffer in, 4 out      | fds 1, 2 own (hooks.write); 0 EBADF; read-only EBADF;   |
-// |                         |                                               | quota; WasmKit                                          |
-// | path_create_directory   | path in                                       | read-only EROFS; entry quota; WasmKit                   |
-// | path_filestat_get       | path in, 64 out                               | WasmKit                                                 |
-// | path_filestat_set_times | path in                                       | read-only EROFS; WasmKit                                |
-// | path_link               | 2 paths in                                    | read-only (either side) EROFS; entry quota; WasmKit     |
-// |                         |                                               | (ENOTSUP)                                               |
-// | path_open               | path in, 4 out                                | read-only EROFS for creat/excl/trunc or write rights;   |
-// |                         |                                               | entry quota; marks fds under read-only dirs; WasmKit    |
-// | path_readlink           | path in, (buf, len) out, 4 out                | WasmKit                                                 |
-// | path_remove_directory,  | path in                                       | read-only EROFS; WasmKit                                |
-// | path_unlink_file        |                                               |                                                         |
-// | path_rename             | 2 paths in                                    | read-only (either side) EROFS; WasmKit                  |
-// | path_symlink            | target in, path in                            | read-only EROFS; escaping target EPERM; entry quota;    |
-// |                         |                                               | WasmKit                                                 |
-// | poll_oneoff             | n×48 in, n×32 out, 4 out                      | own (WASIGuardPoll.swift), 1 ≤ n ≤ 1024                 |
-// | proc_exit               | —                                             | WasmKit (throws its exit code)                          |
-// | proc_raise, sock_accept,| —                                             | ENOSYS, never reaches WasmKit                           |
-// | sock_recv, sock_send    |                                               |                                                         |
-// | random_get              | (buf, len) out                                | WasmKit, 64 KiB at a time between checkpoints           |
-// | sched_yield             | —                                             | own (success)                                           |
-// | sock_shutdown           | —                                             | stdio ENOTSOCK; WasmKit                                 |
+// function                  guest pointers checked                  then
+// ------------------------  --------------------------------------  ---------------------------------------------
+// args_get, environ_get     table n×4 out, strings out (sizes: ¹)   WasmKit
+// args_sizes_get,           2 × 4 out                               WasmKit
+//   environ_sizes_get
+// clock_res_get             8 out                                   own (1 ns); CPU-time clocks ENOTSUP
+// clock_time_get            8 out                                   own, from the hooks' clocks
+// fd_advise                 -                                       stdio ESPIPE; WasmKit
+// fd_allocate               -                                       stdio ESPIPE; read-only EROFS; quota;
+//                                                                     WasmKit (always ENOTSUP)
+// fd_close                  -                                       stdio own; forgets read-only marks; WasmKit
+// fd_datasync, fd_sync      -                                       stdio EINVAL; WasmKit
+// fd_fdstat_get             24 out                                  stdio own; WasmKit
+// fd_fdstat_set_flags       -                                       stdio accepted; WasmKit
+// fd_fdstat_set_rights      -                                       stdio ENOTSUP; WasmKit (always ENOTSUP)
+// fd_filestat_get           64 out                                  stdio own; WasmKit
+// fd_filestat_set_size      -                                       stdio EINVAL; read-only EROFS; quota; WasmKit
+// fd_filestat_set_times     -                                       stdio ENOTSUP; read-only EROFS; WasmKit
+// fd_pread                  iovecs n×8 in, each buffer out, 4 out   iovecs (²); offset+total ≤ Int64.max;
+//                                                                     stdio ESPIPE; WasmKit
+// fd_prestat_dir_name       (path, len) out                         stdio EBADF; WasmKit
+// fd_prestat_get            8 out                                   stdio EBADF; WasmKit
+// fd_pwrite                 iovecs n×8 in, each buffer in, 4 out    as fd_pread; read-only EBADF; quota; WasmKit
+// fd_read                   iovecs n×8 in, each buffer out, 4 out   iovecs (²); fd 0 own (hooks.stdin);
+//                                                                     fds 1, 2 EBADF; WasmKit
+// fd_readdir                (buf, len) out, 4 out                   stdio ENOTDIR; WasmKit, its overrun kept (³)
+// fd_renumber               -                                       stdio ENOTSUP; moves read-only marks; WasmKit
+// fd_seek, fd_tell          8 out                                   stdio ESPIPE; WasmKit
+// fd_write                  iovecs n×8 in, each buffer in, 4 out    iovecs (²); fds 1, 2 own (hooks.write);
+//                                                                     fd 0 EBADF; read-only EBADF; quota; WasmKit
+// path_create_directory     path in                                 read-only EROFS; entry quota; WasmKit
+// path_filestat_get         path in, 64 out                         WasmKit
+// path_filestat_set_times   path in                                 read-only EROFS; WasmKit
+// path_link                 2 paths in                              read-only (either side) EROFS; entry quota;
+//                                                                     WasmKit (always ENOTSUP)
+// path_open                 path in, 4 out                          read-only EROFS for creat/excl/trunc or
+//                                                                     write rights; entry quota; marks fds opened
+//                                                                     below read-only dirs; WasmKit
+// path_readlink             path in, (buf, len) out, 4 out          WasmKit
+// path_remove_directory,    path in                                 read-only EROFS; WasmKit
+//   path_unlink_file
+// path_rename               2 paths in                              read-only (either side) EROFS; WasmKit
+// path_symlink              target in, path in                      read-only EROFS; escaping target EPERM;
+//                                                                     entry quota; WasmKit
+// poll_oneoff               n×48 in, n×32 out, 4 out                own (WASIGuardPoll.swift), 1 ≤ n ≤ 1024
+// proc_exit                 -                                       WasmKit (throws its exit code)
+// proc_raise, sock_accept,  -                                       ENOSYS; never reaches WasmKit
+//   sock_recv, sock_send
+// random_get                (buf, len) out                          WasmKit, 64 KiB at a time, checkpoints between
+// sched_yield               -                                       own (success)
+// sock_shutdown             -                                       stdio ENOTSOCK; WasmKit
+//
+// (¹) From the *_sizes_get call the guest made, else asked of WasmKit on a scratch memory.
+// (²) At most 1024 iovecs and a total of at most Int32.max bytes, else EINVAL: WasmKit sums
+//     the bytes moved in UInt32 and would trap.
+// (³) See `readdir()`: WasmKit writes up to 7 bytes past the buffer.
 //
 // Paths longer than 4096 bytes get ENAMETOOLONG. A guest with no memory exported as
 // "memory" (or an empty one) gets EFAULT from every function that takes a pointer.
@@ -164,7 +170,8 @@ enum GuardedWASI {
                     let errno: UInt32
                     do {
                         try run.findReadOnlyPreopens(store: caller.store)
-                        errno = try function.body(call)
+                        errno = try run.descriptorErrno(
+                            function.name, try function.body(call), arguments: arguments, store: caller.store)
                     } catch let refusal as WASIGuardErrno {
                         errno = refusal.code
                     }
@@ -267,6 +274,22 @@ final class WASIGuardRun {
     }
 
     /// WasmKit's errno for `name` called with `arguments` on `memory`.
+    /// WasmKit answers a path call on a descriptor that is not open with ENOTDIR; Wasmtime,
+    /// and POSIX, with EBADF. Guests (and the sandbox's tests) see the same errno on both.
+    func descriptorErrno(_ name: String, _ errno: UInt32, arguments: [Value], store: Store) throws -> UInt32 {
+        guard errno == WASIGuardErrno.notDirectory.code, name.hasPrefix("path_") else { return errno }
+        let descriptors = name == "path_rename" || name == "path_link" ? [0, 3] : name == "path_symlink" ? [2] : [0]
+        let scratch = try scratch(store)
+        for index in descriptors where index < arguments.count {
+            if try callWasmKit("fd_fdstat_get", scratch, [arguments[index], .i32(0)])
+                == WASIGuardErrno.badDescriptor.code
+            {
+                return WASIGuardErrno.badDescriptor.code
+            }
+        }
+        return errno
+    }
+
     func callWasmKit(_ name: String, _ memory: Memory, _ arguments: [Value]) throws -> UInt32 {
         guard let implementation = wasmKit[name] else { return WASIGuardErrno.noSystem.code }
         return try implementation(memory, arguments).first?.i32 ?? WASIGuardErrno.success.code

@@ -11,6 +11,11 @@ final class MemoryCap: ResourceLimiter, @unchecked Sendable {
     /// outside the linear-memory cap, so they are capped on their own; engines such as
     /// QuickJS need a few thousand.
     static let maxTableElements = 1 << 20
+    /// Table elements asked for by all growths of a run together (at 16 bytes an element,
+    /// 64 MiB of host memory): a module may declare many tables, and the limiter is not told
+    /// which one grows, so every request counts in full. A guest growing a table one element
+    /// at a time reaches it early; engines size their tables at instantiation.
+    static let maxRequestedTableElements = 1 << 22
 
     let bytes: Int
     // Touched only on the run's thread, inside WasmKit's growth checks.
@@ -26,5 +31,13 @@ final class MemoryCap: ResourceLimiter, @unchecked Sendable {
         return true
     }
 
-    func limitTableGrowth(to desired: Int) throws -> Bool { desired <= Self.maxTableElements }
+    private var requestedTableElements = 0
+
+    func limitTableGrowth(to desired: Int) throws -> Bool {
+        guard desired <= Self.maxTableElements,
+            requestedTableElements + desired <= Self.maxRequestedTableElements
+        else { return false }
+        requestedTableElements += desired
+        return true
+    }
 }

@@ -12,7 +12,9 @@ struct TrapDescription {
 
     init(_ trap: Trap) {
         let reason = Mirror(reflecting: trap).children.first { $0.label == "reason" }?.value
-        let text = reason.map { String(describing: $0) } ?? String(describing: trap).prefix(while: { $0 != "\n" })
+        let text =
+            reason.map { String(describing: $0) }
+            ?? String(describing: trap).prefix(while: { $0 != "\n" })
             .description
         self.reason = String(text.prefix(1024))
         name = Self.names.first { text.hasPrefix($0.reason) || text.hasPrefix($0.caseName) }?.name

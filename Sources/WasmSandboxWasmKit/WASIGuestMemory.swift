@@ -69,15 +69,21 @@ struct WASIGuestMemory {
     // The accessors below take addresses the caller has already checked.
 
     func load32(_ address: Int) -> UInt32 {
-        memory.withUnsafeBufferPointer(offset: UInt(address), count: 4) { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+        memory.withUnsafeBufferPointer(offset: UInt(address), count: 4) {
+            UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))
+        }
     }
 
     func load64(_ address: Int) -> UInt64 {
-        memory.withUnsafeBufferPointer(offset: UInt(address), count: 8) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        memory.withUnsafeBufferPointer(offset: UInt(address), count: 8) {
+            UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+        }
     }
 
     func load16(_ address: Int) -> UInt16 {
-        memory.withUnsafeBufferPointer(offset: UInt(address), count: 2) { UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self)) }
+        memory.withUnsafeBufferPointer(offset: UInt(address), count: 2) {
+            UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self))
+        }
     }
 
     func load8(_ address: Int) -> UInt8 {
@@ -108,7 +114,9 @@ struct WASIGuestMemory {
 
     func zero(_ address: Int, count: Int) {
         guard count > 0 else { return }
-        memory.withUnsafeMutableBufferPointer(offset: UInt(address), count: count) { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        memory.withUnsafeMutableBufferPointer(offset: UInt(address), count: count) {
+            _ = $0.initializeMemory(as: UInt8.self, repeating: 0)
+        }
     }
 
     func bytes(_ address: Int, count: Int) -> [UInt8] {
@@ -125,7 +133,9 @@ struct WASIGuestMemory {
         try memory.withUnsafeBufferPointer(offset: UInt(address), count: count, body)
     }
 
-    func withMutableBytes<R>(_ address: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    func withMutableBytes<R>(_ address: Int, count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows
+        -> R
+    {
         try memory.withUnsafeMutableBufferPointer(offset: UInt(address), count: count, body)
     }
 
@@ -133,7 +143,8 @@ struct WASIGuestMemory {
     func move(from source: Int, to destination: Int, count: Int) {
         guard count > 0, source != destination else { return }
         let low = min(source, destination)
-        memory.withUnsafeMutableBufferPointer(offset: UInt(low), count: max(source, destination) - low + count) { span in
+        memory.withUnsafeMutableBufferPointer(offset: UInt(low), count: max(source, destination) - low + count) {
+            span in
             let base = span.baseAddress!
             (base + (destination - low)).copyMemory(from: base + (source - low), byteCount: count)
         }

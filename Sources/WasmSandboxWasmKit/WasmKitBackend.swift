@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import WAT
 import WasmKit
+import WasmParser
 import WasmSandboxCore
 
 /// Runs requests on WasmKit, a pure-Swift interpreter: no JIT, no native library.
@@ -34,6 +35,12 @@ package final class WasmKitBackend: SandboxBackend {
     private let pythonRefusal = Mutex<String??>(nil)
     /// Fuel per second of timeout for runs without a budget of their own.
     let fuelPerSecond: UInt64
+
+    /// The proposals modules may use: WasmKit's defaults without exception handling. Its
+    /// exception objects live in host memory outside the memory cap (a table of caught
+    /// exceptions would hold gigabytes), and the one engine that needs them, Python's, cannot
+    /// run here anyway. Memory64, multiple memories, threads and GC stay off, as on Wasmtime.
+    static let features: WasmFeatureSet = [.referenceTypes]
 
     package init(configuration: SandboxConfiguration) throws(SandboxError) {
         self.configuration = configuration
@@ -68,6 +75,7 @@ package final class WasmKitBackend: SandboxBackend {
 
     /// The module to instantiate for a request, and how to drive it.
     private func prepare(_ request: ExecutionRequest) throws(SandboxError) -> WasmKitProgram {
+        try configuration.checkProgram(request)
         switch request.input {
         case .wasm(let bytes):
             try configuration.checkModule(request.input)
@@ -78,7 +86,7 @@ package final class WasmKitBackend: SandboxBackend {
             if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
             let bytes: [UInt8]
             do {
-                bytes = try wat2wasm(text)
+                bytes = try wat2wasm(text, features: Self.features)
             } catch {
                 throw SandboxError("invalid WAT: \(String(describing: error).prefix(2048))")
             }
@@ -86,8 +94,7 @@ package final class WasmKitBackend: SandboxBackend {
         case .javascript(let source):
             try configuration.checkSource(source, language: "JavaScript")
             return WasmKitProgram(
-                module: try javascriptModule(), key: [], kind: .javascript, validated: true,
-                programName: "script.js")
+                module: try javascriptModule(), key: [], kind: .javascript, validated: true)
         case .python(let source):
             try configuration.checkSource(source, language: "Python")
             throw SandboxError(pythonRefusalMessage())
@@ -98,11 +105,11 @@ package final class WasmKitBackend: SandboxBackend {
         if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
         let module: Module
         do {
-            module = try parseWasm(bytes: bytes)
+            module = try parseWasm(bytes: bytes, features: Self.features)
         } catch {
-            throw SandboxError("invalid module: \(String(describing: error).prefix(2048))")
+            throw SandboxError("invalid WebAssembly module: \(String(describing: error).prefix(2048))")
         }
-        let program = WasmKitProgram(module: module, key: key, kind: .module, validated: false, programName: "main.wasm")
+        let program = WasmKitProgram(module: module, key: key, kind: .module, validated: false)
         modules.withLock { $0.insert(program, bytes: bytes.count) }
         return program
     }
@@ -117,7 +124,7 @@ package final class WasmKitBackend: SandboxBackend {
             }
             do {
                 let bytes = try [UInt8](Data(contentsOf: file))
-                let module = try parseWasm(bytes: bytes)
+                let module = try parseWasm(bytes: bytes, features: Self.features)
                 cached = module
                 return module
             } catch {
@@ -172,7 +179,12 @@ struct WasmKitProgram: Sendable {
     let kind: Kind
     /// Whether a run already instantiated it eagerly, which validated every function.
     var validated: Bool
-    let programName: String
+
+    /// `argv[0]`: the request's own for a module; the JavaScript engine's name for its
+    /// scripts, as on Wasmtime.
+    func programName(for request: ExecutionRequest) -> String {
+        kind == .javascript ? "script.js" : request.programName
+    }
 }
 
 /// Parsed modules by key, least recently used dropped first past either capacity.

@@ -1,6 +1,6 @@
 import Foundation
-@_spi(Fuzzing) import WasmKit
 import WASI
+@_spi(Fuzzing) import WasmKit
 import WasmKitWASI
 import WasmSandboxCore
 
@@ -49,11 +49,13 @@ struct WasmKitExecution {
             instance = try program.module.instantiate(store: store, imports: imports)
         } catch {
             if let refused = cap.refusedSize,
-                let result = ExecutionResult.initialMemoryRefused(refused, limit: limits.memoryBytes, input: request.input)
+                let result = ExecutionResult.initialMemoryRefused(
+                    refused, limit: limits.memoryBytes, input: request.input)
             {
                 return result
             }
-            return finish(instance: nil, store: store, budget: budget, cap: cap, ending: ending(of: error, instantiated: false))
+            return finish(
+                instance: nil, store: store, budget: budget, cap: cap, ending: ending(of: error, instantiated: false))
         }
         var ending = GuestEnding.returned
         do {
@@ -61,7 +63,8 @@ struct WasmKitExecution {
             case .module:
                 guard let start = instance.exports[function: "_start"] else {
                     return ExecutionResult(
-                        status: .invalidInput, message: "the module exports no _start function: it is not a WASI command")
+                        status: .invalidInput,
+                        message: "the module exports no _start function: it is not a WASI command")
                 }
                 _ = try start.invoke([])
             case .javascript:
@@ -74,7 +77,7 @@ struct WasmKitExecution {
         return finish(instance: instance, store: store, budget: budget, cap: cap, ending: ending)
     }
 
-    private var programName: String { program.programName }
+    private var programName: String { program.programName(for: request) }
 
     private var javascriptSource: String {
         if case .javascript(let source) = request.input { return source }

@@ -42,7 +42,8 @@ public final class WasmKitSandbox: Sendable {
             await pool.run(
                 { [self] in executeBlocking(request, onStart: token.attach) }, metrics: metrics,
                 refused: { [metrics] in
-                    let busy = ExecutionResult(status: .busy, message: "all execution slots and the wait queue are full")
+                    let busy = ExecutionResult(
+                        status: .busy, message: "all execution slots and the wait queue are full")
                     metrics.record(busy)
                     return busy
                 })

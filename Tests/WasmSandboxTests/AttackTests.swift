@@ -199,137 +199,171 @@ struct AttackTests {
         return (result, workspace)
     }
 
-    @Test func directoriesNestedPastPathMaxCannotHideBytes() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.deepFlood, limits: quota())
-        #expect(result.status == .outputLimit)
-        #expect(result.exitCode == 51)  // ENOSPC
-        #expect(result.message?.contains("file quota") == true)
-        // The walk finds the file 30 levels down, holding exactly the quota.
-        let files = workspace.files()
-        #expect(files.count == 1)
-        #expect(files.first?.size == 1 << 20)
-        #expect(files.first?.path.split(separator: "/").count == 31)
-        #expect((files.first?.path.utf8.count ?? 0) > Int(PATH_MAX))
-        #expect(result.files == files)
-        workspace.remove()
-        #expect(!FileManager.default.fileExists(atPath: workspace.directory.path))
+    @Test(arguments: backends) func directoriesNestedPastPathMaxCannotHideBytes(backend: SandboxBackendKind)
+        async throws
+    {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.deepFlood, limits: quota())
+            #expect(result.status == .outputLimit)
+            #expect(result.exitCode == 51)  // ENOSPC
+            #expect(result.message?.contains("file quota") == true)
+            // The walk finds the file 30 levels down, holding exactly the quota.
+            let files = workspace.files()
+            #expect(files.count == 1)
+            #expect(files.first?.size == 1 << 20)
+            #expect(files.first?.path.split(separator: "/").count == 31)
+            #expect((files.first?.path.utf8.count ?? 0) > Int(PATH_MAX))
+            #expect(result.files == files)
+            workspace.remove()
+            #expect(!FileManager.default.fileExists(atPath: workspace.directory.path))
+        }
     }
 
-    @Test func writesToAnUnlinkedFileAreCounted() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.unlinkedFlood, limits: quota())
-        #expect(result.status == .outputLimit)
-        #expect(result.exitCode == 51)
-        #expect(workspace.files().isEmpty)
+    @Test(arguments: backends) func writesToAnUnlinkedFileAreCounted(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.unlinkedFlood, limits: quota())
+            #expect(result.status == .outputLimit)
+            #expect(result.exitCode == 51)
+            #expect(workspace.files().isEmpty)
+        }
     }
 
-    @Test func aWriteThatWouldCrossTheQuotaWritesNothing() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.threeLargeWrites, limits: quota())
-        #expect(result.status == .outputLimit)
-        #expect(result.exitCode == 51)
-        // The first write fits; the second and third would cross 1 MiB and write nothing.
-        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 786_432)])
+    @Test(arguments: backends) func aWriteThatWouldCrossTheQuotaWritesNothing(backend: SandboxBackendKind) async throws
+    {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.threeLargeWrites, limits: quota())
+            #expect(result.status == .outputLimit)
+            #expect(result.exitCode == 51)
+            // The first write fits; the second and third would cross 1 MiB and write nothing.
+            #expect(workspace.files() == [WorkspaceFile(path: "file", size: 786_432)])
+        }
     }
 
-    @Test func createdEntriesAreCounted() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.directoryFlood, limits: quota(entries: 50))
-        #expect(result.status == .outputLimit)
-        #expect(result.exitCode == 51)
-        #expect(workspace.listing().entries == 50)
+    @Test(arguments: backends) func createdEntriesAreCounted(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.directoryFlood, limits: quota(entries: 50))
+            #expect(result.status == .outputLimit)
+            #expect(result.exitCode == 51)
+            #expect(workspace.listing().entries == 50)
+        }
     }
 
-    @Test func reopeningAFileCreatesNoEntry() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.reopenWithCreate, limits: quota(entries: 10))
-        #expect(result.status == .ok)
-        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 0)])
+    @Test(arguments: backends) func reopeningAFileCreatesNoEntry(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.reopenWithCreate, limits: quota(entries: 10))
+            #expect(result.status == .ok)
+            #expect(workspace.files() == [WorkspaceFile(path: "file", size: 0)])
+        }
     }
 
-    @Test func aFailedCallGivesItsChargeBack() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.failedSetSizeThenWrite, limits: quota())
-        #expect(result.status == .ok)
-        #expect(workspace.files() == [WorkspaceFile(path: "file", size: 1)])
+    @Test(arguments: backends) func aFailedCallGivesItsChargeBack(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.failedSetSizeThenWrite, limits: quota())
+            #expect(result.status == .ok)
+            #expect(workspace.files() == [WorkspaceFile(path: "file", size: 1)])
+        }
     }
 
-    @Test func linksOutOfTheDirectoryAreRefused() async throws {
-        let (result, workspace) = try await runInWorkspace(Attacks.symlinksOut, limits: quota())
-        #expect(result.status == .exited)
-        #expect(result.exitCode == 11)  // EPERM twice; the link inside was made
-        let link = try FileManager.default.destinationOfSymbolicLink(atPath: workspace.directory.path + "/dd/x")
-        #expect(link == "../file")
-        #expect(!FileManager.default.fileExists(atPath: workspace.directory.path + "/up"))
+    @Test(arguments: backends) func linksOutOfTheDirectoryAreRefused(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let (result, workspace) = try await runInWorkspace(Attacks.symlinksOut, limits: quota())
+            #expect(result.status == .exited)
+            #expect(result.exitCode == 11)  // EPERM twice; the link inside was made
+            let link = try FileManager.default.destinationOfSymbolicLink(atPath: workspace.directory.path + "/dd/x")
+            #expect(link == "../file")
+            #expect(!FileManager.default.fileExists(atPath: workspace.directory.path + "/up"))
+        }
     }
 
-    @Test func aGuestThatHandlesTheRefusalFinishesNormally() async throws {
-        // Python reports ENOSPC as an OSError it may catch; the run then ends as the guest chooses.
-        let workspace = try Workspace()
-        var limits = quota(bytes: 1000)
-        limits.timeout = .seconds(120)
-        let result = await sharedSandbox.execute(
-            request(
-                .python(
-                    """
-                    try:
-                        with open('/workspace/big', 'wb') as f:
-                            f.write(b'x' * 5000)
-                    except OSError as error:
-                        print('refused', error.errno)
-                    """), limits: limits, workspace: workspace))
-        #expect(result.status == .ok)
-        #expect(result.stdoutText == "refused 51\n")  // ENOSPC in WASI numbering
+    // Python runs on Wasmtime only (WasmKit lacks the exception handling it is built with).
+    @Test(arguments: [SandboxBackendKind.wasmtime]) func aGuestThatHandlesTheRefusalFinishesNormally(
+        backend: SandboxBackendKind
+    )
+        async throws
+    {
+        try await onBackend(backend) {
+            // Python reports ENOSPC as an OSError it may catch; the run then ends as the guest chooses.
+            let workspace = try Workspace()
+            var limits = quota(bytes: 1000)
+            limits.timeout = .seconds(120)
+            let result = await sharedSandbox.execute(
+                request(
+                    .python(
+                        """
+                        try:
+                            with open('/workspace/big', 'wb') as f:
+                                f.write(b'x' * 5000)
+                        except OSError as error:
+                            print('refused', error.errno)
+                        """), limits: limits, workspace: workspace))
+            #expect(result.status == .ok)
+            #expect(result.stdoutText == "refused 51\n")  // ENOSPC in WASI numbering
+        }
     }
 
-    @Test func ordinaryRequestsAreAnsweredWhileTheFileAttacksRun() async throws {
-        let attacks = [Attacks.deepFlood, Attacks.unlinkedFlood, Attacks.directoryFlood, Attacks.threeLargeWrites]
-        try await withThrowingTaskGroup(of: (Bool, ExecutionResult).self) { group in
-            for attack in attacks {
-                group.addTask {
-                    let (result, workspace) = try await runInWorkspace(attack, limits: quota(entries: 500))
-                    workspace.remove()
-                    return (true, result)
+    @Test(arguments: backends) func ordinaryRequestsAreAnsweredWhileTheFileAttacksRun(backend: SandboxBackendKind)
+        async throws
+    {
+        try await onBackend(backend) {
+            let attacks = [Attacks.deepFlood, Attacks.unlinkedFlood, Attacks.directoryFlood, Attacks.threeLargeWrites]
+            try await withThrowingTaskGroup(of: (Bool, ExecutionResult).self) { group in
+                for attack in attacks {
+                    group.addTask {
+                        let (result, workspace) = try await runInWorkspace(attack, limits: quota(entries: 500))
+                        workspace.remove()
+                        return (true, result)
+                    }
                 }
-            }
-            for _ in 0..<20 { group.addTask { (false, await run(Guests.hello)) } }
-            for try await (isAttack, result) in group {
-                if isAttack {
-                    #expect(result.status == .outputLimit)
-                } else {
-                    #expect(result.status == .ok)
-                    #expect(result.stdoutText == "hello\n")
+                for _ in 0..<20 { group.addTask { (false, await run(Guests.hello)) } }
+                for try await (isAttack, result) in group {
+                    if isAttack {
+                        #expect(result.status == .outputLimit)
+                    } else {
+                        #expect(result.status == .ok)
+                        #expect(result.stdoutText == "hello\n")
+                    }
                 }
             }
         }
     }
 
-    @Test func readingBackNeverFollowsALinkInAnyComponent() throws {
-        let workspace = try Workspace(files: ["inner/secret.txt": Array("inside".utf8)])
-        defer { workspace.remove() }
-        let root = workspace.directory.path
-        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "inner")
-        try FileManager.default.createSymbolicLink(atPath: root + "/etc", withDestinationPath: "/etc")
-        #expect(workspace.contents(of: "inner/secret.txt") == Array("inside".utf8))
-        #expect(workspace.contents(of: "link/secret.txt") == nil)
-        #expect(workspace.contents(of: "etc/passwd") == nil)
-        #expect(workspace.contents(of: "inner/../inner/secret.txt") == nil)
-        #expect(workspace.contents(of: "/etc/passwd") == nil)
-        #expect(workspace.files().map(\.path) == ["inner/secret.txt"])
+    @Test(arguments: backends) func readingBackNeverFollowsALinkInAnyComponent(backend: SandboxBackendKind) throws {
+        try onBackend(backend) {
+            let workspace = try Workspace(files: ["inner/secret.txt": Array("inside".utf8)])
+            defer { workspace.remove() }
+            let root = workspace.directory.path
+            try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: "inner")
+            try FileManager.default.createSymbolicLink(atPath: root + "/etc", withDestinationPath: "/etc")
+            #expect(workspace.contents(of: "inner/secret.txt") == Array("inside".utf8))
+            #expect(workspace.contents(of: "link/secret.txt") == nil)
+            #expect(workspace.contents(of: "etc/passwd") == nil)
+            #expect(workspace.contents(of: "inner/../inner/secret.txt") == nil)
+            #expect(workspace.contents(of: "/etc/passwd") == nil)
+            #expect(workspace.files().map(\.path) == ["inner/secret.txt"])
+        }
     }
 
-    @Test func aSparseFileIsNotReadBackWhole() throws {
-        let workspace = try Workspace()
-        defer { workspace.remove() }
-        // What a guest's fd_pwrite at offset 2^40 leaves: a terabyte file of a few written bytes.
-        let fd = open(workspace.directory.path + "/sparse", O_WRONLY | O_CREAT, 0o600)
-        #expect(fd >= 0)
-        #expect(pwrite(fd, "tail", 4, 1 << 40) == 4)
-        close(fd)
-        #expect(workspace.files() == [WorkspaceFile(path: "sparse", size: (1 << 40) + 4)])
-        #expect(workspace.contents(of: "sparse") == nil)
+    @Test(arguments: backends) func aSparseFileIsNotReadBackWhole(backend: SandboxBackendKind) throws {
+        try onBackend(backend) {
+            let workspace = try Workspace()
+            defer { workspace.remove() }
+            // What a guest's fd_pwrite at offset 2^40 leaves: a terabyte file of a few written bytes.
+            let fd = open(workspace.directory.path + "/sparse", O_WRONLY | O_CREAT, 0o600)
+            #expect(fd >= 0)
+            #expect(pwrite(fd, "tail", 4, 1 << 40) == 4)
+            close(fd)
+            #expect(workspace.files() == [WorkspaceFile(path: "sparse", size: (1 << 40) + 4)])
+            #expect(workspace.contents(of: "sparse") == nil)
+        }
     }
 
-    @Test func inputFilesAreBounded() {
-        let many = Dictionary(uniqueKeysWithValues: (0...Workspace.maxInputFiles).map { ("f\($0)", [UInt8]()) })
-        #expect(throws: SandboxError.self) { try Workspace(files: many) }
-        let large = ["big": [UInt8](repeating: 0, count: Workspace.maxInputBytes + 1)]
-        #expect(throws: SandboxError.self) { try Workspace(files: large) }
+    @Test(arguments: backends) func inputFilesAreBounded(backend: SandboxBackendKind) throws {
+        try onBackend(backend) {
+            let many = Dictionary(uniqueKeysWithValues: (0...Workspace.maxInputFiles).map { ("f\($0)", [UInt8]()) })
+            #expect(throws: SandboxError.self) { try Workspace(files: many) }
+            let large = ["big": [UInt8](repeating: 0, count: Workspace.maxInputBytes + 1)]
+            #expect(throws: SandboxError.self) { try Workspace(files: large) }
+        }
     }
 
     @Test(arguments: [1, 5])
@@ -340,27 +374,37 @@ struct AttackTests {
         #expect(result.exitCode == 28)  // EINVAL
     }
 
-    @Test func aHugeSubscriptionCountIsRefusedWithoutAllocating() async {
-        let result = await run(Attacks.hugeSubscriptionCount)
-        #expect(result.status == .exited)
-        #expect(result.exitCode == 28)
+    @Test(arguments: backends) func aHugeSubscriptionCountIsRefusedWithoutAllocating(backend: SandboxBackendKind)
+        async throws
+    {
+        try await onBackend(backend) {
+            let result = await run(Attacks.hugeSubscriptionCount)
+            #expect(result.status == .exited)
+            #expect(result.exitCode == 28)
+        }
     }
 
-    @Test func randomGetOutsideMemoryIsAFaultNotAMemoryLimit() async {
-        // Memory is over half its cap, which once made any failure look like memory_limit.
-        let result = await run(
-            Attacks.randomOutOfBounds, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 2 << 20))
-        #expect(result.status == .exited)
-        #expect(result.exitCode == 21)  // EFAULT
+    @Test(arguments: backends) func randomGetOutsideMemoryIsAFaultNotAMemoryLimit(backend: SandboxBackendKind)
+        async throws
+    {
+        try await onBackend(backend) {
+            // Memory is over half its cap, which once made any failure look like memory_limit.
+            let result = await run(
+                Attacks.randomOutOfBounds, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 2 << 20))
+            #expect(result.status == .exited)
+            #expect(result.exitCode == 21)  // EFAULT
+        }
     }
 
-    @Test func largeRandomRequestsStopAtTheDeadline() async {
-        let result = await run(Attacks.randomForever, limits: ExecutionLimits(timeout: .milliseconds(200)))
-        #expect(result.status == .timedOut)
-        #expect(result.duration >= .milliseconds(200))
-        // The guest asks for randomness forever: ending at all proves the deadline stopped it.
-        // The bound is generous so that a loaded machine cannot fail it.
-        #expect(result.duration < .seconds(30))
+    @Test(arguments: backends) func largeRandomRequestsStopAtTheDeadline(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let result = await run(Attacks.randomForever, limits: ExecutionLimits(timeout: .milliseconds(200)))
+            #expect(result.status == .timedOut)
+            #expect(result.duration >= .milliseconds(200))
+            // The guest asks for randomness forever: ending at all proves the deadline stopped it.
+            // The bound is generous so that a loaded machine cannot fail it.
+            #expect(result.duration < .seconds(30))
+        }
     }
 
     @Test(arguments: [

@@ -33,19 +33,23 @@ struct FilesystemTests {
         func remove() { try? FileManager.default.removeItem(at: root) }
     }
 
-    @Test func mountedFileIsReadable() async throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        let result = await fixture.run(Guests.readFile, path: "inside.txt")
-        #expect(result.status == .ok)
-        #expect(result.stdoutText == "inside")
+    @Test(arguments: backends) func mountedFileIsReadable(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            let result = await fixture.run(Guests.readFile, path: "inside.txt")
+            #expect(result.status == .ok)
+            #expect(result.stdoutText == "inside")
+        }
     }
 
-    @Test func withoutMountsThereIsNoFilesystem() async {
-        let result = await run(Guests.readFile, arguments: ["etc/passwd"])
-        #expect(result.status == .exited)
-        #expect(result.exitCode == Self.badFileDescriptor)
-        #expect(result.stdout.isEmpty)
+    @Test(arguments: backends) func withoutMountsThereIsNoFilesystem(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let result = await run(Guests.readFile, arguments: ["etc/passwd"])
+            #expect(result.status == .exited)
+            #expect(result.exitCode == Self.badFileDescriptor)
+            #expect(result.stdout.isEmpty)
+        }
     }
 
     @Test(arguments: ["/etc/passwd", "../secret.txt", "../../../../etc/passwd", "to-secret", "to-passwd"])
@@ -58,49 +62,59 @@ struct FilesystemTests {
         #expect(!result.stdoutText.contains("secret") && !result.stdoutText.contains("root:"))
     }
 
-    @Test func readOnlyMountRefusesWrites() async throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        let result = await fixture.run(Guests.writeFile, path: "new.txt", writable: false)
-        #expect(result.status == .exited)
-        #expect(!FileManager.default.fileExists(atPath: fixture.mount.appendingPathComponent("new.txt").path))
+    @Test(arguments: backends) func readOnlyMountRefusesWrites(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            let result = await fixture.run(Guests.writeFile, path: "new.txt", writable: false)
+            #expect(result.status == .exited)
+            #expect(!FileManager.default.fileExists(atPath: fixture.mount.appendingPathComponent("new.txt").path))
+        }
     }
 
-    @Test func writableMountKeepsWhatTheGuestWrote() async throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        let result = await fixture.run(Guests.writeFile, path: "new.txt", writable: true)
-        #expect(result.status == .ok, "\(result.message ?? "") exit \(result.exitCode ?? -1)")
-        let written = try String(contentsOf: fixture.mount.appendingPathComponent("new.txt"), encoding: .utf8)
-        #expect(written == "written")
+    @Test(arguments: backends) func writableMountKeepsWhatTheGuestWrote(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            let result = await fixture.run(Guests.writeFile, path: "new.txt", writable: true)
+            #expect(result.status == .ok, "\(result.message ?? "") exit \(result.exitCode ?? -1)")
+            let written = try String(contentsOf: fixture.mount.appendingPathComponent("new.txt"), encoding: .utf8)
+            #expect(written == "written")
+        }
     }
 
-    @Test func writingOutOfAWritableMountIsDenied() async throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        let result = await fixture.run(Guests.writeFile, path: "../escaped.txt", writable: true)
-        #expect(result.status == .exited)
-        #expect(!FileManager.default.fileExists(atPath: fixture.root.appendingPathComponent("escaped.txt").path))
+    @Test(arguments: backends) func writingOutOfAWritableMountIsDenied(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            let result = await fixture.run(Guests.writeFile, path: "../escaped.txt", writable: true)
+            #expect(result.status == .exited)
+            #expect(!FileManager.default.fileExists(atPath: fixture.root.appendingPathComponent("escaped.txt").path))
+        }
     }
 
     // Runs with a writable mount keep Wasmtime's own fd_write; output capture and its cap
     // must hold there too.
-    @Test func outputIsCapturedWithWritableMounts() async throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        #expect(await fixture.run(Guests.hello, path: "", writable: true).stdoutText == "hello\n")
-        var flood = request(Guests.stdoutFlood, limits: ExecutionLimits(stdoutBytes: 10_000))
-        flood.mounts = [Mount(hostPath: fixture.mount.path, guestPath: "/data", writable: true)]
-        let result = await sharedSandbox.execute(flood)
-        #expect(result.status == .outputLimit)
-        #expect(result.stdout.count == 10_000)
+    @Test(arguments: backends) func outputIsCapturedWithWritableMounts(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            #expect(await fixture.run(Guests.hello, path: "", writable: true).stdoutText == "hello\n")
+            var flood = request(Guests.stdoutFlood, limits: ExecutionLimits(stdoutBytes: 10_000))
+            flood.mounts = [Mount(hostPath: fixture.mount.path, guestPath: "/data", writable: true)]
+            let result = await sharedSandbox.execute(flood)
+            #expect(result.status == .outputLimit)
+            #expect(result.stdout.count == 10_000)
+        }
     }
 
-    @Test func missingMountDirectoryIsAClearError() async {
-        var given = request(Guests.hello)
-        given.mounts = [Mount(hostPath: "/nonexistent/wasm-sandbox", guestPath: "/data")]
-        let result = await sharedSandbox.execute(given)
-        #expect(result.status != .ok)
-        #expect(result.message?.contains("/nonexistent/wasm-sandbox") == true, "\(result.message ?? "")")
+    @Test(arguments: backends) func missingMountDirectoryIsAClearError(backend: SandboxBackendKind) async throws {
+        try await onBackend(backend) {
+            var given = request(Guests.hello)
+            given.mounts = [Mount(hostPath: "/nonexistent/wasm-sandbox", guestPath: "/data")]
+            let result = await sharedSandbox.execute(given)
+            #expect(result.status != .ok)
+            #expect(result.message?.contains("/nonexistent/wasm-sandbox") == true, "\(result.message ?? "")")
+        }
     }
 }

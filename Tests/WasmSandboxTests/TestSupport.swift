@@ -5,16 +5,42 @@ import WasmSandbox
 /// holds on a loaded machine (tests run in parallel, often on two cores with other work).
 let generousTimeout: Duration = .seconds(120)
 
-/// A configuration for a test's own sandbox: no disk cache, and a generous default timeout.
+/// The backends the shared suites run on, each test once per backend.
+let backends = SandboxBackendKind.allCases
+
+/// The backend of the test running now (set by ``onBackend(_:_:)``; Wasmtime otherwise).
+enum TestBackend {
+    @TaskLocal static var current = SandboxBackendKind.wasmtime
+}
+
+/// Runs a test's body with `backend` as the one its sandboxes use.
+func onBackend(_ backend: SandboxBackendKind, _ body: () async throws -> Void) async throws {
+    try await TestBackend.$current.withValue(backend) { try await body() }
+}
+
+func onBackend(_ backend: SandboxBackendKind, _ body: () throws -> Void) throws {
+    try TestBackend.$current.withValue(backend) { try body() }
+}
+
+/// A configuration for a test's own sandbox, on the current test's backend: no disk cache,
+/// and a generous default timeout.
 func testConfiguration() -> SandboxConfiguration {
     var configuration = SandboxConfiguration()
     configuration.diskCacheDirectory = nil
     configuration.defaultLimits.timeout = generousTimeout
+    configuration.backend = TestBackend.current
     return configuration
 }
 
-/// One sandbox for the tests that need no special configuration, as a server would share one.
-let sharedSandbox: Sandbox = try! Sandbox(configuration: testConfiguration())
+/// One sandbox per backend for the tests that need no special configuration, as a server
+/// would share one.
+private let sharedSandboxes: [SandboxBackendKind: Sandbox] = Dictionary(
+    uniqueKeysWithValues: backends.map { backend in
+        TestBackend.$current.withValue(backend) { (backend, try! Sandbox(configuration: testConfiguration())) }
+    })
+
+/// The shared sandbox of the current test's backend.
+var sharedSandbox: Sandbox { sharedSandboxes[TestBackend.current]! }
 
 func request(
     _ input: ExecutionInput,
