@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "wasm-sandbox", targets: ["WasmSandboxCLI"]),
         .executable(name: "wasm-sandbox-compile", targets: ["WasmSandboxCompiler"]),
         .executable(name: "wasm-sandbox-bench", targets: ["WasmSandboxBenchmarks"]),
+        .executable(name: "wasmkit-example", targets: ["WasmKitExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -113,6 +114,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "WasmSandboxCLI", dependencies: ["WasmSandboxCLICommands"]),
+        // A user of the WasmKit product alone, to check that it links no libwasmtime.
+        .executableTarget(name: "WasmKitExample", dependencies: ["WasmSandboxCore", "WasmSandboxWasmKit"]),
         // Benchmarks against the wasmtime CLI and through the MCP SDK's own clients.
         .executableTarget(
             name: "WasmSandboxBenchmarks",
@@ -136,6 +139,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(

@@ -39,6 +39,16 @@ check js-code 0 "=3" -- $bin run --code 'console.log(1 + 2)'
 check js-lang 0 "1229 primes below 10000" -- $bin run --lang js examples/primes.js -- 10000
 check js-throw 1 "Error: boom" -- $bin run --code 'throw new Error("boom")'
 check js-timeout 124 '"status":"timed_out"' -- $bin run --code 'for (;;) {}' --timeout-ms 200 --json
+check wasmkit-wat 0 "Hello from the sandbox!" -- $bin run --backend wasmkit examples/hello.wat
+check wasmkit-js 0 "=3" -- $bin run --backend wasmkit --code 'console.log(1 + 2)'
+check wasmkit-timeout 124 '"status":"timed_out"' -- $bin run --backend wasmkit --code 'for (;;) {}' --timeout-ms 200 --json
+check wasmkit-python 65 "legacy exception-handling" -- $bin run --backend wasmkit --lang python --code 'print(1)'
+# The WasmKit product alone: it runs, and nothing it links is libwasmtime.
+example="$(dirname "$bin")/wasmkit-example"
+check wasmkit-product 0 "hello from WasmKit" -- "$example"
+check wasmkit-product-links 1 "" -- bash -c "ldd '$example' | grep wasmtime"
+check bad-backend 64 "wasmtime" -- $bin run --backend v8 examples/hello.wat
+check wasmkit-repl 64 "only the wasmtime backend" -- $bin repl --backend wasmkit
 check js-utf8 65 "not valid UTF-8 (at byte 18)" -- $bin run "$tmp/bad-utf8.js"
 check code-and-file 64 "not both" -- $bin run examples/hello.js --code '1'
 check py-file 0 '"args": ["x"]' -- $bin run examples/hello.py -- x

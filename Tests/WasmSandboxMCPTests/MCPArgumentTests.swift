@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import MetricsTestKit
 import Testing
 import WasmSandbox
 import WasmSandboxMCP
@@ -237,6 +238,7 @@ struct MCPConfigurationBoundsTests {
                 "MCP_SANDBOX_QUOTA_CALLS_PER_MINUTE must be an integer from 1 to 1000000000, got '0'"
             ),
             ("MCP_SANDBOX_AUDIT_CODE", "yes", "MCP_SANDBOX_AUDIT_CODE must be 1, true, 0 or false, got 'yes'"),
+            ("MCP_SANDBOX_BACKEND", "v8", "MCP_SANDBOX_BACKEND: unknown backend 'v8': use wasmtime or wasmkit"),
             (
                 "MCP_SANDBOX_PUBLIC_URL", "ftp://x\" y",
                 "the public URL must be an http or https URL, got 'ftp://x\" y'"
@@ -254,6 +256,25 @@ struct MCPConfigurationBoundsTests {
         #expect {
             try SandboxMCPServer(configuration: configuration)
         } throws: { String(describing: $0) == "max_memory_mb must be an integer from 1 to 4096, got 1099511627776" }
+    }
+
+    @Test func theBackendVariableChoosesTheEngineThatHealthAndMetricsReport() async throws {
+        let configuration = try MCPServerConfiguration(environment: ["MCP_SANDBOX_BACKEND": " WasmKit "])
+        #expect(configuration.backend == .wasmkit)
+        #expect(try MCPServerConfiguration(environment: [:]).backend == .wasmtime)
+        let metrics = TestMetrics()
+        var sandbox = SandboxConfiguration()
+        sandbox.metricsFactory = metrics
+        let server = try SandboxMCPServer(configuration: configuration, sandbox: sandbox)
+        let report = await server.sandbox.health()
+        #expect(report.healthy, "\(report.message)")
+        #expect(report.backend == "wasmkit")
+        let info = try metrics.expectGauge("wasm_sandbox_backend_info", [("backend", "wasmkit")])
+        #expect(info.lastValue == 1)
+        // Sessions need an instance kept between calls, which only Wasmtime offers: a clear refusal.
+        await #expect {
+            try await server.sandbox.openSession(language: .javascript)
+        } throws: { ($0 as? SandboxError)?.message.contains("code sessions need the wasmtime backend") == true }
     }
 
     @Test func readsTheNewVariables() throws {
