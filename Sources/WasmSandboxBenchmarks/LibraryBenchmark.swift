@@ -34,6 +34,9 @@ struct LibraryBenchmark: AsyncParsableCommand {
     @Option(help: "Which figures to measure: core, javascript, python, sessions or all.")
     var suite = Suite.all
 
+    @Option(help: "The engine: wasmtime (default) or wasmkit, which has no Python and no sessions.")
+    var backend = SandboxBackendKind.wasmtime
+
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, javascript, python, sessions, all
     }
@@ -48,13 +51,18 @@ struct LibraryBenchmark: AsyncParsableCommand {
     func run() async throws {
         var configuration = SandboxConfiguration()
         configuration.diskCacheDirectory = nil
+        configuration.backend = backend
         let sandbox = try Sandbox(configuration: configuration)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads")
+        print(
+            "wasm-sandbox bench: \(cores) cores, \(configuration.maxConcurrentExecutions) execution threads, \(backend.rawValue)"
+        )
         if suite == .core || suite == .all { try await benchCore(sandbox, cores: cores) }
         if suite == .javascript || suite == .all {
             try await benchJavaScript(sandbox, configuration: configuration, cores: cores)
         }
+        // WasmKit runs neither Python nor sessions (see the README's Backends).
+        guard backend == .wasmtime else { return }
         if suite == .python || suite == .all { try await benchPython(sandbox, cores: cores) }
         if suite == .sessions || suite == .all { try await benchSessions(sandbox) }
     }
