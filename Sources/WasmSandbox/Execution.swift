@@ -44,7 +44,8 @@ struct Execution {
     func instantiate(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
         // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
         let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
-        store.limit(memorySize: limits.memoryBytes)
+        store.limit(
+            memorySize: limits.memoryBytes, tableElements: TableBounds.maxElements, tables: TableBounds.maxTables)
         try arm(store)
         var wasi = WASIConfiguration()
         wasi.arguments = [request.programName] + request.arguments

@@ -169,6 +169,12 @@ final class ModuleCache: @unchecked Sendable {
             }
             do {
                 return (try Module(engine: engine, trustedSerialized: serialized), serialized)
+            } catch  where error.message.contains("does not fit in pooling allocator requirements") {
+                // The module asks for more tables, memories or elements than an instance of the
+                // pool has room for: the request's limit, not the sandbox's fault.
+                throw SandboxError(
+                    "the module needs more than an instance of the sandbox's pool holds (one memory, one table): \(error.message)"
+                )
             } catch {
                 throw SandboxError("cannot load the compiled module: \(error.message)", kind: .internalError)
             }

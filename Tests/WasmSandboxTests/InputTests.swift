@@ -88,4 +88,12 @@ struct InputTests {
             #expect(await run(Guests.hello).stdoutText == "hello\n")
         }
     }
+
+    /// Wasmtime's instance pool holds one table per instance: a module with two is the
+    /// request's problem, said plainly, not an internal error.
+    @Test func aModuleWithMoreTablesThanThePoolHoldsIsInvalidInput() async {
+        await expectInvalid(
+            .wat(#"(module (table 1 funcref) (table 1 funcref) (func (export "_start")))"#),
+            mentioning: "more than an instance of the sandbox's pool holds")
+    }
 }
