@@ -125,8 +125,9 @@ enum FileWrites {
                     linkPath + linkLength <= memory.count
                 else { return nil }
                 let bytes = UnsafeRawBufferPointer(memory)
-                return Self.linkStaysInside(
-                    target: bytes[target..<target + targetLength], link: bytes[linkPath..<linkPath + linkLength])
+                return linkStaysInside(
+                    target: Array(bytes[target..<target + targetLength]),
+                    link: Array(bytes[linkPath..<linkPath + linkLength]))
             }
             guard let staysInside else { return WASIErrno.fault }
             guard staysInside else { return WASIErrno.notPermitted }
@@ -183,36 +184,6 @@ enum FileWrites {
 
     /// The longest link target or path the sandbox reads for a check.
     private static let pathLimit = 4096
-
-    /// Whether a symbolic link at `link` (relative to its directory descriptor) pointing at
-    /// `target` resolves below that descriptor's directory: not absolute, and no `..` climbing
-    /// above it.
-    static func linkStaysInside(target: UnsafeRawBufferPointer.SubSequence, link: UnsafeRawBufferPointer.SubSequence)
-        -> Bool
-    {
-        guard target.first != UInt8(ascii: "/"), link.first != UInt8(ascii: "/") else { return false }
-        func components(_ bytes: UnsafeRawBufferPointer.SubSequence) -> [ArraySlice<UInt8>] {
-            Array(bytes).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
-        }
-        var depth = 0
-        for component in components(link).dropLast() {
-            if component == [UInt8(ascii: "."), UInt8(ascii: ".")] {
-                depth -= 1
-            } else if component != [UInt8(ascii: ".")] {
-                depth += 1
-            }
-            if depth < 0 { return false }
-        }
-        for component in components(target) {
-            if component == [UInt8(ascii: "."), UInt8(ascii: ".")] {
-                depth -= 1
-            } else if component != [UInt8(ascii: ".")] {
-                depth += 1
-            }
-            if depth < 0 { return false }
-        }
-        return true
-    }
 
     /// Instantiates the forwarder for a guest instance and hands its functions to the run.
     /// A guest without an exported memory cannot pass WASI any buffer, so it gets none.

@@ -1,6 +1,7 @@
 import Foundation
 import WasmKit
 import WasmKitWASI
+import WasmSandboxCore
 
 // WasmKit's WASI (`WasmKitWASI`) trusts the guest's pointers: a pointer outside memory
 // reaches a `precondition` in `Memory.withUnsafe(Mutable)BufferPointer` and the whole host
@@ -706,7 +707,7 @@ struct WASIGuardCall {
         // WasmKit never follows a link out of a preopen, but whoever reads the directory on
         // the host later would: the target must stay below the link's directory.
         guard
-            Self.linkStaysInside(
+            linkStaysInside(
                 target: memory.bytes(Int(target), count: Int(targetLength)),
                 link: memory.bytes(Int(path), count: Int(pathLength)))
         else { throw WASIGuardErrno.notPermitted }
@@ -746,27 +747,6 @@ struct WASIGuardCall {
             if errno != WASIGuardErrno.noEntry.code { return opened(errno) }
         }
         return opened(try run.chargingEntry { try forward() })
-    }
-
-    /// Whether a symbolic link at `link` (relative to its directory descriptor) pointing
-    /// at `target` resolves below that directory: not absolute, and no `..` climbing above
-    /// it. The same rule as the Wasmtime backend's `FileWrites.linkStaysInside`.
-    static func linkStaysInside(target: [UInt8], link: [UInt8]) -> Bool {
-        let slash = UInt8(ascii: "/")
-        guard target.first != slash, link.first != slash else { return false }
-        var depth = 0
-        func climb(_ components: some Sequence<ArraySlice<UInt8>>) -> Bool {
-            for component in components {
-                if component.elementsEqual("..".utf8) {
-                    depth -= 1
-                } else if !component.elementsEqual(".".utf8) {
-                    depth += 1
-                }
-                if depth < 0 { return false }
-            }
-            return true
-        }
-        return climb(link.split(separator: slash).dropLast()) && climb(target.split(separator: slash))
     }
 
     // MARK: Random
