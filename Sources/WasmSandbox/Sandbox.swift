@@ -244,12 +244,7 @@ public final class Sandbox: Sendable {
 
     /// The result of a request the sandbox could not carry out, not yet counted.
     func failure(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
-        // The caller sees the message; the operator must too (a missing engine, an engine
-        // Wasmtime cannot create, a missing compile helper).
-        if error.kind == .internalError {
-            configuration.logger.error("run failed inside the sandbox", metadata: ["error": "\(error.message)"])
-        }
-        return ExecutionResult(failure: error, status: status)
+        configuration.failure(error, status: status)
     }
 
     private func runNow(

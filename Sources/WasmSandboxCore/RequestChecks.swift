@@ -18,6 +18,16 @@ extension SandboxConfiguration {
             stackSize: 2 * maxWasmStackBytes + (8 << 20))
     }
 
+    /// The result of a request the sandbox could not carry out, not yet counted. The caller
+    /// sees the message; the operator must too when it is the sandbox's fault (a missing
+    /// engine, one that cannot be created, a missing compile helper).
+    package func failure(_ error: SandboxError, status: ExecutionResult.Status? = nil) -> ExecutionResult {
+        if error.kind == .internalError {
+            logger.error("run failed inside the sandbox", metadata: ["error": "\(error.message)"])
+        }
+        return ExecutionResult(failure: error, status: status)
+    }
+
     /// A request's limits against the sandbox's own caps.
     package func check(_ limits: ExecutionLimits) throws(SandboxError) {
         guard limits.memoryBytes > 0, limits.memoryBytes <= maxMemoryBytes else {

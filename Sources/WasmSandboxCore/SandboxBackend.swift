@@ -10,7 +10,11 @@ package protocol SandboxBackend: Sendable {
     var kind: SandboxBackendKind { get }
     /// Runs one request to completion on the calling thread (a sandbox thread), within
     /// `limits` (already checked). `duration` is set by the caller.
-    func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) -> ExecutionResult
+    ///
+    /// - Throws: ``SandboxError`` when the request cannot be carried out (bad input, an
+    ///   engine that cannot start); how the guest's run ended is the result, never an error.
+    func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) throws(SandboxError)
+        -> ExecutionResult
 }
 
 extension SandboxBackend {
@@ -29,10 +33,10 @@ extension SandboxBackend {
             let state = RunState(limits: limits, progress: request.progress)
             onStart(state.control)
             let start = MonotonicClock.now()
-            result = run(request, limits: limits, state: state)
+            result = try run(request, limits: limits, state: state)
             result.duration = .nanoseconds(Int64(MonotonicClock.now() - start))
         } catch {
-            result = ExecutionResult(failure: error)
+            result = configuration.failure(error)
         }
         metrics.record(result)
         return result

@@ -103,8 +103,8 @@ public struct SandboxConfiguration: Sendable {
     /// WasmKit cannot interrupt a guest from outside: a run's deadline is checked at its
     /// host calls. So that a module computing without host calls stops too, a WasmKit run
     /// without a fuel budget gets this many fuel units per second of its timeout. `nil`
-    /// (the default) measures it when the backend starts: what a tight loop burns per second
-    /// on this machine and build. Ignored by Wasmtime, which interrupts by epoch.
+    /// (the default) measures it when the backend starts: twice what a tight loop burns per
+    /// second on this machine and build. Ignored by Wasmtime, which interrupts by epoch.
     public var wasmKitFuelPerSecond: UInt64? = nil
 
     public init() {}

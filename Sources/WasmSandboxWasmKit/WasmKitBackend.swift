@@ -30,10 +30,9 @@ package final class WasmKitBackend: SandboxBackend {
     let eagerEngine: Engine
     private let modules: Mutex<ModuleTable>
     private let javascript = Mutex<Module?>(nil)
-    /// Why Python cannot run here, found once by asking WasmKit to validate a module that
-    /// uses what the Python engine needs.
-    private let pythonRefusal = Mutex<String??>(nil)
-    /// Fuel per second of timeout for runs without a budget of their own.
+    /// Fuel per second of timeout for runs without a budget of their own: the configured
+    /// figure, or measured here, before any run (measured inside a run, it would spend that
+    /// run's time).
     let fuelPerSecond: UInt64
 
     /// The proposals modules may use: WasmKit's defaults without exception handling. Its
@@ -57,14 +56,11 @@ package final class WasmKitBackend: SandboxBackend {
             ModuleTable(capacity: configuration.moduleCacheCapacity, byteCapacity: configuration.moduleCacheBytes))
     }
 
-    package func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) -> ExecutionResult {
-        let program: WasmKitProgram
-        do {
-            program = try prepare(request)
-        } catch {
-            return ExecutionResult(failure: error)
-        }
-        let result = WasmKitExecution(
+    package func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) throws(SandboxError)
+        -> ExecutionResult
+    {
+        let program = try prepare(request)
+        let result = try WasmKitExecution(
             backend: self, program: program, request: request, limits: limits, state: state
         )()
         if program.kind == .module, result.status != .invalidInput, !program.validated {
@@ -136,14 +132,12 @@ package final class WasmKitBackend: SandboxBackend {
 
     /// Why Python is `invalid_input` on WasmKit, as WasmKit itself reports it for the
     /// exception-handling instructions CPython's build uses.
+    /// WasmKit's refusal of what the Python engine needs, asked once per process.
+    private static let legacyExceptionHandling = legacyExceptionHandlingRefusal(
+        engine: Engine(configuration: EngineConfiguration(compilationMode: .eager)))
+
     private func pythonRefusalMessage() -> String {
-        let found = pythonRefusal.withLock { (known: inout String??) -> String? in
-            if let known { return known }
-            let reason = Self.legacyExceptionHandlingRefusal(engine: eagerEngine)
-            known = .some(reason)
-            return reason
-        }
-        guard let found else {
+        guard let found = Self.legacyExceptionHandling else {
             return
                 "Python is not available on the wasmkit backend: this sandbox's Python engine is driven only by Wasmtime; run it with --backend wasmtime"
         }

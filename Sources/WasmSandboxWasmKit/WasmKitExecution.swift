@@ -16,7 +16,7 @@ struct WasmKitExecution {
     let limits: ExecutionLimits
     let state: RunState
 
-    func callAsFunction() -> ExecutionResult {
+    func callAsFunction() throws(SandboxError) -> ExecutionResult {
         let engine = program.validated ? backend.lazyEngine : backend.eagerEngine
         let store = Store(engine: engine)
         let cap = MemoryCap(bytes: limits.memoryBytes)
@@ -30,7 +30,8 @@ struct WasmKitExecution {
                 environment: request.environment,
                 preopens: preopens.map { ($0.guestPath, $0.hostPath) })
         } catch {
-            return ExecutionResult(status: .internalError, message: "cannot set up WASI: \(error)")
+            // Such as a mount whose host directory is missing: the request's to mend.
+            throw SandboxError("cannot instantiate the module: cannot open the mounts: \(error)")
         }
         defer { try? bridge.close() }
         var imports = Imports()

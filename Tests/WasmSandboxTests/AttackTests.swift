@@ -677,6 +677,18 @@ struct ExceptionAttackTests {
         #expect(result.status == .ok, "\(result.message ?? "")")
     }
 
+    /// WasmKit keeps exception objects in host memory, outside every cap: the proposal is off
+    /// there, and both the thrower and the hoarder are refused before anything runs.
+    @Test(arguments: [Self.throwLoop, Self.hoard]) func exceptionHandlingIsRefusedOnWasmKit(module: String)
+        async throws
+    {
+        try await onBackend(.wasmkit) {
+            let result = await sharedSandbox.execute(request(module))
+            #expect(result.status == .invalidInput, "\(result.message ?? "")")
+            #expect(result.duration == .zero)
+        }
+    }
+
     @Test func hoardedExceptionsStopAtTheirHeapsBound() async {
         // Wasmtime keeps exception objects in a GC heap of its own; it refuses to grow it far
         // (in one run here the process grew by 14 MiB), and the allocation past it traps.

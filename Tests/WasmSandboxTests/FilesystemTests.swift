@@ -113,7 +113,7 @@ struct FilesystemTests {
             var given = request(Guests.hello)
             given.mounts = [Mount(hostPath: "/nonexistent/wasm-sandbox", guestPath: "/data")]
             let result = await sharedSandbox.execute(given)
-            #expect(result.status != .ok)
+            #expect(result.status == .invalidInput)
             #expect(result.message?.contains("/nonexistent/wasm-sandbox") == true, "\(result.message ?? "")")
         }
     }
