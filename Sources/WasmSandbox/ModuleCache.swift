@@ -55,23 +55,13 @@ final class ModuleCache: @unchecked Sendable {
     /// What a lookup cost.
     typealias Source = ModuleSource
 
-    private struct Entry {
-        let module: PreparedModule
-        let bytes: Int
-        var lastUse: UInt64
-    }
-
     let engine: Engine
     private let linkers: Linkers
     private let disk: DiskModuleCache?
-    private let capacity: Int
-    private let byteCapacity: Int
     private let onCompile: (@Sendable (Int) -> Void)?
     private let condition = NSCondition()
-    private var entries: [[UInt8]: Entry] = [:]
-    private var residentBytes = 0
+    private var entries: BoundedLRU<PreparedModule>
     private var compiling: Set<[UInt8]> = []
-    private var useCounter: UInt64 = 0
 
     init(
         engine: Engine, linkers: Linkers, capacity: Int, byteCapacity: Int, disk: DiskModuleCache?,
@@ -80,8 +70,7 @@ final class ModuleCache: @unchecked Sendable {
         self.onCompile = onCompile
         self.engine = engine
         self.linkers = linkers
-        self.capacity = max(capacity, 1)
-        self.byteCapacity = max(byteCapacity, 0)
+        entries = BoundedLRU(capacity: max(capacity, 1), byteCapacity: byteCapacity)
         self.disk = disk
     }
 
@@ -89,24 +78,22 @@ final class ModuleCache: @unchecked Sendable {
     var residentCodeBytes: Int {
         condition.lock()
         defer { condition.unlock() }
-        return residentBytes
+        return entries.bytes
     }
 
     /// The prepared module stored under `key` in memory, if it is there.
     func inMemory(key: [UInt8]) -> PreparedModule? {
         condition.lock()
         defer { condition.unlock() }
-        return entries[key]?.module
+        return entries.peek(key)
     }
 
     /// The prepared module stored under `key` in memory or on disk, without compiling.
     func cached(key: [UInt8], kind: ModuleKind = .command) throws(SandboxError) -> (PreparedModule, Source)? {
         condition.lock()
-        if let hit = entries[key] {
-            useCounter += 1
-            entries[key]!.lastUse = useCounter
+        if let hit = entries.lookUp(key) {
             condition.unlock()
-            return (hit.module, .memory)
+            return (hit, .memory)
         }
         condition.unlock()
         guard let disk else { return nil }
@@ -199,15 +186,7 @@ final class ModuleCache: @unchecked Sendable {
     private func insert(_ module: PreparedModule, key: [UInt8], bytes: Int) {
         condition.lock()
         defer { condition.unlock() }
-        guard bytes <= byteCapacity, entries[key] == nil else { return }
-        while !entries.isEmpty && (entries.count >= capacity || residentBytes + bytes > byteCapacity) {
-            let oldest = entries.min { $0.value.lastUse < $1.value.lastUse }!
-            residentBytes -= oldest.value.bytes
-            entries.removeValue(forKey: oldest.key)
-        }
-        useCounter += 1
-        entries[key] = Entry(module: module, bytes: bytes, lastUse: useCounter)
-        residentBytes += bytes
+        entries.insert(module, key: key, bytes: bytes)
     }
 
     /// Links `module` both ways, after checking that it exports what its kind is entered by.

@@ -28,7 +28,7 @@ package final class WasmKitBackend: SandboxBackend {
     /// A module's first run translates, and so validates, every function at instantiation,
     /// so that an invalid module is `invalid_input` up front, as Wasmtime's compile makes it.
     let eagerEngine: Engine
-    private let modules: Mutex<ModuleTable>
+    private let modules: Mutex<BoundedLRU<WasmKitProgram>>
     private let javascript = Mutex<Module?>(nil)
     /// Fuel per second of timeout for runs without a budget of their own: the configured
     /// figure, or measured here, before any run (measured inside a run, it would spend that
@@ -53,7 +53,7 @@ package final class WasmKitBackend: SandboxBackend {
         eagerEngine = engine(.eager)
         fuelPerSecond = configuration.wasmKitFuelPerSecond ?? FuelCalibration.unitsPerSecond(engine: lazyEngine)
         modules = Mutex(
-            ModuleTable(capacity: configuration.moduleCacheCapacity, byteCapacity: configuration.moduleCacheBytes))
+            BoundedLRU(capacity: configuration.moduleCacheCapacity, byteCapacity: configuration.moduleCacheBytes))
     }
 
     package func run(_ request: ExecutionRequest, limits: ExecutionLimits, state: RunState) throws(SandboxError)
@@ -64,7 +64,7 @@ package final class WasmKitBackend: SandboxBackend {
             backend: self, program: program, request: request, limits: limits, state: state
         )()
         if program.kind == .module, result.status != .invalidInput, !program.validated {
-            modules.withLock { $0.markValidated(program.key) }
+            modules.withLock { $0.update(program.key) { $0.validated = true } }
         }
         return result
     }
@@ -106,7 +106,7 @@ package final class WasmKitBackend: SandboxBackend {
             throw SandboxError("invalid WebAssembly module: \(String(describing: error).prefix(2048))")
         }
         let program = WasmKitProgram(module: module, key: key, kind: .module, validated: false)
-        modules.withLock { $0.insert(program, bytes: bytes.count) }
+        modules.withLock { $0.insert(program, key: key, bytes: bytes.count) }
         return program
     }
 
@@ -179,39 +179,4 @@ struct WasmKitProgram: Sendable {
     func programName(for request: ExecutionRequest) -> String {
         kind == .javascript ? "script.js" : request.programName
     }
-}
-
-/// Parsed modules by key, least recently used dropped first past either capacity.
-struct ModuleTable {
-    private var entries: [[UInt8]: (program: WasmKitProgram, bytes: Int, lastUse: UInt64)] = [:]
-    private var clock: UInt64 = 0
-    private var bytes = 0
-    let capacity: Int
-    let byteCapacity: Int
-
-    init(capacity: Int, byteCapacity: Int) {
-        self.capacity = max(capacity, 0)
-        self.byteCapacity = max(byteCapacity, 0)
-    }
-
-    mutating func lookUp(_ key: [UInt8]) -> WasmKitProgram? {
-        guard entries[key] != nil else { return nil }
-        clock += 1
-        entries[key]!.lastUse = clock
-        return entries[key]!.program
-    }
-
-    mutating func insert(_ program: WasmKitProgram, bytes size: Int) {
-        guard capacity > 0, size <= byteCapacity, entries[program.key] == nil else { return }
-        while entries.count >= capacity || bytes + size > byteCapacity,
-            let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
-        {
-            bytes -= entries.removeValue(forKey: oldest)!.bytes
-        }
-        clock += 1
-        entries[program.key] = (program, size, clock)
-        bytes += size
-    }
-
-    mutating func markValidated(_ key: [UInt8]) { entries[key]?.program.validated = true }
 }
