@@ -120,6 +120,7 @@ let package = Package(
         .executableTarget(
             name: "WasmSandboxBenchmarks",
             dependencies: [
+                "WasmSandboxWasmKit",
                 "WasmSandbox",
                 "WasmSandboxMCP",
                 "WasmSandboxCLICommands",

@@ -3,6 +3,7 @@ import Foundation
 import WasmSandbox
 import WasmSandboxCLICommands
 import WasmSandboxMCP
+import WasmSandboxWasmKit
 import Wasmtime
 
 /// `wasm-sandbox-bench backends`: Wasmtime and WasmKit side by side on the same requests,
@@ -68,6 +69,15 @@ struct BackendsBenchmark: AsyncParsableCommand {
             rows[2].medians[backend] = time(sandbox, loop, count: 3).median / 1000
         }
         print("wasm-sandbox bench backends: \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        // What a one-shot process pays before its first WasmKit run: engines, the fuel
+        // calibration and the execution threads.
+        let starts = LatencyStats(
+            nanoseconds: try (0..<20).map { _ in
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try WasmKitSandbox()
+                return DispatchTime.now().uptimeNanoseconds - start
+            })
+        print("WasmKitSandbox() start, fuel calibration included: \(starts.summary)")
         print("figure                             wasmtime      wasmkit   wasmkit/wasmtime")
         for row in rows {
             let wasmtime = row.medians[.wasmtime] ?? .nan
