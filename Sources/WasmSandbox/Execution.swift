@@ -17,7 +17,7 @@ struct Execution {
         var instance: Instance<RunState>?
         var failure: WasmtimeError?
         do {
-            instance = try instantiate(in: store)
+            instance = try instantiateWhenASlotIsFree(in: store)
             switch request.input {
             case .python(let source):
                 try LanguageEngine.python.runProgram(
@@ -38,6 +38,24 @@ struct Execution {
     /// refuse to instantiate it with a message that does not say what to change.
     func checkInitialMemory() -> ExecutionResult? {
         .initialMemoryRefused(module.initialMemoryBytes, limit: limits.memoryBytes, input: request.input)
+    }
+
+    /// ``instantiate(in:)``, waiting (up to the run's deadline) while the instance pool is
+    /// full. The pool is sized for every run thread, every `executeBlocking` caller and every
+    /// session, yet fifty concurrent Python runs beside the session suites found it full for a
+    /// moment (Wasmtime: "maximum concurrent limit … reached") and failed as `invalid_input`
+    /// before this wait; slots free as other runs end, so a run waits for one instead.
+    func instantiateWhenASlotIsFree(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
+        while true {
+            do {
+                return try instantiate(in: store)
+            } catch .error(let message) where message.contains("maximum concurrent limit") {
+                guard run.control.sleep(until: MonotonicClock.now() + 1_000_000) else {
+                    throw .error(
+                        message: "the sandbox's instance pool stayed full until the run's deadline: \(message)")
+                }
+            }
+        }
     }
 
     /// Sets up the store (memory cap, fuel, deadline, WASI) and instantiates the module in it.

@@ -1,22 +1,14 @@
-/// Whether a symbolic link at `link` (relative to its directory descriptor) pointing at
-/// `target` resolves below that directory: not absolute, and no `..` climbing above it.
+/// Whether a guest may create a symbolic link pointing at `target`: a relative path that
+/// only goes down (no `..` component, not absolute).
 ///
 /// Neither engine follows a link out of a directory it was given, but whoever reads a mount
-/// on the host later would; both backends' file layers refuse such links with `EPERM`.
-package func linkStaysInside(target: [UInt8], link: [UInt8]) -> Bool {
+/// on the host later would; both backends' file layers refuse other links with `EPERM`.
+/// Counting `..` against the link's own depth is not enough: the link's path may pass
+/// through another link (`d/up -> ..`, then `d/up/x -> ../secret` lands beside the mount),
+/// and a path's text does not say which of its components are links. A link that only goes
+/// down stays below its directory through any chain of such links.
+package func linkPointsDown(target: [UInt8]) -> Bool {
     let slash = UInt8(ascii: "/")
-    guard target.first != slash, link.first != slash else { return false }
-    var depth = 0
-    func climb(_ components: some Sequence<ArraySlice<UInt8>>) -> Bool {
-        for component in components {
-            if component.elementsEqual("..".utf8) {
-                depth -= 1
-            } else if !component.elementsEqual(".".utf8) {
-                depth += 1
-            }
-            if depth < 0 { return false }
-        }
-        return true
-    }
-    return climb(link.split(separator: slash).dropLast()) && climb(target.split(separator: slash))
+    guard target.first != slash else { return false }
+    return !target.split(separator: slash).contains { $0.elementsEqual("..".utf8) }
 }

@@ -60,13 +60,12 @@ package final class WasmKitBackend: SandboxBackend {
         -> ExecutionResult
     {
         let program = try prepare(request)
-        let result = try WasmKitExecution(
-            backend: self, program: program, request: request, limits: limits, state: state
-        )()
-        if program.kind == .module, result.status != .invalidInput, !program.validated {
-            modules.withLock { $0.update(program.key) { $0.validated = true } }
+        var execution = WasmKitExecution(
+            backend: self, program: program, request: request, limits: limits, state: state)
+        if program.kind == .module, !program.validated {
+            execution.validated = { self.modules.withLock { $0.update(program.key) { $0.validated = true } } }
         }
-        return result
+        return try execution()
     }
 
     /// The module to instantiate for a request, and how to drive it.
@@ -80,6 +79,7 @@ package final class WasmKitBackend: SandboxBackend {
             try configuration.checkModule(request.input)
             let key = Array(SHA256.hash(data: Array("wat\0\(text)".utf8)))
             if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
+            try WATNesting.check(text)
             let bytes: [UInt8]
             do {
                 bytes = try wat2wasm(text, features: Self.features)
@@ -90,7 +90,7 @@ package final class WasmKitBackend: SandboxBackend {
         case .javascript(let source):
             try configuration.checkSource(source, language: "JavaScript")
             return WasmKitProgram(
-                module: try javascriptModule(), key: [], kind: .javascript, validated: true)
+                module: try javascriptModule(), key: [], kind: .javascript, validated: true, fuelDivisor: 1)
         case .python(let source):
             try configuration.checkSource(source, language: "Python")
             throw SandboxError(pythonRefusalMessage())
@@ -99,14 +99,16 @@ package final class WasmKitBackend: SandboxBackend {
 
     private func module(bytes: [UInt8], key: [UInt8]) throws(SandboxError) -> WasmKitProgram {
         if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
+        let bounds = try ModuleBounds(checking: bytes)
         let module: Module
         do {
             module = try parseWasm(bytes: bytes, features: Self.features)
         } catch {
             throw SandboxError("invalid WebAssembly module: \(String(describing: error).prefix(2048))")
         }
-        let program = WasmKitProgram(module: module, key: key, kind: .module, validated: false)
-        modules.withLock { $0.insert(program, key: key, bytes: bytes.count) }
+        let program = WasmKitProgram(
+            module: module, key: key, kind: .module, validated: false, fuelDivisor: bounds.fuelDivisor)
+        modules.withLock { $0.insert(program, key: key, bytes: bytes.count + bounds.expandedBytes) }
         return program
     }
 
@@ -173,6 +175,8 @@ struct WasmKitProgram: Sendable {
     let kind: Kind
     /// Whether a run already instantiated it eagerly, which validated every function.
     var validated: Bool
+    /// Divides the fuel allowance per second of timeout (``ModuleBounds/fuelDivisor``).
+    let fuelDivisor: UInt64
 
     /// `argv[0]`: the request's own for a module; the JavaScript engine's name for its
     /// scripts, as on Wasmtime.

@@ -103,9 +103,10 @@ enum Attacks {
           (call $proc_exit (call $write (call $open (i32.const 3) (i32.const 2048) (i32.const 4) (i32.const 1)) (i32.const 1))))
         """)
 
-    /// Links pointing out of the directory: exits with 10 when "../../etc/passwd" was refused
-    /// with EPERM, plus 1 when "/etc/passwd" was; exits 1 if a link inside (dd/x → ../file)
-    /// was refused.
+    /// Links pointing out of the directory, or up: exits with 10 when "../../etc/passwd" was
+    /// refused with EPERM, plus 1 when "/etc/passwd" was, plus 100 when "dd/x -> ../file"
+    /// was (it stays inside by its text, but a link's path may pass through another link);
+    /// exits 1 if a link pointing down (dd/y → x) was refused.
     static let symlinksOut = module(
         """
         (data (i32.const 4000) "../../etc/passwd")
@@ -114,13 +115,17 @@ enum Attacks {
         (data (i32.const 4300) "../file")
         (data (i32.const 4400) "dd/x")
         (data (i32.const 4500) "dd")
-        (func (export "_start") (local $relative i32) (local $absolute i32)
+        (data (i32.const 4600) "dd/y")
+        (data (i32.const 4700) "x")
+        (func (export "_start") (local $relative i32) (local $absolute i32) (local $up i32)
           (local.set $relative (call $symlink (i32.const 4000) (i32.const 16) (i32.const 3) (i32.const 4200) (i32.const 2)))
           (local.set $absolute (call $symlink (i32.const 4100) (i32.const 11) (i32.const 3) (i32.const 4200) (i32.const 2)))
           (drop (call $mkdir (i32.const 3) (i32.const 4500) (i32.const 2)))
-          (if (call $symlink (i32.const 4300) (i32.const 7) (i32.const 3) (i32.const 4400) (i32.const 4))
+          (local.set $up (call $symlink (i32.const 4300) (i32.const 7) (i32.const 3) (i32.const 4400) (i32.const 4)))
+          (if (call $symlink (i32.const 4700) (i32.const 1) (i32.const 3) (i32.const 4600) (i32.const 4))
             (then (call $proc_exit (i32.const 1))))
-          (call $proc_exit (i32.add (i32.mul (i32.eq (local.get $relative) (i32.const 63)) (i32.const 10))
+          (call $proc_exit (i32.add (i32.add (i32.mul (i32.eq (local.get $relative) (i32.const 63)) (i32.const 10))
+                                             (i32.mul (i32.eq (local.get $up) (i32.const 63)) (i32.const 100)))
                                     (i32.eq (local.get $absolute) (i32.const 63)))))
         """)
 
@@ -268,9 +273,11 @@ struct AttackTests {
         try await onBackend(backend) {
             let (result, workspace) = try await runInWorkspace(Attacks.symlinksOut, limits: quota())
             #expect(result.status == .exited)
-            #expect(result.exitCode == 11)  // EPERM twice; the link inside was made
-            let link = try FileManager.default.destinationOfSymbolicLink(atPath: workspace.directory.path + "/dd/x")
-            #expect(link == "../file")
+            #expect(result.exitCode == 111)  // EPERM three times; the link pointing down was made
+            let link = try FileManager.default.destinationOfSymbolicLink(atPath: workspace.directory.path + "/dd/y")
+            #expect(link == "x")
+            let names = try FileManager.default.contentsOfDirectory(atPath: workspace.directory.path + "/dd")
+            #expect(names == ["y"])
             #expect(!FileManager.default.fileExists(atPath: workspace.directory.path + "/up"))
         }
     }

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+import WasmSandbox
+
+/// Modules whose bytes are small but whose counts would cost the host far more: locals,
+/// element entries, constant expressions, text nesting. Each must be refused (or stopped)
+/// before it takes host memory or time outside the run's limits.
+@Suite struct ModuleBoundsTests {
+    /// A WebAssembly binary written by hand: the attacks need shapes no WAT tool emits.
+    enum Binary {
+        static func leb(_ value: Int) -> [UInt8] {
+            var value = value
+            var out: [UInt8] = []
+            repeat {
+                let byte = UInt8(value & 0x7F)
+                value >>= 7
+                out.append(value == 0 ? byte : byte | 0x80)
+            } while value != 0
+            return out
+        }
+
+        static func vector(_ items: [[UInt8]]) -> [UInt8] { leb(items.count) + items.flatMap { $0 } }
+
+        static func section(_ id: UInt8, _ items: [[UInt8]]) -> [UInt8] {
+            let payload = vector(items)
+            return [id] + leb(payload.count) + payload
+        }
+
+        static func body(locals: [[UInt8]] = [], _ code: [UInt8]) -> [UInt8] {
+            let bytes = vector(locals) + code + [0x0B]
+            return leb(bytes.count) + bytes
+        }
+
+        /// `(type (func))`, `n` functions of that type, `_start` exporting function 0.
+        static func module(
+            functions: Int = 1, imports: [[UInt8]] = [], extra: [[UInt8]] = [], bodies: [[UInt8]],
+            start: Int? = nil, elements: [[UInt8]]? = nil, globals: [[UInt8]]? = nil
+        ) -> [UInt8] {
+            var bytes: [UInt8] = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]
+            bytes += section(1, [[0x60, 0x00, 0x00]] + extra)
+            if !imports.isEmpty { bytes += section(2, imports) }
+            bytes += section(3, Array(repeating: [0x00], count: functions))
+            if elements != nil { bytes += section(4, [[0x70, 0x00, 0x0A]]) }
+            if let globals { bytes += section(6, globals) }
+            let first = imports.count
+            bytes += section(7, [leb(6) + Array("_start".utf8) + [0x00] + leb(first)])
+            if let start { bytes += [0x08] + leb(leb(start).count) + leb(start) }
+            if let elements { bytes += section(9, elements) }
+            bytes += section(10, bodies)
+            return bytes
+        }
+    }
+
+    @Test(arguments: backends) func aFunctionDeclaringTooManyLocalsIsInvalidInput(backend: SandboxBackendKind)
+        async throws
+    {
+        // 16 KB: 2,000 functions of 99,999 locals each. WasmKit's parser stored every local:
+        // 3.9 GB of host memory and 113 s before the bound.
+        let body = Binary.body(locals: [Binary.leb(99_999) + [0x7F]], [])
+        let module = Binary.module(functions: 2_000, bodies: Array(repeating: body, count: 2_000))
+        try await onBackend(backend) {
+            let result = await sharedSandbox.execute(request(.wasm(module)))
+            #expect(result.status == .invalidInput)
+            #expect(result.message?.contains("locals") == true, "\(result.message ?? "")")
+        }
+    }
+
+    @Test(arguments: backends) func aNonConstantInstructionInAConstantExpressionIsInvalidInput(
+        backend: SandboxBackendKind
+    ) async throws {
+        // A global initialised by a million `nop`s then `i32.const 0`: WasmKit's parser would
+        // store each as an instruction value before validation refused them.
+        let global: [UInt8] = [0x7F, 0x00] + Array(repeating: 0x01, count: 1_000_000) + [0x41, 0x00, 0x0B]
+        let module = Binary.module(bodies: [Binary.body([])], globals: [global])
+        try await onBackend(backend) {
+            let result = await sharedSandbox.execute(request(.wasm(module)))
+            #expect(result.status == .invalidInput)
+            #expect(result.message?.contains("const") == true, "\(result.message ?? "")")
+        }
+    }
+
+    @Test func elementSegmentsLargerThanATableAreRefusedOnWasmKit() async throws {
+        // A passive segment of 2M `ref.func 0` entries in 2 MB; 30M took 3.1 GB of host memory.
+        func segment(_ count: Int) -> [UInt8] {
+            Binary.leb(1) + [0x00] + Binary.leb(count) + Array(repeating: 0x00, count: count)
+        }
+        let bomb = Binary.module(bodies: [Binary.body([])], elements: [segment(2_000_000)])
+        let fine = Binary.module(bodies: [Binary.body([])], elements: [segment(1_000)])
+        try await onBackend(.wasmkit) {
+            let refused = await sharedSandbox.execute(request(.wasm(bomb)))
+            #expect(refused.status == .invalidInput)
+            #expect(refused.message?.contains("element segments") == true, "\(refused.message ?? "")")
+            #expect(await sharedSandbox.execute(request(.wasm(fine))).status == .ok)
+        }
+    }
+
+    @Test(arguments: backends) func deeplyFoldedWATIsRefusedOnWasmKitBeforeItsParserRecurses(
+        backend: SandboxBackendKind
+    ) async throws {
+        // 7,000 folded blocks overflowed an 8 MB stack in WasmKit's text parser (SIGSEGV).
+        func nested(_ depth: Int) -> String {
+            "(module (func (export \"_start\") " + String(repeating: "(block ", count: depth)
+                + String(repeating: ")", count: depth) + "))"
+        }
+        // Parentheses in strings and comments do not count.
+        let commented = "(module (; (((( ;) (func (export \"_start\")) (data \"((((\"))"
+        try await onBackend(backend) {
+            let deep = await sharedSandbox.execute(request(.wat(nested(10_000))))
+            if backend == .wasmkit {
+                #expect(deep.status == .invalidInput)
+                #expect(
+                    deep.message?.contains("nests parentheses more than 1000 deep") == true, "\(deep.message ?? "")")
+            } else {
+                #expect(deep.status == .ok, "\(deep.message ?? "")")
+            }
+            #expect(await sharedSandbox.execute(request(.wat(nested(900)))).status == .ok)
+            #expect(await sharedSandbox.execute(request(.wat(commented))).status == .ok)
+        }
+    }
+
+    @Test(arguments: backends) func anInvalidModulesStartFunctionNeverRuns(backend: SandboxBackendKind)
+        async throws
+    {
+        // Function 1 (the start) writes "ran" with fd_write; function 2 is invalid (an i32.add
+        // with nothing to add). WasmKit's eager translation came after the start function.
+        let fdWrite: [UInt8] =
+            Binary.leb(22) + Array("wasi_snapshot_preview1".utf8) + Binary.leb(8) + Array("fd_write".utf8) + [
+                0x00, 0x01,
+            ]
+        let writeType: [UInt8] = [0x60, 0x04, 0x7F, 0x7F, 0x7F, 0x7F, 0x01, 0x7F]
+        // iovec at 16 → (0, 3); "ran" at 0; fd_write(1, 16, 1, 32).
+        let start: [UInt8] =
+            [0x41, 0x10, 0x41, 0x00, 0x36, 0x02, 0x00, 0x41, 0x14, 0x41, 0x03, 0x36, 0x02, 0x00]
+            + [0x41, 0x00, 0x41, 0xF2, 0xC2, 0xB9, 0x03, 0x36, 0x02, 0x00]  // "ran\0" little-endian
+            + [0x41, 0x01, 0x41, 0x10, 0x41, 0x01, 0x41, 0x20, 0x10, 0x00, 0x1A]
+        var module = Binary.module(
+            functions: 3, imports: [fdWrite], extra: [writeType],
+            bodies: [Binary.body([]), Binary.body(start), Binary.body([0x6A, 0x1A])], start: 2)
+        // A memory for the start function: inserted after the function section (id 3).
+        let memory = Binary.section(5, [[0x00, 0x01]])
+        let functionSection =
+            8 + Binary.section(1, [[0x60, 0x00, 0x00], writeType]).count
+            + Binary.section(2, [fdWrite]).count
+        let functionSectionLength = Binary.section(3, Array(repeating: [0x00], count: 3)).count
+        module.insert(contentsOf: memory, at: functionSection + functionSectionLength)
+        try await onBackend(backend) {
+            let result = await sharedSandbox.execute(request(.wasm(module)))
+            #expect(result.status == .invalidInput, "\(result.message ?? "")")
+            #expect(result.stdoutText == "")
+        }
+    }
+
+    @Test(arguments: backends) func callsToAFunctionWithThousandsOfLocalsStopAtTheTimeout(
+        backend: SandboxBackendKind
+    ) async throws {
+        // A call clears the callee's 4,000 locals but costs one unit of WasmKit's fuel: without
+        // the allowance's divisor, a 500 ms timeout ran past 300 s.
+        let locals = Array(repeating: "i64", count: 4_000).joined(separator: " ")
+        let wat = """
+            (module (func $big (local \(locals)))
+              (func (export "_start") (loop $again (call $big) (br $again))))
+            """
+        try await onBackend(backend) {
+            let result = await sharedSandbox.execute(request(wat, limits: ExecutionLimits(timeout: .milliseconds(200))))
+            #expect(result.status == .timedOut, "\(result.message ?? "")")
+        }
+    }
+}
