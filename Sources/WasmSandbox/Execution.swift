@@ -60,8 +60,9 @@ struct Execution {
 
     /// Sets up the store (memory cap, fuel, deadline, WASI) and instantiates the module in it.
     func instantiate(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
-        // Writable mounts need Wasmtime's fd_write for files; otherwise output goes direct.
-        let writesFiles = request.workspace != nil || request.mounts.contains(where: \.writable)
+        // Mounts need the sandbox's file layer (the quota for writable ones, the refusal of
+        // FIFOs for all) and so Wasmtime's fd_write for files; otherwise output goes direct.
+        let writesFiles = request.workspace != nil || !request.mounts.isEmpty
         store.limit(
             memorySize: limits.memoryBytes, tableElements: TableBounds.maxElements, tables: TableBounds.maxTables)
         try arm(store)

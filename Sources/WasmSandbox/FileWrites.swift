@@ -28,7 +28,10 @@ enum FileWrites {
         ("path_link", [.i32, .i32, .i32, .i32, .i32, .i32, .i32]),
         // Not charged: forwarded so that a session call's stdin can be served (see StdinBytes).
         ("fd_read", [.i32, .i32, .i32, .i32]),
+        // Not charged: asked before `path_open` what kind of file it would open.
+        ("path_filestat_get", [.i32, .i32, .i32, .i32, .i32]),
     ]
+    private static let filestatIndex = forwarded.count - 1
 
     private static let createFlag = 1
     private static let exclusiveFlag = 4
@@ -68,6 +71,12 @@ enum FileWrites {
                 // the arguments is noise, and the rules below read best over an array.
                 let arguments = try (0..<arguments.count).map { position throws(WasmtimeError) in
                     try arguments.integer(at: position)
+                }
+                if function.name == "path_open",
+                    let refused = try refuseUnopenable(
+                        arguments, caller: caller, stat: (run.files.forwarder as? [Function])?[filestatIndex])
+                {
+                    return refused
                 }
                 return try charge(function.name, arguments, caller: caller, quota: run.files) { arguments in
                     let values = zip(function.parameters, arguments).map { type, value in
@@ -137,11 +146,31 @@ enum FileWrites {
                 if errno != WASIErrno.noEntry { return errno }
             }
             return try createEntry(quota: quota) { try forward(arguments) }
-        case "path_open", "fd_read":
+        case "path_open", "fd_read", "path_filestat_get":
             return try forward(arguments)
         default:
             return try createEntry(quota: quota) { try forward(arguments) }
         }
+    }
+
+    /// `ENOTSUP` when `path_open(fd, lookupFlags, path, length, …)` names a file that is
+    /// not ``OpenableFiles``, nil to go on. Wasmtime's own `path_filestat_get` answers, writing
+    /// its 64 bytes at the start of the guest's memory, which are put back at once (the guest
+    /// waits in this call; Wasmtime reads the path before it writes). A path that cannot be
+    /// stat'ed is left for `path_open` to report.
+    private static func refuseUnopenable(_ arguments: [Int], caller: Caller<RunState>, stat: Function?) throws
+        -> Int32?
+    {
+        guard let stat,
+            let saved = try caller.withMemory({ memory in
+                memory.count >= OpenableFiles.filestatSize ? Array(memory[0..<OpenableFiles.filestatSize]) : nil
+            })
+        else { return nil }
+        defer { _ = try? caller.withMemory { memory in memory.copyBytes(from: saved) } }
+        let values = arguments[0..<4].map { Value.i32(Int32(truncatingIfNeeded: $0)) } + [.i32(0)]
+        guard case .i32(WASIErrno.success)? = try caller.call(stat, values, resultCount: 1).first else { return nil }
+        let fileType = try caller.withMemory { $0[OpenableFiles.fileTypeOffset] }
+        return OpenableFiles.allows(fileType: fileType) ? nil : OpenableFiles.refusal
     }
 
     /// `fd_read(0, iovecs, count, result)` from a session call's stdin.

@@ -729,6 +729,7 @@ struct WASIGuardCall {
         if readOnly, oflags & (create | exclusive | truncate) != 0 || rights & writeRights != 0 {
             throw WASIGuardErrno.readOnly
         }
+        try refuseUnopenable(fd: fd, lookupFlags: u32(1), path: u32(2), length: u32(3), in: memory)
         func opened(_ errno: UInt32) -> UInt32 {
             guard errno == 0 else { return errno }
             let newFd = memory.load32(Int(result))
@@ -745,6 +746,31 @@ struct WASIGuardCall {
             if errno != WASIGuardErrno.noEntry.code { return opened(errno) }
         }
         return opened(try run.chargingEntry { try forward() })
+    }
+
+    /// `ENOTSUP` for a path naming a file that is not ``OpenableFiles`` (a FIFO's open would
+    /// block past the deadline); WasmKit's `path_filestat_get` answers on the scratch page. A
+    /// path that cannot be stat'ed is left for `path_open` to report.
+    private func refuseUnopenable(
+        fd: UInt32, lookupFlags: UInt32, path: UInt32, length: UInt32, in memory: WASIGuestMemory
+    )
+        throws
+    {
+        let scratch = try run.scratch(store)
+        let pathOffset = OpenableFiles.filestatSize
+        guard Int(length) <= scratch.byteCount - pathOffset else { return }
+        let bytes = memory.bytes(Int(path), count: Int(length))
+        scratch.withUnsafeMutableBufferPointer(offset: UInt(pathOffset), count: bytes.count) { target in
+            bytes.withUnsafeBytes { target.copyMemory(from: $0) }
+        }
+        let errno = try run.callWasmKit(
+            "path_filestat_get", scratch,
+            [.i32(fd), .i32(lookupFlags), .i32(UInt32(pathOffset)), .i32(length), .i32(0)])
+        guard errno == WASIGuardErrno.success.code else { return }
+        let fileType = scratch.withUnsafeMutableBufferPointer(offset: UInt(OpenableFiles.fileTypeOffset), count: 1) {
+            $0[0]
+        }
+        guard OpenableFiles.allows(fileType: fileType) else { throw WASIGuardErrno.notSupported }
     }
 
     // MARK: Random

@@ -43,6 +43,24 @@ struct FilesystemTests {
         }
     }
 
+    /// A FIFO someone put in a mount: opening it would block the run's thread until a writer
+    /// came, past every deadline (the wasmtime CLI still blocks on it). The guest gets ENOTSUP
+    /// instead, on read-only and writable mounts; a regular file beside it still opens.
+    @Test(arguments: backends, [false, true]) func aFIFOInAMountIsRefusedInsteadOfBlocking(
+        backend: SandboxBackendKind, writable: Bool
+    ) async throws {
+        try await onBackend(backend) {
+            let fixture = try Fixture()
+            defer { fixture.remove() }
+            #expect(mkfifo(fixture.mount.appendingPathComponent("pipe").path, 0o600) == 0)
+            let result = await fixture.run(Guests.readFile, path: "pipe", writable: writable)
+            #expect(result.status == .exited, "\(result.message ?? "")")
+            #expect(result.exitCode == 58)  // ENOTSUP
+            let inside = await fixture.run(Guests.readFile, path: "inside.txt", writable: writable)
+            #expect(inside.stdoutText == "inside")
+        }
+    }
+
     @Test(arguments: backends) func withoutMountsThereIsNoFilesystem(backend: SandboxBackendKind) async throws {
         try await onBackend(backend) {
             let result = await run(Guests.readFile, arguments: ["etc/passwd"])

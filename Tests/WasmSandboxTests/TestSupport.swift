@@ -29,6 +29,9 @@ func testConfiguration() -> SandboxConfiguration {
     configuration.diskCacheDirectory = nil
     configuration.defaultLimits.timeout = generousTimeout
     configuration.backend = TestBackend.current
+    // The suites compile a few hundred distinct modules at once on two cores; the default
+    // queue (64) is a server's, and the tests of `busy` set their own.
+    configuration.maxQueuedCompiles = 1024
     return configuration
 }
 
