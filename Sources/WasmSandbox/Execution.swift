@@ -13,11 +13,11 @@ struct Execution {
 
     func callAsFunction() -> ExecutionResult {
         if let refused = checkInitialMemory() { return refused }
-        let store = Store(engine: runtime.engine, data: run)
+        var store = Store(engine: runtime.engine, data: run)
         var instance: Instance<RunState>?
         var failure: WasmtimeError?
         do {
-            instance = try instantiateWhenASlotIsFree(in: store)
+            instance = try instantiateWhenASlotIsFree(in: &store)
             switch request.input {
             case .python(let source):
                 try LanguageEngine.python.runProgram(
@@ -41,11 +41,13 @@ struct Execution {
     }
 
     /// ``instantiate(in:)``, waiting (up to the run's deadline) while the instance pool is
-    /// full. The pool is sized for every run thread, every `executeBlocking` caller and every
-    /// session, yet fifty concurrent Python runs beside the session suites found it full for a
-    /// moment (Wasmtime: "maximum concurrent limit … reached") and failed as `invalid_input`
-    /// before this wait; slots free as other runs end, so a run waits for one instead.
-    func instantiateWhenASlotIsFree(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
+    /// full, in a fresh store each time (a failed instantiation leaves what it made counted in
+    /// its store: retried in one store, a Python run hit the store's bound of 8 tables). The
+    /// pool is sized for every run thread, every `executeBlocking` caller and every session,
+    /// yet fifty concurrent Python runs and fifty sessions beside the other suites found it
+    /// full for a moment (Wasmtime: "maximum concurrent limit … reached") and failed before
+    /// this wait; slots free as other runs end, so a run waits for one instead.
+    func instantiateWhenASlotIsFree(in store: inout Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
         while true {
             do {
                 return try instantiate(in: store)
@@ -54,6 +56,7 @@ struct Execution {
                     throw .error(
                         message: "the sandbox's instance pool stayed full until the run's deadline: \(message)")
                 }
+                store = Store(engine: runtime.engine, data: run)
             }
         }
     }

@@ -58,10 +58,10 @@ extension Sandbox {
                     guest.workspace = workspace
                     let execution = Execution(
                         runtime: runtime, module: module, request: guest, limits: limits, run: run)
-                    let store = Store(engine: runtime.engine, data: run)
+                    var store = Store(engine: runtime.engine, data: run)
                     let started = ticker.whileActive {
                         Result { () throws(WasmtimeError) -> Instance<RunState> in
-                            let instance = try execution.instantiate(in: store)
+                            let instance = try execution.instantiateWhenASlotIsFree(in: &store)
                             try engine.begin(in: instance, arguments: [], reportsValues: true)
                             return instance
                         }

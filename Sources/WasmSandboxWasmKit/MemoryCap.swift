@@ -23,6 +23,8 @@ final class MemoryCap: ResourceLimiter, @unchecked Sendable {
     }
 
     private var requestedTableElements = 0
+    /// Whether a table growth (or a table at instantiation) was refused.
+    private(set) var refusedTable = false
 
     func limitTableGrowth(to desired: Int) throws -> Bool {
         // Every request counts in full (the limiter is not told which table grows), so a
@@ -30,7 +32,10 @@ final class MemoryCap: ResourceLimiter, @unchecked Sendable {
         // their tables at instantiation.
         guard desired <= TableBounds.maxElements,
             requestedTableElements + desired <= TableBounds.maxRequestedElements
-        else { return false }
+        else {
+            refusedTable = true
+            return false
+        }
         requestedTableElements += desired
         return true
     }

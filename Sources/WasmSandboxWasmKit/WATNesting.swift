@@ -21,7 +21,8 @@ enum WATNesting {
             let before = previous
             previous = byte
             if lineComment {
-                if byte == 0x0A { lineComment = false }
+                // WasmKit's lexer ends a line comment at a carriage return too.
+                if byte == 0x0A || byte == 0x0D { lineComment = false }
             } else if inString {
                 if escaped {
                     escaped = false
@@ -31,10 +32,10 @@ enum WATNesting {
                     inString = false
                 }
             } else if commentDepth > 0 {
-                // Block comments nest: `(;` opens, `;)` closes.
+                // Block comments nest: `(;` opens, `;)` closes. As in WasmKit's lexer, the `;`
+                // of an inner `(;` may also close (`(;)` inside a comment nets nothing).
                 if before == 0x28 && byte == 0x3B {
                     commentDepth += 1
-                    previous = 0
                 } else if before == 0x3B && byte == 0x29 {
                     commentDepth -= 1
                     previous = 0

@@ -60,10 +60,15 @@ package final class WasmKitBackend: SandboxBackend {
         -> ExecutionResult
     {
         let program = try prepare(request)
+        if var refusal = program.refusal {
+            refusal.files = request.workspace?.files()
+            return refusal
+        }
         var execution = WasmKitExecution(
             backend: self, program: program, request: request, limits: limits, state: state)
         if program.kind == .module, !program.validated {
             execution.validated = { self.modules.withLock { $0.update(program.key) { $0.validated = true } } }
+            execution.refused = { result in self.modules.withLock { $0.update(program.key) { $0.refusal = result } } }
         }
         return try execution()
     }
@@ -100,10 +105,10 @@ package final class WasmKitBackend: SandboxBackend {
     private func module(bytes: [UInt8], key: [UInt8]) throws(SandboxError) -> WasmKitProgram {
         if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
         let bounds = try ModuleBounds(checking: bytes)
-        try ValueStackBound.check(bytes, features: Self.features)
+        try ValueStackBound.check(bounds.module, features: Self.features)
         let module: Module
         do {
-            module = try parseWasm(bytes: bytes, features: Self.features)
+            module = try parseWasm(bytes: bounds.module, features: Self.features)
         } catch {
             throw SandboxError("invalid WebAssembly module: \(String(describing: error).prefix(2048))")
         }
@@ -176,6 +181,8 @@ struct WasmKitProgram: Sendable {
     let kind: Kind
     /// Whether a run already instantiated it eagerly, which validated every function.
     var validated: Bool
+    /// Why the module can never be instantiated, once a run found out: later runs answer it.
+    var refusal: ExecutionResult?
     /// Divides the fuel allowance per second of timeout (``ModuleBounds/fuelDivisor``).
     let fuelDivisor: UInt64
 

@@ -17,6 +17,10 @@ struct WasmKitExecution {
     let state: RunState
     /// Called once a module is known valid: every function was translated.
     var validated: () -> Void = {}
+    /// Called with the result when a module can never be instantiated, whatever the limits:
+    /// its translation failed, or an import or a segment is wrong (so that the next run does
+    /// not translate the whole module again only to fail the same way).
+    var refused: (ExecutionResult) -> Void = { _ in }
 
     func callAsFunction() throws(SandboxError) -> ExecutionResult {
         let bridge: WASIBridgeToHost
@@ -39,7 +43,10 @@ struct WasmKitExecution {
             startless.dropStartFunction()
             let (store, cap, outcome) = instantiate(startless, engine: backend.eagerEngine, bridge: bridge)
             if case .failure(let error) = outcome {
-                return instantiationFailed(error, store: store, cap: cap, budget: budget)
+                let result = instantiationFailed(error, store: store, cap: cap, budget: budget)
+                // Nothing ran (no start function) and no limit took part: it fails alike for all.
+                if result.status == .invalidInput, cap.refusedSize == nil, !cap.refusedTable { refused(result) }
+                return result
             }
             validated()
         }

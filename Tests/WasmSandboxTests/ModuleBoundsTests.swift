@@ -184,3 +184,63 @@ extension ModuleBoundsTests {
         }
     }
 }
+
+/// The hostile review's bypasses of the first scan: each one reached WasmKit's parser.
+extension ModuleBoundsTests {
+    @Test(arguments: backends) func aNameSectionIndexPastTheFunctionsIsHarmless(backend: SandboxBackendKind)
+        async throws
+    {
+        // Function names for index 0x10000000: WasmKit looked it up unchecked while describing
+        // the trap and the process died (SIGSEGV on release, SIGILL on debug).
+        let names: [UInt8] = [0x01, 0x08, 0x01, 0x80, 0x80, 0x80, 0x80, 0x01, 0x01, 0x78]
+        let custom: [UInt8] = [0x00] + Binary.leb(5 + names.count) + [0x04] + Array("name".utf8) + names
+        let module = Binary.module(bodies: [Binary.body([0x00])]) + custom  // unreachable
+        try await onBackend(backend) {
+            let result = await sharedSandbox.execute(request(.wasm(module)))
+            #expect(result.status == .trapped, "\(result.message ?? "")")
+            #expect(result.trap == "unreachable")
+        }
+    }
+
+    @Test func bytesTheScanCannotFollowAreRefusedOnWasmKit() async throws {
+        let honest = Binary.body(locals: [Binary.leb(40_000) + [0x7F]], [])
+        // A first body that claims no bytes: WasmKit then read the next bodies' locals as
+        // instructions of the section, past what the scan had counted.
+        let lying = Binary.module(functions: 3, bodies: [[0x00], honest, honest])
+        let elementKind = Binary.module(
+            bodies: [Binary.body([])], elements: [Binary.leb(1) + [0x80, 0x00] + Binary.leb(3) + [0x00, 0x00, 0x00]])
+        let flags8 = Binary.module(
+            bodies: [Binary.body([])], elements: [Binary.leb(8) + [0x41, 0x00, 0x0B, 0x00, 0x00]])
+        let longConstant = Binary.module(
+            bodies: [Binary.body([])],
+            globals: [
+                [0x7F, 0x00, 0x41, 0x00] + Array(repeating: [0x41, 0x01, 0x6A], count: 100).flatMap { $0 } + [0x0B]
+            ])
+        let manyParameters = Binary.module(
+            extra: [[0x60] + Binary.vector(Array(repeating: [0x7F], count: 2_000)) + [0x00]], bodies: [Binary.body([])])
+        try await onBackend(.wasmkit) {
+            for (name, module) in [
+                ("a body size of zero", lying), ("an element kind written in two bytes", elementKind),
+                ("element flags 8", flags8), ("a constant expression of 201 instructions", longConstant),
+                ("a type of 2,000 parameters", manyParameters),
+            ] {
+                let result = await sharedSandbox.execute(request(.wasm(module)))
+                #expect(result.status == .invalidInput, "\(name): \(result.message ?? "")")
+            }
+        }
+    }
+
+    @Test(arguments: ["(module ;; a comment ended by a carriage return\r", "(module (; (;) ;)"])
+    func commentsEndWhereWasmKitsLexerEndsThem(prefix: String) async throws {
+        // Each prefix once hid the nesting from the check, which then let 7,000 folded blocks
+        // crash the text parser; 1,500 are enough to see the count.
+        let wat =
+            prefix + "(func (export \"_start\") " + String(repeating: "(block ", count: 1_500)
+            + String(repeating: ")", count: 1_500) + "))"
+        try await onBackend(.wasmkit) {
+            let result = await sharedSandbox.execute(request(.wat(wat)))
+            #expect(result.status == .invalidInput)
+            #expect(result.message?.contains("nests parentheses") == true, "\(result.message ?? "")")
+        }
+    }
+}
