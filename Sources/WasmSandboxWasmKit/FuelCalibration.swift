@@ -10,7 +10,10 @@ import WasmSandboxCore
 /// fifty times itself. The loop runs three times on a fixed budget; the fastest run counts,
 /// being the one least slowed by other work, and the allowance is twice that rate: a
 /// measurement slowed by a busy machine must not end a later run before its deadline (the
-/// status would say `timed_out` early), so a tight loop stops between one and two timeouts.
+/// status would say `timed_out` early). Fuel is not time: on a release build WasmKit fuses this
+/// loop's instructions, so a bare `(loop (br 0))` runs some eight timeouts, and code leaving
+/// large blocks early (charged in full on entry) can use its allowance before the deadline;
+/// the README gives the figures.
 enum FuelCalibration {
     /// The loop: a counter incremented forever, a few operators per iteration.
     private static let loop = """
