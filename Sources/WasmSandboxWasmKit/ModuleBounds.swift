@@ -29,6 +29,9 @@ struct ModuleBounds {
     /// Parameters or results of one function type, as Wasmtime's validator allows.
     static let maxTypeArity = 1_000
     static let maxItemsPerSection = 1_000_000
+    /// Function bodies: WasmKit's translation takes some 25 bytes of host memory per byte of
+    /// code (9 MB of `nop`s: 228 MB), in every store that runs them, outside the memory cap.
+    static let maxCodeBytes = 8 << 20
     /// The host memory the parsed module may take, by the estimate below.
     static let maxExpandedBytes = 256 << 20
 
@@ -69,6 +72,11 @@ struct ModuleBounds {
                 continue
             }
             kept?.append(contentsOf: bytes[start..<reader.offset])
+            guard id != 10 || size <= Self.maxCodeBytes else {
+                throw SandboxError(
+                    "the module's code is \(size) bytes; the wasmkit backend translates at most \(Self.maxCodeBytes) (some 25 bytes of host memory each, in every run): use the wasmtime backend"
+                )
+            }
             try scan(section: id, &section)
             guard section.isAtEnd else {
                 throw ByteReader.malformed("section \(id)'s items end before its declared size", at: section.offset)
@@ -110,8 +118,10 @@ struct ModuleBounds {
             default: try scanTag(&section)  // 13
             }
         }
-        // What WasmKit keeps per item, measured: some 370 bytes a function.
-        expandedBytes += count * (id == 3 || id == 10 ? 400 : 64)
+        // What WasmKit keeps per item, measured (a function some 370 bytes, a global 220, a
+        // table 170, a type or an export 150, a segment 85), rounded up.
+        let weights = [1: 160, 2: 160, 3: 400, 4: 200, 6: 256, 7: 160, 9: 100, 10: 400, 11: 100]
+        expandedBytes += count * (weights[id] ?? 64)
     }
 
     private mutating func scanType(_ section: inout ByteReader) throws(SandboxError) {
@@ -333,9 +343,14 @@ private struct ByteReader {
         if type == 0x63 || type == 0x64 { try skipSignedLEB() }
     }
 
+    /// A name: its bytes must be UTF-8, checked here because WasmKit's refusal of bad ones
+    /// writes out every byte (a 9.9 MB name: 6.3 s and 233 MB to describe).
     mutating func skipName() throws(SandboxError) {
         let at = offset
-        guard take(try leb()) != nil else { throw Self.malformed("a name past its section", at: at) }
+        guard let name = take(try leb()) else { throw Self.malformed("a name past its section", at: at) }
+        guard String(validating: name.bytes, as: UTF8.self) != nil else {
+            throw Self.malformed("a name that is not UTF-8", at: at)
+        }
     }
 
     /// Table or memory limits: flags, minimum, then a maximum and a page size if flagged.

@@ -6,9 +6,18 @@ import WasmSandboxCore
 /// check. Wasmtime's parser does not recurse there, so the bound is the wasmkit backend's.
 enum WATNesting {
     static let maxDepth = 1_000
+    /// WAT text the wasmkit backend converts: its text parser allocates some hundred times
+    /// the text before the module's counts can be checked (9.6 MB of `(func)`: 902 MB and
+    /// 8 s). Larger programs come as binary modules, which are checked before parsing.
+    static let maxBytes = 1 << 20
 
     /// Counts parentheses outside strings and comments; one pass, no allocation.
     static func check(_ text: String) throws(SandboxError) {
+        guard text.utf8.count <= maxBytes else {
+            throw SandboxError(
+                "the WAT text has \(text.utf8.count) bytes; the wasmkit backend converts at most \(maxBytes) (send a binary module, or use the wasmtime backend)"
+            )
+        }
         var depth = 0
         var commentDepth = 0
         var inString = false

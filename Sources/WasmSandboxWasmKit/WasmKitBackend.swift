@@ -105,7 +105,7 @@ package final class WasmKitBackend: SandboxBackend {
     private func module(bytes: [UInt8], key: [UInt8]) throws(SandboxError) -> WasmKitProgram {
         if let cached = modules.withLock({ $0.lookUp(key) }) { return cached }
         let bounds = try ModuleBounds(checking: bytes)
-        try ValueStackBound.check(bounds.module, features: Self.features)
+        try TranslationCost.check(bounds.module, features: Self.features)
         let module: Module
         do {
             module = try parseWasm(bytes: bounds.module, features: Self.features)

@@ -244,3 +244,34 @@ extension ModuleBoundsTests {
         }
     }
 }
+
+/// The second review: translation work that grows faster than the bytes, and WAT text that
+/// costs more than its size before any count is checked.
+extension ModuleBoundsTests {
+    @Test(arguments: backends) func translationThatWouldTakeTooLongIsRefusedOnWasmKit(backend: SandboxBackendKind)
+        async throws
+    {
+        // One br_table of 5,000 entries to one block (WasmKit copied the label's users per
+        // entry: 16,000 took 3.3 s), and 70,000 nested blocks.
+        let table: [UInt8] =
+            [0x02, 0x40, 0x41, 0x00, 0x0E] + Binary.leb(5_000) + Array(repeating: 0x00, count: 5_001) + [0x0B]
+        let nested: [UInt8] =
+            Array(repeating: [UInt8]([0x02, 0x40]), count: 70_000).flatMap { $0 }
+            + Array(repeating: UInt8(0x0B), count: 70_000)
+        try await onBackend(backend) {
+            for code: [UInt8] in [table, nested] {
+                let result = await sharedSandbox.execute(request(.wasm(Binary.module(bodies: [Binary.body(code)]))))
+                #expect(result.status == (backend == .wasmkit ? .invalidInput : .ok), "\(result.message ?? "")")
+            }
+        }
+    }
+
+    @Test func watTextPastAMegabyteIsRefusedOnWasmKit() async throws {
+        let padded = "(module (func (export \"_start\"))) ;; " + String(repeating: "x", count: 1 << 20)
+        try await onBackend(.wasmkit) {
+            let result = await sharedSandbox.execute(request(.wat(padded)))
+            #expect(result.status == .invalidInput)
+            #expect(result.message?.contains("converts at most 1048576") == true, "\(result.message ?? "")")
+        }
+    }
+}
