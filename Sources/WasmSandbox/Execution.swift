@@ -65,7 +65,7 @@ struct Execution {
     func instantiate(in store: Store<RunState>) throws(WasmtimeError) -> Instance<RunState> {
         // Mounts need the sandbox's file layer (the quota for writable ones, the refusal of
         // FIFOs for all) and so Wasmtime's fd_write for files; otherwise output goes direct.
-        let writesFiles = request.workspace != nil || !request.mounts.isEmpty
+        let usesFileLayer = request.workspace != nil || !request.mounts.isEmpty
         store.limit(
             memorySize: limits.memoryBytes, tableElements: TableBounds.maxElements, tables: TableBounds.maxTables)
         try arm(store)
@@ -81,8 +81,8 @@ struct Execution {
                 PreopenedDirectory(hostPath: workspace.directory.path, guestPath: workspace.guestPath, writable: true))
         }
         try store.setWASI(wasi)
-        let instance = try (writesFiles ? module.fileOutput : module.directOutput).instantiate(in: store)
-        if writesFiles {
+        let instance = try (usesFileLayer ? module.fileOutput : module.directOutput).instantiate(in: store)
+        if usesFileLayer {
             try FileWrites.attach(
                 to: run, guest: instance, forwarder: try runtime.forwarder(), wasi: runtime.wasi, store: store)
         }

@@ -67,8 +67,14 @@ package final class WasmKitBackend: SandboxBackend {
         var execution = WasmKitExecution(
             backend: self, program: program, request: request, limits: limits, state: state)
         if program.kind == .module, !program.validated {
-            execution.validated = { self.modules.withLock { $0.update(program.key) { $0.validated = true } } }
-            execution.refused = { result in self.modules.withLock { $0.update(program.key) { $0.refusal = result } } }
+            execution.validated = { refusal in
+                self.modules.withLock {
+                    $0.update(program.key) {
+                        $0.validated = refusal == nil
+                        $0.refusal = refusal
+                    }
+                }
+            }
         }
         return try execution()
     }
@@ -138,9 +144,8 @@ package final class WasmKitBackend: SandboxBackend {
         }
     }
 
-    /// Why Python is `invalid_input` on WasmKit, as WasmKit itself reports it for the
-    /// exception-handling instructions CPython's build uses.
-    /// WasmKit's refusal of what the Python engine needs, asked once per process.
+    /// WasmKit's own refusal of the exception-handling instructions CPython's build uses,
+    /// asked once per process: why Python is `invalid_input` here.
     private static let legacyExceptionHandling = legacyExceptionHandlingRefusal(
         engine: Engine(configuration: EngineConfiguration(compilationMode: .eager)))
 

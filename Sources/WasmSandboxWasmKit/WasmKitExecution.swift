@@ -15,12 +15,11 @@ struct WasmKitExecution {
     let request: ExecutionRequest
     let limits: ExecutionLimits
     let state: RunState
-    /// Called once a module is known valid: every function was translated.
-    var validated: () -> Void = {}
-    /// Called with the result when a module can never be instantiated, whatever the limits:
-    /// its translation failed, or an import or a segment is wrong (so that the next run does
-    /// not translate the whole module again only to fail the same way).
-    var refused: (ExecutionResult) -> Void = { _ in }
+    /// Called with what a first run learned of its module: nil once every function was
+    /// translated (so it is valid), or the refusal of a module that can never be instantiated
+    /// whatever the limits (translation, an import or a segment), so that the next run does
+    /// not translate it again only to fail the same way.
+    var validated: (ExecutionResult?) -> Void = { _ in }
 
     func callAsFunction() throws(SandboxError) -> ExecutionResult {
         let bridge: WASIBridgeToHost
@@ -45,10 +44,10 @@ struct WasmKitExecution {
             if case .failure(let error) = outcome {
                 let result = instantiationFailed(error, store: store, cap: cap, budget: budget)
                 // Nothing ran (no start function) and no limit took part: it fails alike for all.
-                if result.status == .invalidInput, cap.refusedSize == nil, !cap.refusedTable { refused(result) }
+                if result.status == .invalidInput, cap.refusedSize == nil, !cap.refusedTable { validated(result) }
                 return result
             }
-            validated()
+            validated(nil)
         }
         let (store, cap, outcome) = instantiate(program.module, engine: backend.lazyEngine, bridge: bridge)
         let instance: Instance

@@ -275,3 +275,29 @@ extension ModuleBoundsTests {
         }
     }
 }
+
+/// A module that fails its first run keeps that refusal only when no limit took part.
+extension ModuleBoundsTests {
+    @Test func aRefusalThatDependsOnTheLimitsIsNotKeptOnWasmKit() async throws {
+        // Four pages of initial memory: refused under a 64 KiB cap, fine under the default.
+        let wat = #"(module (memory 4) (func (export "_start")))"#
+        try await onBackend(.wasmkit) {
+            let small = await sharedSandbox.execute(
+                request(wat, limits: ExecutionLimits(timeout: generousTimeout, memoryBytes: 64 << 10)))
+            #expect(small.status == .invalidInput, "\(small.message ?? "")")
+            #expect(await sharedSandbox.execute(request(wat)).status == .ok)
+        }
+    }
+
+    @Test func aModuleThatCanNeverRunGetsTheSameRefusalEachTimeOnWasmKit() async throws {
+        // An import no host defines: refused at instantiation whatever the limits, and kept.
+        let wat = #"(module (import "nowhere" "f" (func)) (func (export "_start")))"#
+        try await onBackend(.wasmkit) {
+            let first = await sharedSandbox.execute(request(wat))
+            let second = await sharedSandbox.execute(request(wat))
+            #expect(first.status == .invalidInput, "\(first.message ?? "")")
+            #expect(second.status == .invalidInput)
+            #expect(second.message == first.message)
+        }
+    }
+}
